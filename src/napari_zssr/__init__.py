@@ -1,0 +1,27 @@
+"""napari-zssr: zero-shot super-resolution (ZSSR) for microscopy, in napari, Python and the shell."""
+
+from importlib import import_module
+
+try:
+    from importlib.metadata import PackageNotFoundError, version
+
+    __version__ = version("napari-zssr")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+# Resolved on first use, so that importing the package does not import torch.
+_LAZY = {
+    "imresize": ".core.resize",
+    "ZSSRConfig": ".core.config",
+    "zssr": ".core.zssr",
+    "run_zssr": ".core.zssr",
+    "Cancelled": ".core.train",
+}
+
+__all__ = ["imresize", "zssr", "ZSSRConfig", "Cancelled", "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'napari_zssr' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""The ZSSR engine: numpy and torch only, nothing from napari or Qt."""

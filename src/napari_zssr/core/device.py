@@ -1,0 +1,48 @@
+"""Choosing the torch device and the preset that suits it."""
+
+from __future__ import annotations
+
+
+def resolve_device(name: str = "auto"):
+    """A torch.device for "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps"."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown device {name!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} asked for, but no CUDA GPU is available; use 'cpu' or 'auto'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r} does not exist: {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError("device 'mps' asked for, but Apple MPS is not available; use 'cpu' or 'auto'")
+    elif dev.type != "cpu":
+        raise ValueError(f"unsupported device {name!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    return dev
+
+
+def describe_device(dev) -> str:
+    """What a person would call the device: the GPU's name, "Apple MPS" or "CPU (N threads)"."""
+    import torch
+
+    if dev.type == "cuda":
+        return f"CUDA {torch.cuda.get_device_name(dev)}"
+    if dev.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def auto_preset_name(dev) -> str:
+    """The preset config=None means: "paper" on a CUDA GPU, "fast" elsewhere."""
+    return "paper" if dev.type == "cuda" else "fast"

@@ -1,0 +1,78 @@
+"""The final pass: tiled forward, geometric self-ensemble with median, back-projection."""
+
+from __future__ import annotations
+
+import torch
+
+from .resize import Kernel, resize_torch
+from .train import interpolate_up
+
+
+def transforms(square: bool, flips: bool):
+    """(rot90 count, mirror) pairs: all 8 for square factors, the 4 axis-preserving ones otherwise."""
+    if not flips:
+        return [(0, False)]
+    ks = (0, 1, 2, 3) if square else (0, 2)
+    return [(k, f) for k in ks for f in (False, True)]
+
+
+def _apply(x, k, f):
+    x = torch.rot90(x, k, dims=(-2, -1))
+    return torch.flip(x, dims=(-1,)) if f else x
+
+
+def _undo(x, k, f):
+    x = torch.flip(x, dims=(-1,)) if f else x
+    return torch.rot90(x, -k, dims=(-2, -1))
+
+
+def forward_tiled(net, x, tile_pixels: int, check=None):
+    """``net(x)`` computed in row/column tiles with a halo of the network's reach (identical result)."""
+    H, W = x.shape[-2:]
+    if H * W <= tile_pixels:
+        return net(x)
+    halo = net.reach
+    side = max(16, int(tile_pixels**0.5) - 2 * halo)
+    out = torch.empty(x.shape[:-3] + (net.convs[-1].out_channels, H, W), device=x.device, dtype=x.dtype)
+    for y0 in range(0, H, side):
+        for x0 in range(0, W, side):
+            y1, x1 = min(H, y0 + side), min(W, x0 + side)
+            ya, xa = max(0, y0 - halo), max(0, x0 - halo)
+            yb, xb = min(H, y1 + halo), min(W, x1 + halo)
+            t = net(x[..., ya:yb, xa:xb])
+            out[..., y0:y1, x0:x1] = t[..., y0 - ya : y0 - ya + (y1 - y0), x0 - xa : x0 - xa + (x1 - x0)]
+            if check is not None:
+                check()
+    return out
+
+
+def back_project(sr, lr, scale, kernel: Kernel, iters: int):
+    """``iters`` times: sr += up(lr - down(sr)); makes the result consistent with the LR input."""
+    for _ in range(iters):
+        down = resize_torch(sr, scale=(1 / scale[0], 1 / scale[1]), output_shape=lr.shape[-2:], kernel=kernel)
+        sr = sr + interpolate_up(lr - down, scale, sr.shape[-2:])
+    return sr
+
+
+def _median(stack):
+    # the mean of the two middle values for an even count, as numpy's median (torch's takes the lower)
+    s, _ = torch.sort(stack, dim=0)
+    n = s.shape[0]
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+@torch.no_grad()
+def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None):
+    """The ensemble over transforms of ``lr`` (1, C, H, W), median, then a final back-projection."""
+    sy, sx = scale
+    outs = []
+    for k, f in transforms(sy == sx, flips):
+        lr_t = _apply(lr, k, f)
+        sc = (sx, sy) if k % 2 else (sy, sx)
+        up = interpolate_up(lr_t, sc, None)
+        sr = _undo(forward_tiled(net, up, tile_pixels, check), k, f)
+        outs.append(back_project(sr, lr, scale, kernel, bp_iters))
+        if check is not None:
+            check()
+    sr = outs[0] if len(outs) == 1 else _median(torch.stack(outs))
+    return back_project(sr, lr, scale, kernel, bp_iters)

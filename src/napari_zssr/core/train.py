@@ -1,0 +1,145 @@
+"""The training loop: fathers -> sons -> L1 on the residual, with the reference learning-rate policy."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .resize import Kernel, resize_torch
+
+
+class Cancelled(Exception):
+    """Raised when a progress callback returns False."""
+
+
+class Progress:
+    """Calls the user's callback at most every ``interval`` seconds (and when forced)."""
+
+    def __init__(self, callback, base: dict, interval: float = 0.5):
+        self.callback = callback
+        self.base = base
+        self.interval = interval
+        self.last = -math.inf
+
+    def __call__(self, force: bool = False, **info) -> None:
+        if self.callback is None:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < self.interval:
+            return
+        self.last = now
+        if self.callback({**self.base, **info}) is False:
+            raise Cancelled("cancelled by the progress callback")
+
+    def due(self) -> bool:
+        return self.callback is not None and time.perf_counter() - self.last >= self.interval
+
+
+@dataclass
+class StageStats:
+    scale: tuple
+    steps: int = 0
+    learning_rate: float = 0.0
+    rec_error: float = float("nan")
+    cubic_error: float = float("nan")
+    history: list = field(default_factory=list)  # (step, loss, rec_error, lr)
+
+    @property
+    def gain_db(self) -> float:
+        """Internal quality signal: PSNR gain of the network over cubic on the image's own LR->HR pair."""
+        if not (self.rec_error > 0 and self.cubic_error > 0):
+            return float("nan")
+        return 10.0 * math.log10(self.cubic_error / self.rec_error)
+
+
+def make_son(father, scale, kernel: Kernel, noise_std: float, clip, generator):
+    """Degrade fathers (B, C, h, w): downscale by ``scale`` through ``kernel``, add noise, clip."""
+    son = resize_torch(father, scale=(1 / scale[0], 1 / scale[1]), kernel=kernel)
+    if noise_std > 0:
+        son = son + noise_std * torch.randn(son.shape, generator=generator, device=son.device, dtype=son.dtype)
+    return son.clamp(clip[0], clip[1])
+
+
+def interpolate_up(son, scale, shape):
+    return resize_torch(son, scale=scale, output_shape=shape, kernel="cubic")
+
+
+def _test_crop(image, size):
+    H, W = image.shape[-2:]
+    h, w = min(H, size), min(W, size)
+    y, x = (H - h) // 2, (W - w) // 2
+    return image[..., y : y + h, x : x + w]
+
+
+def train(net, sampler, scale, kernel: Kernel, cfg, image, clip, generator, progress: Progress,
+          stage: int = 0, n_stages: int = 1) -> StageStats:
+    """Train ``net`` for one scale step; returns the stage's statistics."""
+    stats = StageStats(scale=tuple(scale))
+    lr = cfg.learning_rate
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    test_hr = _test_crop(image, cfg.test_max_size)
+    test_in = interpolate_up(
+        resize_torch(test_hr, scale=(1 / scale[0], 1 / scale[1]), kernel=kernel), scale, test_hr.shape[-2:]
+    )
+    stats.cubic_error = float(torch.mean((test_in - test_hr) ** 2))
+    steps_log, err_log = [], []
+    last_change = 0
+    loss = None
+    net.train()
+    for step in range(1, cfg.max_iters + 1):
+        father = sampler.sample(cfg.batch_size)
+        son = make_son(father, scale, kernel, cfg.noise_std, clip, generator)
+        pred = net(interpolate_up(son, scale, father.shape[-2:]))
+        loss = torch.mean(torch.abs(pred - father))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        stats.steps = step
+        tested = step % cfg.run_test_every == 0
+        if tested:
+            with torch.no_grad():
+                net.eval()
+                stats.rec_error = float(torch.mean((net(test_in) - test_hr) ** 2))
+                net.train()
+            steps_log.append(step)
+            err_log.append(stats.rec_error)
+        if step % cfg.learning_rate_policy_check_every == 0 and step - last_change > cfg.learning_rate_slope_range:
+            lr, changed = _policy(lr, steps_log, err_log, cfg)
+            if changed:
+                last_change = step
+                for g in opt.param_groups:
+                    g["lr"] = lr
+        done = step >= cfg.max_iters or (lr < cfg.min_learning_rate and step >= cfg.min_iters)
+        if tested or done or progress.due():
+            loss_v = float(loss.detach())
+            stats.history.append((step, loss_v, stats.rec_error, lr))
+            progress(force=tested or done, stage="train", scale_step=stage + 1, scale_steps=n_stages,
+                     step=step, total=cfg.max_iters, loss=loss_v, learning_rate=lr,
+                     rec_error=stats.rec_error)
+        if done:
+            break
+    stats.learning_rate = lr
+    if not steps_log or steps_log[-1] != stats.steps:
+        with torch.no_grad():
+            net.eval()
+            stats.rec_error = float(torch.mean((net(test_in) - test_hr) ** 2))
+    net.eval()
+    return stats
+
+
+def _policy(lr, steps_log, err_log, cfg):
+    """Divide the rate by 10 when the recent reconstruction errors no longer fall convincingly."""
+    n = cfg.learning_rate_slope_range // cfg.run_test_every
+    xs, ys = np.asarray(steps_log[-n:], float), np.asarray(err_log[-n:], float)
+    if len(xs) < 4:
+        # polyfit's covariance needs more points than coefficients + 2
+        return lr, False
+    (slope, _), cov = np.polyfit(xs, ys, 1, cov=True)
+    std = math.sqrt(max(cov[0, 0], 0.0))
+    if -cfg.learning_rate_change_ratio * slope < std:
+        return lr / 10, True
+    return lr, False
