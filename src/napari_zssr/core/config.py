@@ -175,21 +175,18 @@ def gradual_schedule(target, steps: int):
 
     Each axis climbs in equal increments; within one increment the paper's x2 order is kept:
     (k-1, k), (k, k-1), (k, k), which for x2 and 6 steps gives 1.0x1.5, 1.5x1.0, 1.5x1.5,
-    1.5x2, 2x1.5, 2x2. Fewer steps keep the last ones; steps that do not change the scale are
-    dropped.
+    1.5x2, 2x1.5, 2x2; a count that is not a multiple of 3 keeps the last ``steps`` of the
+    next longer list. With only one axis enlarged, that axis climbs in ``steps`` equal steps.
     """
     ty, tx = (float(v) for v in target)
+    if ty == 1.0 or tx == 1.0:
+        # one enlarged axis: equal steps along it, nothing to alternate with
+        return [(round(1.0 + (ty - 1.0) * k / steps, 10), round(1.0 + (tx - 1.0) * k / steps, 10))
+                for k in range(1, steps + 1)]
     m = max(1, math.ceil(steps / 3))
     level = lambda t, k: 1.0 + (t - 1.0) * k / m  # noqa: E731
     seq = []
     for k in range(1, m + 1):
         seq += [(k - 1, k), (k, k - 1), (k, k)]
-    seq = seq[-steps:]
-    out = []
-    for a, b in seq:
-        st = (round(level(ty, a), 10), round(level(tx, b), 10))
-        if st != (1.0, 1.0) and (not out or out[-1] != st):
-            out.append(st)
-    if not out or out[-1] != (ty, tx):
-        out.append((ty, tx))
+    out = [(round(level(ty, a), 10), round(level(tx, b), 10)) for a, b in seq[-steps:]]
     return out

@@ -244,7 +244,7 @@ def resize_torch(t, scale=None, output_shape=None, kernel="cubic", antialias=Tru
             raise ValueError(f"a {k.array.ndim}-D kernel cannot resize {len(dims)} axes")
         mats = [sampling_matrix(n, o, s) for n, o, s in zip(shape, out_shape, scales)]
         kern = k.shifted([p for _, p in mats])
-        t = _correlate_symmetric(t, torch.as_tensor(kern, dtype=t.dtype, device=t.device), dims)
+        t = _correlate_symmetric(t, torch.tensor(kern, dtype=t.dtype, device=t.device), dims)
         for d, (m, _) in zip(dims, mats):
             t = _apply_matrix(t, m, d)
         return t

@@ -31,6 +31,8 @@ class ZSSRReport:
     seconds: float = 0.0
     steps: list = field(default_factory=list)
     gain_db: float = float("nan")
+    train_seconds: float = 0.0
+    infer_seconds: float = 0.0
     history: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -119,13 +121,17 @@ def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callb
     tile = cfg.tile_pixels or (4096 * 4096 if dev.type == "cuda" else 512 * 512)
     lr_img = x[None]
     for i, st in enumerate(schedule):
+        t1 = time.perf_counter()
         stats = train(net, sampler, st, kern, cfg, lr_img, clip, gen, progress, i, len(schedule))
+        t2 = time.perf_counter()
+        report.train_seconds += t2 - t1
         report.steps.append(stats.steps)
         report.history.extend(stats.history)
         progress(force=True, stage="infer", scale_step=i + 1, scale_steps=len(schedule), step=stats.steps,
                  total=stats.steps, rec_error=stats.rec_error, gain_db=stats.gain_db)
         sr = super_resolve(net, lr_img, st, kern, cfg.back_projection_for(i), cfg.output_flip, tile,
                            check=lambda: progress(stage="infer"))
+        report.infer_seconds += time.perf_counter() - t2
         if i < len(schedule) - 1:
             sampler.add_source(sr[0], weight=st[0] * st[1])
     report.gain_db = stats.gain_db

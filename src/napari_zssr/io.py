@@ -1,0 +1,161 @@
+"""Reading and writing images with their pixel sizes; files are written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+PNG_EXT = (".png",)
+TIFF_EXT = (".tif", ".tiff")
+
+
+@dataclass
+class ImageData:
+    """An array with what is known about it: axes (e.g. "YX", "YXS" for RGB), pixel size, unit."""
+
+    data: np.ndarray
+    axes: str
+    pixel_size: dict = field(default_factory=dict)  # axis letter -> size in `unit`
+    unit: Optional[str] = None
+    metadata: dict = field(default_factory=dict)
+
+
+def _ext(path) -> str:
+    return os.path.splitext(str(path))[1].lower()
+
+
+def read_image(path) -> ImageData:
+    """Read a 2-D PNG or TIFF (gray or RGB, 8 or 16 bit, or float TIFF)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    ext = _ext(path)
+    if ext in PNG_EXT:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            if im.mode == "P":
+                im = im.convert("RGB")
+            arr = np.array(im)
+        if arr.dtype == np.int32 and arr.min() >= 0 and arr.max() < 65536:
+            arr = arr.astype(np.uint16)  # Pillow reads 16-bit PNGs as mode "I"
+        return ImageData(arr, "YX" if arr.ndim == 2 else "YXS")
+    if ext in TIFF_EXT:
+        return _read_tiff(path)
+    raise ValueError(f"unsupported file type {ext!r} for {path}; use PNG or TIFF")
+
+
+def _read_tiff(path) -> ImageData:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        arr = series.asarray()
+        axes = series.axes
+        page = tif.pages[0]
+        pixel_size, unit = {}, None
+        ij = tif.imagej_metadata or {}
+        res = page.tags.get("XResolution"), page.tags.get("YResolution")
+        if res[0] is not None and res[1] is not None:
+            for letter, tag in zip("XY", res):
+                num, den = tag.value
+                if num > 0 and den > 0 and not (num == den == 1):
+                    pixel_size[letter] = den / num
+            unit = ij.get("unit")
+            if unit is None and page.tags.get("ResolutionUnit") is not None:
+                unit = {2: "inch", 3: "cm"}.get(int(page.tags["ResolutionUnit"].value))
+        if "spacing" in ij:
+            pixel_size["Z"] = float(ij["spacing"])
+    return ImageData(arr, axes, pixel_size, unit, {"imagej": dict(ij)} if ij else {})
+
+
+def read_kernel(path) -> np.ndarray:
+    """A numeric kernel from .npy, .tif/.tiff or MATLAB .mat (the first 2-D numeric variable)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such kernel file: {path}")
+    ext = _ext(path)
+    if ext == ".npy":
+        return np.load(path, allow_pickle=False)
+    if ext in TIFF_EXT:
+        import tifffile
+
+        return tifffile.imread(path)
+    if ext == ".mat":
+        from scipy.io import loadmat
+
+        mat = loadmat(path)
+        names = [k for k in mat if not k.startswith("__")]
+        names.sort(key=lambda k: k.lower() != "kernel")
+        for k in names:
+            v = np.asarray(mat[k])
+            if v.ndim == 2 and np.issubdtype(v.dtype, np.number) and v.size > 1:
+                return v
+        raise ValueError(f"{path} holds no 2-D numeric variable to use as a kernel (found {names})")
+    raise ValueError(f"unsupported kernel file {ext!r}; use .npy, .tif or .mat")
+
+
+def atomic_write(path, write_fn, overwrite: bool = False) -> None:
+    """Call ``write_fn(tmp_path)`` and move the result onto ``path`` only when it completed."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"output folder does not exist: {folder}")
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part" + _ext(path), dir=folder)
+    os.close(fd)
+    try:
+        write_fn(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def cast_result(result: np.ndarray, dtype) -> np.ndarray:
+    """Round and clip to an integer dtype, or convert to a float dtype."""
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.round(result), info.min, info.max).astype(dtype)
+    return result.astype(dtype)
+
+
+def write_image(path, img: ImageData, overwrite: bool = False) -> None:
+    """Write PNG (8/16-bit gray, 8-bit RGB) or TIFF with pixel sizes, atomically."""
+    ext = _ext(path)
+    arr = img.data
+    if ext in PNG_EXT:
+        if arr.dtype not in (np.uint8, np.uint16) or (arr.dtype == np.uint16 and arr.ndim == 3):
+            raise ValueError(f"PNG holds 8-bit gray/RGB or 16-bit gray, not {arr.dtype} {arr.shape}; write a TIFF")
+
+        def write(tmp):
+            from PIL import Image
+
+            Image.fromarray(arr).save(tmp, format="PNG")
+    elif ext in TIFF_EXT:
+
+        def write(tmp):
+            import tifffile
+
+            kw = {}
+            if "X" in img.pixel_size and "Y" in img.pixel_size:
+                kw["resolution"] = (1.0 / img.pixel_size["X"], 1.0 / img.pixel_size["Y"])
+            md = {}
+            if img.unit:
+                md["unit"] = img.unit
+            if "Z" in img.pixel_size:
+                md["spacing"] = img.pixel_size["Z"]
+            rgb = img.axes.endswith("S") and arr.shape[-1] in (3, 4) and arr.dtype in (np.uint8, np.uint16)
+            imagej = arr.dtype in (np.uint8, np.uint16, np.float32) and not rgb
+            tifffile.imwrite(tmp, arr, imagej=imagej, metadata=md if imagej else None,
+                             photometric="rgb" if rgb else "minisblack", **kw)
+    else:
+        raise ValueError(f"unsupported output type {ext!r} for {path}; use .png or .tif")
+    atomic_write(path, write, overwrite)

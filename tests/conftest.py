@@ -1,0 +1,26 @@
+import os
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SR_DATA = os.environ.get("ZSSR_SR_DATA", os.path.join(ROOT, "..", "shared", "data", "sr"))
+
+
+@pytest.fixture
+def tiny_config():
+    """A config that runs in a fraction of a second: the full recipe, few steps, a narrow net."""
+    from napari_zssr import ZSSRConfig
+
+    return ZSSRConfig.preset("fast", max_iters=12, min_iters=12, width=8, depth=4, crop_size=24,
+                             batch_size=2, run_test_every=4, learning_rate_policy_check_every=4,
+                             learning_rate_slope_range=8, back_projection_iters=2, device="cpu")
+
+
+@pytest.fixture
+def structured_image():
+    """A 2-D image with edges and texture at several scales (not random noise)."""
+    y, x = np.mgrid[0:40, 0:48].astype(np.float64)
+    img = 100 + 60 * (np.sin(x / 3.0) * np.cos(y / 5.0) > 0.2) + 20 * np.sin((x + 2 * y) / 4.0)
+    img[10:25, 12:30] += 50
+    return img.astype(np.float32)

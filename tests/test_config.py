@@ -1,0 +1,59 @@
+import pytest
+
+from napari_zssr import ZSSRConfig
+from napari_zssr.core.config import gradual_schedule
+
+
+def test_presets_carry_their_settings():
+    paper = ZSSRConfig.preset("paper")
+    assert (paper.width, paper.depth, paper.crop_size, paper.max_iters) == (64, 8, 128, 3000)
+    assert paper.learning_rate == 1e-3 and paper.min_learning_rate == 9e-6
+    assert paper.back_projection_iters == 10 and paper.output_flip and paper.noise_std == 0
+    assert ZSSRConfig.preset("gradual").gradual_steps == 6
+    real = ZSSRConfig.preset("real")
+    assert real.noise_std == 0.0125 and real.back_projection_iters == 0 and not real.output_flip
+    assert not real.augment_allow_rotation and real.augment_min_scale == 0.75
+    fast = ZSSRConfig.preset("fast", seed=3)
+    assert fast.seed == 3 and fast.preset_name == "fast"
+
+
+def test_paper_gradual_schedule_for_x2():
+    assert gradual_schedule((2, 2), 6) == [(1.0, 1.5), (1.5, 1.0), (1.5, 1.5), (1.5, 2.0), (2.0, 1.5), (2.0, 2.0)]
+    assert gradual_schedule((2, 2), 1) == [(2.0, 2.0)]
+    steps = gradual_schedule((1, 2.5), 6)
+    assert len(steps) == 6 and steps[-1] == (1.0, 2.5) and all(a == 1.0 for a, _ in steps)
+    assert all(b1 < b2 for (_, b1), (_, b2) in zip(steps, steps[1:]))
+    assert gradual_schedule((4, 3), 3) == [(1.0, 3.0), (4.0, 1.0), (4.0, 3.0)]
+    assert len(gradual_schedule((3, 2), 4)) == 4 and gradual_schedule((3, 2), 4)[-1] == (3.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    "field,value,exc,match",
+    [
+        ("width", 0, ValueError, "width"),
+        ("depth", 1, ValueError, "depth"),
+        ("max_iters", 1.5, TypeError, "max_iters"),
+        ("learning_rate", -1.0, ValueError, "learning_rate"),
+        ("noise_std", float("nan"), ValueError, "noise_std"),
+        ("back_projection_iters", -2, ValueError, "back_projection_iters"),
+        ("scale_factors", [(0.5, 2)], ValueError, "scale_factors"),
+        ("augment_leave_as_is_probability", 0.9, ValueError, "probabilities"),
+        ("min_iters", 5000, ValueError, "min_iters"),
+        ("crop_size", 2, ValueError, "crop_size"),
+    ],
+)
+def test_validation(field, value, exc, match):
+    with pytest.raises(exc, match=match):
+        ZSSRConfig(**{field: value})
+
+
+def test_unknown_preset_and_field():
+    with pytest.raises(ValueError, match="unknown preset"):
+        ZSSRConfig.preset("best")
+    with pytest.raises(TypeError, match="unknown ZSSRConfig field"):
+        ZSSRConfig.preset("fast", widht=3)
+
+
+def test_back_projection_per_step():
+    cfg = ZSSRConfig(back_projection_iters=[1, 2, 3])
+    assert [cfg.back_projection_for(i) for i in range(5)] == [1, 2, 3, 3, 3]
