@@ -27,6 +27,9 @@ class ZSSRConfig:
     min_learning_rate: float = 9e-6
     learning_rate: float = 1e-3
     learning_rate_change_ratio: float = 1.5
+    # "reference": divide by 10 when the reconstruction error stalls (the paper's policy);
+    # "cosine": anneal to min_learning_rate over max_iters (a fixed budget; used by "fast")
+    learning_rate_policy: str = "reference"
     learning_rate_policy_check_every: int = 60
     learning_rate_slope_range: int = 256
     run_test_every: int = 50
@@ -86,6 +89,8 @@ class ZSSRConfig:
             if not steps:
                 raise ValueError("scale_factors is empty; give None to use gradual_steps")
             self.scale_factors = steps
+        if self.learning_rate_policy not in ("reference", "cosine"):
+            raise ValueError(f"learning_rate_policy must be 'reference' or 'cosine', got {self.learning_rate_policy!r}")
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"device must be a string such as 'auto', 'cpu', 'cuda:0', got {self.device!r}")
 

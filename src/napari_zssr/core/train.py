@@ -107,13 +107,19 @@ def train(net, sampler, scale, kernel: Kernel, cfg, image, clip, generator, prog
                 net.train()
             steps_log.append(step)
             err_log.append(stats.rec_error)
-        if step % cfg.learning_rate_policy_check_every == 0 and step - last_change > cfg.learning_rate_slope_range:
+        if cfg.learning_rate_policy == "cosine":
+            lr = cfg.min_learning_rate + 0.5 * (cfg.learning_rate - cfg.min_learning_rate) * (
+                1 + math.cos(math.pi * step / cfg.max_iters))
+            for g in opt.param_groups:
+                g["lr"] = lr
+        elif step % cfg.learning_rate_policy_check_every == 0 and step - last_change > cfg.learning_rate_slope_range:
             lr, changed = _policy(lr, steps_log, err_log, cfg)
             if changed:
                 last_change = step
                 for g in opt.param_groups:
                     g["lr"] = lr
-        done = step >= cfg.max_iters or (lr < cfg.min_learning_rate and step >= cfg.min_iters)
+        stalled = cfg.learning_rate_policy == "reference" and lr < cfg.min_learning_rate
+        done = step >= cfg.max_iters or (stalled and step >= cfg.min_iters)
         if tested or done or progress.due():
             loss_v = float(loss.detach())
             stats.history.append((step, loss_v, stats.rec_error, lr))

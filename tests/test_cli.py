@@ -1,0 +1,119 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from napari_zssr.cli import main
+from napari_zssr.io import read_image
+
+FAST = ["--max-iters", "6", "--preset", "fast", "--quiet", "--seed", "0"]
+
+
+@pytest.fixture
+def gray_png(tmp_path, structured_image):
+    path = tmp_path / "gray.png"
+    Image.fromarray(np.clip(structured_image, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_upscale_gray_png_keeps_dtype(tmp_path, gray_png, capsys):
+    out = tmp_path / "out.png"
+    assert main(["upscale", str(gray_png), str(out), "--scale", "2", *FAST]) == 0
+    img = read_image(out)
+    assert img.data.shape == (80, 96) and img.data.dtype == np.uint8
+    report = capsys.readouterr().out
+    assert "preset fast" in report and "CPU" in report and "(80, 96)" in report
+
+
+def test_upscale_rgb_png_non_square(tmp_path, structured_image):
+    rgb = np.stack([structured_image, 255 - structured_image, structured_image * 0.5], -1)
+    src = tmp_path / "rgb.png"
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(src)
+    out = tmp_path / "rgb_x.png"
+    assert main(["upscale", str(src), str(out), "--scale", "1.5", "2", "--no-back-projection", *FAST]) == 0
+    data = np.array(Image.open(out))
+    assert data.shape == (60, 96, 3) and data.dtype == np.uint8
+
+
+def test_upscale_16bit_png_and_float_tiff_with_pixel_size(tmp_path, structured_image):
+    src = tmp_path / "g16.png"
+    Image.fromarray((structured_image * 200).astype(np.uint16)).save(src)
+    out = tmp_path / "g16_x2.png"
+    assert main(["upscale", str(src), str(out), "--scale", "2", *FAST]) == 0
+    assert read_image(out).data.dtype == np.uint16
+
+    tif = tmp_path / "f.tif"
+    tifffile.imwrite(tif, structured_image.astype(np.float32), imagej=True, resolution=(1 / 0.2, 1 / 0.2),
+                     metadata={"unit": "um"})
+    out = tmp_path / "f_x.tif"
+    assert main(["upscale", str(tif), str(out), "--scale", "2", "4", "--dtype", "float32", *FAST]) == 0
+    img = read_image(out)
+    assert img.data.dtype == np.float32 and img.data.shape == (80, 192)
+    assert img.pixel_size["Y"] == pytest.approx(0.1, rel=1e-5)
+    assert img.pixel_size["X"] == pytest.approx(0.05, rel=1e-5)
+    assert img.unit == "um"
+
+
+@pytest.mark.parametrize("ext", [".npy", ".tif", ".mat"])
+def test_kernel_files(tmp_path, gray_png, ext):
+    from scipy.io import savemat
+
+    k = np.outer([1, 2, 1], [1, 3, 3, 1]).astype(np.float64)
+    path = tmp_path / f"k{ext}"
+    if ext == ".npy":
+        np.save(path, k)
+    elif ext == ".tif":
+        tifffile.imwrite(path, k.astype(np.float32))
+    else:
+        savemat(path, {"Kernel": k})
+    out = tmp_path / "o.png"
+    assert main(["upscale", str(gray_png), str(out), "--scale", "2", "--kernel", str(path), *FAST]) == 0
+    assert out.exists()
+
+
+def test_existing_output_needs_overwrite_and_failures_leave_nothing(tmp_path, gray_png, capsys):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"precious")
+    assert main(["upscale", str(gray_png), str(out), "--scale", "2", *FAST]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
+    assert main(["upscale", str(gray_png), str(out), "--scale", "2", "--overwrite", *FAST]) == 0
+    assert read_image(out).data.shape == (80, 96)
+
+    bad = tmp_path / "bad.png"
+    assert main(["upscale", str(gray_png), str(bad), "--scale", "0.5", *FAST]) == 2
+    assert "only enlarges" in capsys.readouterr().err
+    # a 16-bit RGB result cannot be a PNG: refused before anything is written
+    rgb16 = tmp_path / "rgb16.tif"
+    tifffile.imwrite(rgb16, np.full((12, 12, 3), 1000, np.uint16), photometric="rgb")
+    assert main(["upscale", str(rgb16), str(bad), "--scale", "2", *FAST]) == 2
+    assert "write a TIFF" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["gray.png", "out.png", "rgb16.tif"]
+
+
+def test_bad_arguments(tmp_path, gray_png, capsys):
+    assert main(["upscale", str(tmp_path / "missing.png"), str(tmp_path / "o.png"), "--scale", "2", *FAST]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["upscale", str(gray_png), str(tmp_path / "o.png"), "--scale", "2", "2", "2", *FAST]) == 2
+    assert "1 or 2 factors" in capsys.readouterr().err
+    stack = tmp_path / "stack.tif"
+    tifffile.imwrite(stack, np.zeros((3, 8, 8), np.uint8))
+    assert main(["upscale", str(stack), str(tmp_path / "o.tif"), "--scale", "2", *FAST]) == 2
+    assert "2-D images" in capsys.readouterr().err
+    assert main(["upscale", str(gray_png), str(tmp_path / "o.jpg"), "--scale", "2", *FAST]) == 2
+    assert "unsupported output" in capsys.readouterr().err
+
+
+def test_console_script_demo(tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "napari-zssr")
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "napari_zssr.cli"]
+    res = subprocess.run(cmd + ["demo", "--max-iters", "10", "--quiet", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "cell_2d" in res.stdout and "device CPU" in res.stdout and "(320, 320)" in res.stdout
+    out = read_image(tmp_path / "cell_2d_x2.tif")
+    assert out.data.shape == (320, 320) and out.pixel_size["X"] == pytest.approx(0.107 / 2, rel=1e-4)
