@@ -168,6 +168,7 @@ _PRESET_VALUES = {
         "batch_size": 4,
         "max_iters": 600,
         "min_iters": 300,
+        "test_max_size": 128,
         "learning_rate_slope_range": 128,
         "learning_rate_policy_check_every": 30,
         "run_test_every": 25,

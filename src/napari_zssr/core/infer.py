@@ -64,15 +64,25 @@ def _median(stack):
 @torch.no_grad()
 def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None):
     """The ensemble over transforms of ``lr`` (1, C, H, W), median, then a final back-projection."""
-    sy, sx = scale
     outs = []
-    for k, f in transforms(sy == sx, flips):
-        lr_t = _apply(lr, k, f)
-        sc = (sx, sy) if k % 2 else (sy, sx)
-        up = interpolate_up(lr_t, sc, None)
-        sr = _undo(forward_tiled(net, up, tile_pixels, check), k, f)
-        outs.append(back_project(sr, lr, scale, kernel, bp_iters))
-        if check is not None:
-            check()
+    # oneDNN runs inference-sized convolutions markedly faster in channels-last layout on the CPU
+    layout = torch.channels_last if lr.device.type == "cpu" else torch.contiguous_format
+    net.to(memory_format=layout)
+    try:
+        for k, f in transforms(scale[0] == scale[1], flips):
+            outs.append(_one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check))
+    finally:
+        net.to(memory_format=torch.contiguous_format)
     sr = outs[0] if len(outs) == 1 else _median(torch.stack(outs))
+    return back_project(sr, lr, scale, kernel, bp_iters)
+
+
+def _one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check):
+    """One member of the ensemble: transform, interpolate, run the net, undo, back-project."""
+    sy, sx = scale
+    sc = (sx, sy) if k % 2 else (sy, sx)
+    up = interpolate_up(_apply(lr, k, f), sc, None).contiguous(memory_format=layout)
+    sr = _undo(forward_tiled(net, up, tile_pixels, check), k, f).contiguous()
+    if check is not None:
+        check()
     return back_project(sr, lr, scale, kernel, bp_iters)
