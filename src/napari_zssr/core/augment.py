@@ -18,10 +18,12 @@ class FatherSampler:
     fathers on every device; pixels never leave the device.
     """
 
-    def __init__(self, source: torch.Tensor, crop_size: int, cfg, rng: np.random.Generator):
-        self.sources = [source]
-        self.weights = [1.0]
-        self.crop = (min(crop_size, source.shape[-2]), min(crop_size, source.shape[-1]))
+    def __init__(self, sources, crop_size: int, cfg, rng: np.random.Generator):
+        self.sources = list(sources)
+        self.weights = [1.0] * len(self.sources)
+        h = min(s.shape[-2] for s in self.sources)
+        w = min(s.shape[-1] for s in self.sources)
+        self.crop = (min(crop_size, h), min(crop_size, w))
         self.cfg = cfg
         self.rng = rng
 

@@ -56,12 +56,26 @@ class StageStats:
         return 10.0 * math.log10(self.cubic_error / self.rec_error)
 
 
-def make_son(father, scale, kernel: Kernel, noise_std: float, clip, generator):
-    """Degrade fathers (B, C, h, w): downscale by ``scale`` through ``kernel``, add noise, clip."""
-    son = resize_torch(father, scale=(1 / scale[0], 1 / scale[1]), kernel=kernel)
-    if noise_std > 0:
-        son = son + noise_std * torch.randn(son.shape, generator=generator, device=son.device, dtype=son.dtype)
-    return son.clamp(clip[0], clip[1])
+class SRPairs:
+    """ZSSR's LR-HR pairs: the son is the father downscaled through the kernel (plus noise)."""
+
+    def __init__(self, scale, kernel: Kernel, noise_std: float, clip, generator):
+        self.scale, self.kernel, self.noise_std, self.clip, self.generator = tuple(scale), kernel, noise_std, clip, generator
+
+    def son(self, father):
+        s = resize_torch(father, scale=(1 / self.scale[0], 1 / self.scale[1]), kernel=self.kernel)
+        if self.noise_std > 0:
+            s = s + self.noise_std * torch.randn(s.shape, generator=self.generator, device=s.device, dtype=s.dtype)
+        return s.clamp(self.clip[0], self.clip[1])
+
+    def make(self, father):
+        """(network input, target) for a batch of fathers (B, C, h, w)."""
+        return interpolate_up(self.son(father), self.scale, father.shape[-2:]), father
+
+    def test_pair(self, image, size):
+        hr = _test_crop(image, size)
+        down = resize_torch(hr, scale=(1 / self.scale[0], 1 / self.scale[1]), kernel=self.kernel)
+        return interpolate_up(down, self.scale, hr.shape[-2:]), hr
 
 
 def interpolate_up(son, scale, shape):
@@ -75,26 +89,20 @@ def _test_crop(image, size):
     return image[..., y : y + h, x : x + w]
 
 
-def train(net, sampler, scale, kernel: Kernel, cfg, image, clip, generator, progress: Progress,
-          stage: int = 0, n_stages: int = 1) -> StageStats:
-    """Train ``net`` for one scale step; returns the stage's statistics."""
-    stats = StageStats(scale=tuple(scale))
+def train(net, sampler, pairs, cfg, test_image, progress: Progress, stage: int = 0, n_stages: int = 1) -> StageStats:
+    """Train ``net`` on fathers from ``sampler`` made into pairs by ``pairs``; returns the stage's statistics."""
+    stats = StageStats(scale=tuple(pairs.scale))
     lr = cfg.learning_rate
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    test_hr = _test_crop(image, cfg.test_max_size)
-    test_in = interpolate_up(
-        resize_torch(test_hr, scale=(1 / scale[0], 1 / scale[1]), kernel=kernel), scale, test_hr.shape[-2:]
-    )
+    test_in, test_hr = pairs.test_pair(test_image, cfg.test_max_size)
     stats.cubic_error = float(torch.mean((test_in - test_hr) ** 2))
     steps_log, err_log = [], []
     last_change = 0
     loss = None
     net.train()
     for step in range(1, cfg.max_iters + 1):
-        father = sampler.sample(cfg.batch_size)
-        son = make_son(father, scale, kernel, cfg.noise_std, clip, generator)
-        pred = net(interpolate_up(son, scale, father.shape[-2:]))
-        loss = torch.mean(torch.abs(pred - father))
+        net_in, target = pairs.make(sampler.sample(cfg.batch_size))
+        loss = torch.mean(torch.abs(net(net_in) - target))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

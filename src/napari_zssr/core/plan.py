@@ -1,0 +1,122 @@
+"""The plan of a stack run: which axes are spatial, batch or channel, and which mode enlarges which."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+AXIS_LETTERS = "TCZYX"
+
+
+@dataclass(frozen=True)
+class Plan:
+    axes: str                 # one letter per array axis
+    scale: tuple              # one factor per array axis
+    mode: str                 # "planes", "isotropic" or "both"
+    planes: str = "shared"    # "shared" or "independent" network per channel
+
+    @property
+    def channel_axis(self):
+        return self.axes.index("C") if "C" in self.axes else None
+
+    @property
+    def lateral_scale(self) -> tuple:
+        return (self.scale[self.axes.index("Y")], self.scale[self.axes.index("X")])
+
+    @property
+    def z_factor(self) -> float:
+        return self.scale[self.axes.index("Z")] if "Z" in self.axes else 1.0
+
+    def describe(self) -> str:
+        parts = []
+        if self.mode in ("planes", "both"):
+            sy, sx = self.lateral_scale
+            parts.append(f"planes mode on Y/X x{sy:g} x{sx:g} ({self.planes} network per channel)")
+        if self.mode in ("isotropic", "both"):
+            parts.append(f"isotropic mode on Z x{self.z_factor:g} (trained on lateral planes, applied to XZ and YZ)")
+        return f"axes {self.axes}: " + ", then ".join(parts)
+
+
+def resolve_axes(shape, axes=None, channel_axis=None) -> str:
+    """Axis letters for an array of ``shape``; checks them against ``channel_axis``."""
+    ndim = len(shape)
+    if axes is None:
+        if channel_axis is not None:
+            if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
+                raise TypeError(f"channel_axis must be an int or None, got {channel_axis!r}")
+            if not -ndim <= channel_axis < ndim:
+                raise ValueError(f"channel_axis {channel_axis} does not exist in an array of shape {tuple(shape)}")
+            rest = {2: "YX", 3: "ZYX"}.get(ndim - 1)
+            if rest is None:
+                raise ValueError(f"a {ndim}-D array must name its axes, e.g. axes='TCZYX'")
+            ca = channel_axis % ndim
+            return rest[:ca] + "C" + rest[ca:]
+        if ndim == 3 and shape[-1] in (3, 4) and min(shape[:2]) > 8:
+            raise ValueError(
+                f"an array of shape {tuple(shape)} looks like an RGB(A) image, not a z stack; pass axes='YXC' "
+                f"(or channel_axis=-1) for colour, or axes='ZYX' if it really is a stack of {shape[0]} planes")
+        if ndim in (2, 3):
+            return {2: "YX", 3: "ZYX"}[ndim]
+        raise ValueError(f"a {ndim}-D array must name its axes, e.g. axes='TCZYX' or 'CZYX'")
+    if not isinstance(axes, str):
+        raise TypeError(f"axes must be a string such as 'ZYX', got {axes!r}")
+    axes = axes.upper()
+    if len(axes) != ndim:
+        raise ValueError(f"axes {axes!r} has {len(axes)} letters but the array has {ndim} axes (shape {tuple(shape)})")
+    bad = set(axes) - set(AXIS_LETTERS)
+    if bad:
+        raise ValueError(f"axes {axes!r} uses {''.join(sorted(bad))}; use letters from T, C, Z, Y, X")
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axes {axes!r} repeats a letter; each of T, C, Z, Y, X may appear once")
+    if "Y" not in axes or "X" not in axes:
+        raise ValueError(f"axes {axes!r} must contain Y and X")
+    if axes.index("Y") > axes.index("X") or any(axes.index(a) > axes.index("Y") for a in "Z" if a in axes):
+        raise ValueError(f"axes {axes!r}: Z, Y and X must appear in that order")
+    if channel_axis is not None:
+        if not -ndim <= channel_axis < ndim:
+            raise ValueError(f"channel_axis {channel_axis} does not exist in an array of shape {tuple(shape)}")
+        if "C" not in axes or axes.index("C") != channel_axis % ndim:
+            raise ValueError(f"channel_axis={channel_axis} disagrees with axes {axes!r}")
+    return axes
+
+
+def make_plan(shape, scale, axes=None, mode="auto", channel_axis=None, planes="shared") -> Plan:
+    axes = resolve_axes(shape, axes, channel_axis)
+    ndim = len(shape)
+    if isinstance(scale, (str, bytes)) or scale is None:
+        raise TypeError(f"scale must be one number per axis ({ndim}), got {scale!r}")
+    try:
+        factors = [float(v) for v in np.atleast_1d(np.asarray(scale, dtype=object)).ravel()]
+    except (TypeError, ValueError):
+        raise TypeError(f"scale must be numbers, got {scale!r}") from None
+    if len(factors) != ndim:
+        raise ValueError(f"scale needs one factor per axis ({ndim} for axes {axes}), got {len(factors)}: {factors}")
+    for a, v in zip(axes, factors):
+        if not math.isfinite(v) or v <= 0:
+            raise ValueError(f"scale factors must be positive and finite, got {factors}")
+        if v < 1:
+            raise ValueError(f"upscale only enlarges: the factor on {a} is {v:g} (use imresize to shrink)")
+        if a in "CT" and v != 1:
+            raise ValueError(f"the factor on the {'channel' if a == 'C' else 'time'} axis must be 1, got {v:g}")
+    big = {a for a, v in zip(axes, factors) if v > 1}
+    if not big:
+        raise ValueError(f"at least one factor must be > 1, got {factors}")
+    if planes not in ("shared", "independent"):
+        raise ValueError(f"planes must be 'shared' or 'independent', got {planes!r}")
+    lateral = bool(big & {"Y", "X"})
+    auto = ("both" if lateral else "isotropic") if "Z" in big else "planes"
+    if mode == "auto":
+        mode = auto
+    elif mode not in ("planes", "isotropic", "both"):
+        raise ValueError(f"mode must be 'auto', 'planes', 'isotropic' or 'both', got {mode!r}")
+    elif mode != auto:
+        raise ValueError(
+            f"mode {mode!r} does not fit factors {dict(zip(axes, factors))}: planes mode enlarges Y/X, isotropic "
+            f"mode enlarges Z, both does both; this scale calls for {auto!r}")
+    if mode in ("isotropic", "both"):
+        nz = shape[axes.index("Z")]
+        if nz < 2:
+            raise ValueError(f"isotropic mode needs at least 2 z planes, the stack has {nz}")
+    return Plan(axes, tuple(factors), mode, planes)
