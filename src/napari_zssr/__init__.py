@@ -16,9 +16,12 @@ _LAZY = {
     "zssr": ".core.zssr",
     "run_zssr": ".core.zssr",
     "Cancelled": ".core.train",
+    "upscale": ".volume",
+    "run_upscale": ".volume",
+    "gaussian_psf": ".core.kernels",
 }
 
-__all__ = ["imresize", "zssr", "ZSSRConfig", "Cancelled", "__version__"]
+__all__ = ["imresize", "zssr", "upscale", "ZSSRConfig", "Cancelled", "gaussian_psf", "__version__"]
 
 
 def __getattr__(name):

@@ -73,29 +73,32 @@ class AxialKernel:
 
 
 @lru_cache(maxsize=128)
-def _down(h: int, f: float, key) -> np.ndarray:
+def _down(h: int, f: float, key, m: int) -> np.ndarray:
     taps = np.frombuffer(key[0], dtype=np.float64)
     o = taps.size // 2
     blur = np.zeros((h, h))
     rows = np.arange(h)
     for j, w in enumerate(taps):
         np.add.at(blur, (rows, _reflect(rows + j - o, h)), w)
-    m = coarse_length(h, f)
     pos = np.arange(m) * f
-    lo = np.minimum(np.floor(pos + 1e-9).astype(int), h - 1)
+    lo = np.floor(pos + 1e-9).astype(int)
     frac = np.clip(pos - lo, 0, 1)
     frac[frac < 1e-9] = 0
     samp = np.zeros((m, h))
-    np.add.at(samp, (np.arange(m), lo), 1 - frac)
+    np.add.at(samp, (np.arange(m), _reflect(lo, h)), 1 - frac)
     np.add.at(samp, (np.arange(m), _reflect(lo + 1, h)), frac)
     out = samp @ blur
     out.flags.writeable = False
     return out
 
 
-def down_matrix(h: int, f: float, kernel: AxialKernel) -> np.ndarray:
-    """(coarse_length(h, f), h): blur the fine axis with the kernel, keep every f-th sample."""
-    return _down(h, float(f), kernel.key)
+def down_matrix(h: int, f: float, kernel: AxialKernel, m: int | None = None) -> np.ndarray:
+    """(m, h): blur the fine axis with the kernel, keep every f-th sample (m = coarse_length(h, f)).
+
+    A larger ``m`` reads the last samples past the end by mirroring: for a non-integer f the last
+    input plane may lie up to f beyond the last output plane.
+    """
+    return _down(h, float(f), kernel.key, coarse_length(h, f) if m is None else int(m))
 
 
 @lru_cache(maxsize=128)
@@ -112,3 +115,40 @@ def up_matrix(m: int, f: float, out_len: int | None = None) -> np.ndarray:
     mat /= mat.sum(axis=1, keepdims=True)
     mat.flags.writeable = False
     return mat
+
+
+def axial_kernel(spec, f: float, fine_step=None, psf_voxel_size=None) -> AxialKernel:
+    """The axial kernel on the fine grid from what the user gave.
+
+    None: the cubic stretched to f; a float: a Gaussian sigma in fine-grid pixels; a 1-D array:
+    the profile on the fine grid; a 2-D/3-D PSF (z first) with ``psf_voxel_size``: a Gaussian with
+    the PSF's anisotropic part, sqrt(sigma_z^2 - sigma_xy^2), expressed in fine-grid pixels of
+    size ``fine_step`` (the lateral planes are already blurred by the lateral PSF).
+    """
+    import warnings
+
+    from .kernels import psf_sigmas
+
+    if spec is None or (isinstance(spec, str) and spec.lower() in ("cubic", "bicubic", "default")):
+        return AxialKernel.default(f)
+    if isinstance(spec, AxialKernel):
+        return spec
+    if isinstance(spec, str):
+        raise ValueError(f"unknown axial kernel {spec!r}: give None/'cubic', a sigma, a 1-D profile or a PSF array")
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        return AxialKernel.gaussian(float(spec))
+    arr = np.asarray(spec)
+    if arr.ndim == 1:
+        return AxialKernel.profile(arr)
+    if arr.ndim in (2, 3):
+        if psf_voxel_size is None or fine_step is None:
+            raise ValueError("a PSF array needs psf_voxel_size=(z, y, x) and the data's voxel_size to be placed "
+                             "on the output grid")
+        sz, sxy = psf_sigmas(arr, psf_voxel_size)
+        aniso2 = sz**2 - sxy**2
+        if aniso2 <= 0:
+            warnings.warn("the PSF is no longer along z than across: using no axial blur", stacklevel=3)
+            return AxialKernel(np.ones(1), "psf(delta)")
+        k = AxialKernel.gaussian(float(np.sqrt(aniso2) / fine_step))
+        return AxialKernel(k.taps, f"psf(sigma {np.sqrt(aniso2) / fine_step:.3g} px)")
+    raise ValueError(f"an axial kernel must be a sigma, a 1-D profile or a 2-D/3-D PSF, got shape {arr.shape}")

@@ -71,7 +71,7 @@ def back_project_z(sr, lr, f, kernel: AxialKernel, iters: int):
     """sr += up(lr - down(sr)) along rows, with the son's own point-sampling operator."""
     if iters <= 0:
         return sr
-    down = down_matrix(sr.shape[-2], f, kernel)
+    down = down_matrix(sr.shape[-2], f, kernel, lr.shape[-2])
     up = up_matrix(lr.shape[-2], f, sr.shape[-2])
     for _ in range(iters):
         sr = sr + _apply_matrix(lr - _apply_matrix(sr, down, -2), up, -2)
@@ -127,3 +127,29 @@ def restore_volume(net, vol: np.ndarray, f, kernel: AxialKernel, cfg, device, ti
                 out[:, :, a:b] += np.moveaxis(res, 0, 2)
     out *= 0.5
     return out
+
+
+def train_isotropic(planes, f: float, kernel: AxialKernel, cfg, device, progress, seed: int, report):
+    """Train one network on lateral planes (list of normalised (1, H, W) tensors) for an axial factor f."""
+    import time
+
+    from .network import ZSSRNet
+    from .train import train
+
+    clip = (min(float(p.min()) for p in planes), max(float(p.max()) for p in planes))
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    net = ZSSRNet(planes[0].shape[0], cfg.width, cfg.depth, cfg.learn_residual).to(device)
+    net.reset(cfg.init_variance, torch.Generator().manual_seed(seed))
+    sampler = LateralSampler(planes, cfg.crop_size, np.random.default_rng(seed))
+    if coarse_length(sampler.crop, f) < 2:
+        raise ValueError(f"lateral planes of {sampler.crop} pixels are too small for a z factor of {f:g}")
+    t0 = time.perf_counter()
+    stats = train(net, sampler, AxialPairs(f, kernel, cfg.noise_std, clip, gen), cfg,
+                  planes[len(planes) // 2][None], progress)
+    report.train_seconds += time.perf_counter() - t0
+    report.steps.append(stats.steps)
+    report.history.extend(stats.history)
+    report.gain_db = stats.gain_db
+    net.eval()
+    return net

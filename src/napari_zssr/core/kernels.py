@@ -121,3 +121,52 @@ def gaussian_kernel(sigma, size=None) -> np.ndarray:
     for g in axes[1:]:
         out = np.multiply.outer(out, g)
     return out / out.sum()
+
+
+def gaussian_psf(na: float, wavelength: float, refractive_index: float, voxel_size, shape=None) -> np.ndarray:
+    """A 3-D Gaussian approximation (z, y, x) of a widefield PSF from the optics.
+
+    sigma_xy = 0.21 lambda / NA and sigma_z = 0.66 lambda n / NA^2 (Zhang, Zerubia and
+    Olivo-Marin, Applied Optics 46(10), 2007); ``wavelength`` and ``voxel_size`` in the same unit.
+    """
+    for name, v in (("na", na), ("wavelength", wavelength), ("refractive_index", refractive_index)):
+        if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    if na >= refractive_index:
+        raise ValueError(f"the numerical aperture ({na}) must be below the refractive index ({refractive_index})")
+    vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,))
+    if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
+        raise ValueError(f"voxel_size must be three positive sizes (z, y, x), got {voxel_size!r}")
+    sig_xy = 0.21 * wavelength / na
+    sig_z = 0.66 * wavelength * refractive_index / na**2
+    return gaussian_kernel(np.array([sig_z, sig_xy, sig_xy]) / vs, size=shape)
+
+
+def psf_sigmas(psf, voxel_size) -> tuple:
+    """Standard deviations (axial, lateral) of a 2-D (z, x) or 3-D (z, y, x) PSF, in voxel_size units."""
+    p = np.asarray(psf)
+    if p.dtype == object or p.dtype == bool or not np.issubdtype(p.dtype, np.number) \
+            or np.issubdtype(p.dtype, np.complexfloating):
+        raise TypeError(f"PSF must be a real numeric array, got dtype {p.dtype}")
+    if p.ndim not in (2, 3):
+        raise ValueError(f"a PSF must be 2-D (z, x) or 3-D (z, y, x), got shape {p.shape}")
+    p = p.astype(np.float64)
+    if not np.all(np.isfinite(p)):
+        raise ValueError("the PSF contains NaN or inf values")
+    if np.any(p < 0):
+        raise ValueError(f"the PSF has negative values (min {p.min():g}); subtract its background and clip at 0")
+    if not p.sum() > 0:
+        raise ValueError("the PSF is all zeros")
+    vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (p.ndim,))
+    if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
+        raise ValueError(f"psf_voxel_size must be {p.ndim} positive sizes, got {voxel_size!r}")
+
+    def sd(profile, step):
+        x = np.arange(profile.size) * step
+        w = profile / profile.sum()
+        mu = (w * x).sum()
+        return float(np.sqrt((w * (x - mu) ** 2).sum()))
+
+    axial = sd(p.sum(axis=tuple(range(1, p.ndim))), vs[0])
+    lateral = sd(p.sum(axis=tuple(range(p.ndim - 1))), vs[-1])
+    return axial, lateral

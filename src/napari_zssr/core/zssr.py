@@ -76,7 +76,7 @@ def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callb
     kern = check_kernel_2d(kernel)
     cfg, dev = resolve_config(config)
     progress = Progress(callback, {})
-    report = start_report(cfg, dev, scale, kern, progress, "zssr 2-D")
+    report = start_report(cfg, dev, scale, kern.name, progress, "zssr 2-D")
 
     chw = np.moveaxis(arr, channel_axis, 0) if channel_axis is not None else arr[None]
     lo, span, constant = normalisation(chw)
@@ -113,10 +113,10 @@ def resolve_config(config):
     return config, dev
 
 
-def start_report(cfg, dev, scale, kern, progress, plan: str) -> ZSSRReport:
+def start_report(cfg, dev, scale, kernel_name: str, progress, plan: str) -> ZSSRReport:
     schedule = [tuple(s) for s in cfg.scale_factors] if cfg.scale_factors else gradual_schedule(scale, cfg.gradual_steps)
     report = ZSSRReport(preset=cfg.preset_name, device=describe_device(dev), scale=tuple(scale),
-                        schedule=schedule, kernel=kern.name, seed=cfg.seed)
+                        schedule=schedule, kernel=kernel_name, seed=cfg.seed)
     progress.base.update(preset=cfg.preset_name, device=report.device, plan=plan, scale=tuple(scale))
     progress(force=True, stage="start", step=0, total=cfg.max_iters)
     log.info("%s: preset %s on %s, scale %s, steps %s", plan, cfg.preset_name, report.device, scale, schedule)
