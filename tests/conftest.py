@@ -24,3 +24,16 @@ def structured_image():
     img = 100 + 60 * (np.sin(x / 3.0) * np.cos(y / 5.0) > 0.2) + 20 * np.sin((x + 2 * y) / 4.0)
     img[10:25, 12:30] += 50
     return img.astype(np.float32)
+
+
+@pytest.fixture
+def stack():
+    """A small anisotropic-looking stack (Z, Y, X) of blobs, uint16."""
+    rng = np.random.default_rng(0)
+    z, y, x = np.mgrid[0:24, 0:32, 0:36].astype(np.float64)
+    vol = np.zeros(z.shape)
+    for _ in range(12):
+        c = rng.uniform([0, 0, 0], [24, 32, 36])
+        r = rng.uniform(2, 5)
+        vol += np.exp(-(((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2) / (2 * r * r)))
+    return (vol[::4] * 3000 + 100).astype(np.uint16)

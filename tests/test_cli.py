@@ -99,11 +99,13 @@ def test_bad_arguments(tmp_path, gray_png, capsys):
     assert main(["upscale", str(tmp_path / "missing.png"), str(tmp_path / "o.png"), "--scale", "2", *FAST]) == 2
     assert "no such file" in capsys.readouterr().err
     assert main(["upscale", str(gray_png), str(tmp_path / "o.png"), "--scale", "2", "2", "2", *FAST]) == 2
-    assert "1 or 2 factors" in capsys.readouterr().err
+    assert "one factor per axis" in capsys.readouterr().err
     stack = tmp_path / "stack.tif"
     tifffile.imwrite(stack, np.zeros((3, 8, 8), np.uint8), photometric="minisblack")
     assert main(["upscale", str(stack), str(tmp_path / "o.tif"), "--scale", "2", *FAST]) == 2
-    assert "2-D images" in capsys.readouterr().err
+    assert "one factor per axis (3, axes ZYX)" in capsys.readouterr().err
+    assert main(["upscale", str(stack), str(tmp_path / "o.tif"), "--isotropic", *FAST]) == 2
+    assert "z step and pixel size" in capsys.readouterr().err
     assert main(["upscale", str(gray_png), str(tmp_path / "o.jpg"), "--scale", "2", *FAST]) == 2
     assert "unsupported output" in capsys.readouterr().err
 

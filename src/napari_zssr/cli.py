@@ -79,43 +79,120 @@ def _kernel(spec):
 
 
 def upscale_file(args) -> dict:
-    from .core.zssr import run_zssr
-    from .io import ImageData, cast_result, read_image, write_image
+    from .io import read_image
 
     if os.path.exists(args.output) and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; add --overwrite to replace it")
     img = read_image(args.input)
+    if getattr(args, "axes", None):
+        if len(args.axes) != img.data.ndim:
+            raise ValueError(f"--axes {args.axes} has {len(args.axes)} letters; {args.input} has {img.data.ndim} axes "
+                             f"(shape {img.data.shape}, read as {img.axes})")
+        img.axes = args.axes.upper()
+    flat = img.axes in ("YX", "YXS")
+    if flat and not getattr(args, "isotropic", False) and args.scale and len(args.scale) <= 2:
+        return _upscale_2d(args, img)
+    return _upscale_stack(args, img)
+
+
+def _write_result(args, img, result, factors, report):
+    from .io import ImageData, cast_result, write_image
+
+    out_dtype = img.data.dtype if args.dtype == "same" else np.dtype(args.dtype)
+    if np.issubdtype(out_dtype, np.floating):
+        out_dtype = np.float32
+    sizes = {a: v / factors.get(a, 1.0) for a, v in img.pixel_size.items()}
+    provenance = {"software": f"napari-zssr {__version__}", "factors": factors, "preset": report.preset,
+                  "device": report.device, "kernel": report.kernel, "seed": args.seed}
+    write_image(args.output, ImageData(cast_result(result, out_dtype), img.axes, sizes, img.unit),
+                overwrite=args.overwrite, provenance=provenance)
+
+
+def _upscale_2d(args, img) -> dict:
+    from .core.zssr import run_zssr
+
     data = img.data
-    if img.axes not in ("YX", "YXS"):
-        raise ValueError(f"{args.input} has axes {img.axes} {data.shape}; this command takes 2-D images (YX or RGB)")
     scale = tuple(args.scale) * (2 if len(args.scale) == 1 else 1)
-    cfg = _config(args)
     callback, close = _progress_bar(args.quiet)
     t = time.perf_counter()
     try:
-        sr, report = run_zssr(data, scale, kernel=_kernel(args.kernel), config=cfg,
+        sr, report = run_zssr(data, scale, kernel=_kernel(args.kernel), config=_config(args),
                               channel_axis=-1 if data.ndim == 3 else None, callback=callback)
     finally:
         close()
-    out_dtype = data.dtype if args.dtype == "same" else np.dtype(args.dtype)
-    if np.issubdtype(out_dtype, np.floating):
-        out_dtype = np.float32
-    sizes = {a: v / scale[0 if a == "Y" else 1] for a, v in img.pixel_size.items() if a in "YX"}
-    write_image(args.output, ImageData(cast_result(sr, out_dtype), img.axes, sizes, img.unit), overwrite=args.overwrite)
+    _write_result(args, img, sr, {"Y": scale[0], "X": scale[1]}, report)
     return {"input": args.input, "output": args.output, "in_shape": data.shape, "out_shape": sr.shape,
+            "seconds": time.perf_counter() - t, "report": report}
+
+
+def stack_factors(axes: str, shape, scale, isotropic: bool, pixel_size: dict) -> tuple:
+    """One factor per axis from --scale (per axis, or per spatial axis) and --isotropic."""
+    spatial = [a for a in axes if a in "ZYX"]
+    factors = {a: 1.0 for a in axes}
+    if scale:
+        if len(scale) == len(axes):
+            factors = dict(zip(axes, scale))
+        elif len(scale) == len(spatial):
+            factors.update(zip(spatial, scale))
+        else:
+            raise ValueError(f"--scale takes one factor per axis ({len(axes)}, axes {axes}) or per spatial axis "
+                             f"({len(spatial)}, {''.join(spatial)}); got {len(scale)}")
+    if isotropic:
+        if "Z" not in axes:
+            raise ValueError(f"--isotropic needs a Z axis; the data has axes {axes}")
+        if "Z" not in pixel_size or "X" not in pixel_size:
+            raise ValueError("--isotropic needs the file's z step and pixel size; the file has none "
+                             "(give --scale with the z factor instead)")
+        lateral = pixel_size["X"] / factors.get("X", 1.0)
+        factors["Z"] = pixel_size["Z"] / lateral
+        if factors["Z"] <= 1:
+            raise ValueError(f"the z step ({pixel_size['Z']:g}) is not coarser than the pixel size ({lateral:g}): "
+                             "the stack is already isotropic")
+    return tuple(float(factors[a]) for a in axes)
+
+
+def _upscale_stack(args, img) -> dict:
+    from .volume import run_upscale
+
+    data, axes = img.data, img.axes.replace("S", "C")
+    factors = stack_factors(axes, data.shape, args.scale, getattr(args, "isotropic", False), img.pixel_size)
+    kernel = _kernel(args.kernel)
+    if getattr(args, "axial_sigma", None) is not None:
+        kernel = args.axial_sigma
+    vs = None
+    if img.pixel_size and all(a in img.pixel_size for a in "ZYX" if a in axes):
+        vs = [img.pixel_size.get(a, 1.0) for a in axes]
+    callback, close = _progress_bar(args.quiet)
+    t = time.perf_counter()
+    try:
+        out, report = run_upscale(data, factors, axes=axes, mode=getattr(args, "mode", "auto"), kernel=kernel,
+                                  config=_config(args), callback=callback, planes=getattr(args, "planes", "shared"),
+                                  voxel_size=vs, psf_voxel_size=getattr(args, "psf_voxel_size", None))
+    finally:
+        close()
+    _write_result(args, img, out, dict(zip(axes, factors)), report)
+    return {"input": args.input, "output": args.output, "in_shape": data.shape, "out_shape": out.shape,
             "seconds": time.perf_counter() - t, "report": report}
 
 
 def _summary(res) -> str:
     rep = res["report"]
-    lines = [
+    units = getattr(rep, "units", None)
+    if units is None:
+        what = f"scale {rep.scale[0]:g} x {rep.scale[1]:g}"
+        train_s, infer_s, steps = rep.train_seconds, rep.infer_seconds, rep.steps
+    else:
+        what = rep.plan
+        train_s = sum(u.train_seconds for u in units)
+        infer_s = sum(u.infer_seconds for u in units)
+        steps = [s for u in units for s in u.steps]
+    return "\n".join([
         f"{res['input']} {tuple(res['in_shape'])} -> {res['output']} {tuple(res['out_shape'])}",
-        f"  scale {rep.scale[0]:g} x {rep.scale[1]:g}, preset {rep.preset}, kernel {rep.kernel}, seed {rep.seed}",
-        f"  device {rep.device}; {res['seconds']:.1f} s (training {rep.train_seconds:.1f} s, "
-        f"inference {rep.infer_seconds:.1f} s); steps {rep.steps}",
-        f"  internal gain over cubic on the image's own LR->HR pair: {rep.gain_db:+.2f} dB",
-    ]
-    return "\n".join(lines)
+        f"  {what}; preset {rep.preset}, kernel {rep.kernel}",
+        f"  device {rep.device}; {res['seconds']:.1f} s (training {train_s:.1f} s, inference {infer_s:.1f} s); "
+        f"steps {steps}",
+        f"  internal gain over cubic on the data's own LR->HR pairs: {rep.gain_db:+.2f} dB",
+    ])
 
 
 def demo(args) -> dict:
@@ -125,7 +202,7 @@ def demo(args) -> dict:
     out_dir = args.out or tempfile.mkdtemp(prefix="napari-zssr-demo-")
     os.makedirs(out_dir, exist_ok=True)
     out = os.path.join(out_dir, "cell_2d_x2.tif")
-    ns = argparse.Namespace(input=src, output=out, scale=[2.0, 2.0], preset=args.preset, kernel=None,
+    ns = argparse.Namespace(input=src, output=out, scale=[2.0, 2.0], preset=args.preset, kernel=None, axes=None,
                             gradual_steps=None, no_back_projection=False, noise_std=None, seed=0,
                             device=args.device, overwrite=True, dtype="same", quiet=args.quiet,
                             max_iters=args.max_iters)
@@ -145,11 +222,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--max-iters", type=int, default=None, help="cap on training steps per scale step")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    up = sub.add_parser("upscale", help="super-resolve a 2-D PNG or TIFF")
+    up = sub.add_parser("upscale", help="super-resolve a 2-D image (PNG, TIFF) or a TIFF stack")
     up.add_argument("input")
     up.add_argument("output")
-    up.add_argument("--scale", nargs="+", type=float, required=True, metavar="S",
-                    help="factor(s) along y and x, e.g. --scale 2 or --scale 2 1.5")
+    up.add_argument("--scale", nargs="+", type=float, metavar="S",
+                    help="2-D: factor(s) along y and x (--scale 2, --scale 2 1.5); stacks: one per axis or per "
+                         "spatial axis (--scale 4 1 1 for z x4)")
+    up.add_argument("--isotropic", action="store_true",
+                    help="take the z factor from the file's voxel sizes (z step / pixel size)")
+    up.add_argument("--axes", help="axes of the input if the file does not say, e.g. ZYX, CZYX, TZYX")
+    up.add_argument("--mode", default="auto", choices=["auto", "planes", "isotropic", "both"])
+    up.add_argument("--planes", default="shared", choices=["shared", "independent"],
+                    help="planes mode: one network per channel (shared) or one per plane")
+    up.add_argument("--axial-sigma", type=float, help="isotropic mode: Gaussian axial kernel, sigma in output-grid "
+                                                      "pixels")
+    up.add_argument("--psf-voxel-size", type=float, nargs="+", metavar="S",
+                    help="voxel size (z y x) of a PSF given with --kernel")
     up.add_argument("--kernel", help="downscaling kernel: a name (cubic, linear, lanczos2, lanczos3, box) "
                                      "or a .npy, .tif or .mat file")
     up.add_argument("--gradual-steps", type=int, help="number of gradual scale increases (paper: 6)")
@@ -169,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "upscale" and len(args.scale) not in (1, 2):
-        print(f"napari-zssr: error: --scale takes 1 or 2 factors (y, x), got {len(args.scale)}", file=sys.stderr)
+    if args.command == "upscale" and not args.scale and not args.isotropic:
+        print("napari-zssr: error: give --scale (or --isotropic for a stack with voxel sizes)", file=sys.stderr)
         return 2
     try:
         with warnings.catch_warnings(record=True) as caught:

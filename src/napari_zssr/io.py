@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 
 PNG_EXT = (".png",)
+MICRON_NAMES = ("micron", "microns", "um", "\u00b5m", "\u03bcm")
 TIFF_EXT = (".tif", ".tiff")
 
 
@@ -56,21 +57,63 @@ def _read_tiff(path) -> ImageData:
         series = tif.series[0]
         arr = series.asarray()
         axes = series.axes
-        page = tif.pages[0]
-        pixel_size, unit = {}, None
-        ij = tif.imagej_metadata or {}
-        res = page.tags.get("XResolution"), page.tags.get("YResolution")
-        if res[0] is not None and res[1] is not None:
-            for letter, tag in zip("XY", res):
-                num, den = tag.value
-                if num > 0 and den > 0 and not (num == den == 1):
-                    pixel_size[letter] = den / num
-            unit = ij.get("unit")
-            if unit is None and page.tags.get("ResolutionUnit") is not None:
-                unit = {2: "inch", 3: "cm"}.get(int(page.tags["ResolutionUnit"].value))
-        if "spacing" in ij:
-            pixel_size["Z"] = float(ij["spacing"])
-    return ImageData(arr, axes, pixel_size, unit, {"imagej": dict(ij)} if ij else {})
+        if tif.is_ome and tif.ome_metadata:
+            pixel_size, unit = _ome_sizes(tif.ome_metadata)
+            meta = {"ome": True}
+        else:
+            pixel_size, unit, meta = _imagej_sizes(tif)
+    axes = _normalise_axes(axes, arr.shape)
+    return ImageData(arr, axes, pixel_size, unit, meta)
+
+
+def _normalise_axes(axes: str, shape) -> str:
+    """tifffile's axis codes mapped onto T, C, Z, Y, X (S, RGB samples, stays S; Q/I become Z)."""
+    out = []
+    for a, n in zip(axes, shape):
+        a = {"I": "Z", "Q": "Z"}.get(a, a)
+        if a in out or a not in "TCZYXS":
+            a = "T" if "T" not in out and a not in out else "Z" if "Z" not in out else "C"
+        out.append(a)
+    return "".join(out)
+
+
+def _imagej_sizes(tif):
+    page = tif.pages[0]
+    ij = tif.imagej_metadata or {}
+    pixel_size, unit = {}, None
+    for letter, name in (("X", "XResolution"), ("Y", "YResolution")):
+        tag = page.tags.get(name)
+        if tag is not None:
+            num, den = tag.value
+            if num > 0 and den > 0 and not (num == den == 1):
+                pixel_size[letter] = den / num
+    if pixel_size:
+        unit = ij.get("unit")
+        if unit is None and page.tags.get("ResolutionUnit") is not None:
+            unit = {2: "inch", 3: "cm"}.get(int(page.tags["ResolutionUnit"].value))
+    if "spacing" in ij:
+        pixel_size["Z"] = float(ij["spacing"])
+    if isinstance(unit, str) and unit.lower() in MICRON_NAMES:
+        unit = "um"
+    meta = {"imagej": {k: v for k, v in ij.items() if isinstance(v, (str, int, float))}} if ij else {}
+    return pixel_size, unit, meta
+
+
+def _ome_sizes(xml: str):
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml)
+    pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
+    sizes, unit = {}, None
+    if pixels is not None:
+        for a in "XYZ":
+            v = pixels.get(f"PhysicalSize{a}")
+            if v is not None:
+                sizes[a] = float(v)
+                unit = unit or pixels.get(f"PhysicalSize{a}Unit", "µm")
+    if isinstance(unit, str) and unit.lower() in MICRON_NAMES:
+        unit = "um"
+    return sizes, unit
 
 
 def read_kernel(path) -> np.ndarray:
@@ -127,11 +170,20 @@ def cast_result(result: np.ndarray, dtype) -> np.ndarray:
     return result.astype(dtype)
 
 
-def write_image(path, img: ImageData, overwrite: bool = False) -> None:
-    """Write PNG (8/16-bit gray, 8-bit RGB) or TIFF with pixel sizes, atomically."""
+IMAGEJ_ORDER = "TZCYXS"
+
+
+def write_image(path, img: ImageData, overwrite: bool = False, provenance: dict | None = None) -> None:
+    """Write PNG (8/16-bit gray, 8-bit RGB) or TIFF with axes and voxel sizes, atomically.
+
+    ``.ome.tif`` writes OME-TIFF (physical sizes per axis); other TIFFs are ImageJ hyperstacks
+    (axes reordered to ImageJ's T, Z, C, Y, X order; voxel sizes as resolution and spacing).
+    """
     ext = _ext(path)
     arr = img.data
     if ext in PNG_EXT:
+        if arr.ndim > 2 and img.axes != "YXS":
+            raise ValueError(f"PNG holds one 2-D image, not axes {img.axes} {arr.shape}; write a TIFF")
         if arr.dtype not in (np.uint8, np.uint16) or (arr.dtype == np.uint16 and arr.ndim == 3):
             raise ValueError(f"PNG holds 8-bit gray/RGB or 16-bit gray, not {arr.dtype} {arr.shape}; write a TIFF")
 
@@ -140,22 +192,57 @@ def write_image(path, img: ImageData, overwrite: bool = False) -> None:
 
             Image.fromarray(arr).save(tmp, format="PNG")
     elif ext in TIFF_EXT:
-
-        def write(tmp):
-            import tifffile
-
-            kw = {}
-            if "X" in img.pixel_size and "Y" in img.pixel_size:
-                kw["resolution"] = (1.0 / img.pixel_size["X"], 1.0 / img.pixel_size["Y"])
-            md = {}
-            if img.unit:
-                md["unit"] = img.unit
-            if "Z" in img.pixel_size:
-                md["spacing"] = img.pixel_size["Z"]
-            rgb = img.axes.endswith("S") and arr.shape[-1] in (3, 4) and arr.dtype in (np.uint8, np.uint16)
-            imagej = arr.dtype in (np.uint8, np.uint16, np.float32) and not rgb
-            tifffile.imwrite(tmp, arr, imagej=imagej, metadata=md if imagej else None,
-                             photometric="rgb" if rgb else "minisblack", **kw)
+        if str(path).lower().endswith((".ome.tif", ".ome.tiff")):
+            write = _ome_writer(img, provenance)
+        else:
+            write = _imagej_writer(img, provenance)
     else:
-        raise ValueError(f"unsupported output type {ext!r} for {path}; use .png or .tif")
+        raise ValueError(f"unsupported output type {ext!r} for {path}; use .png, .tif or .ome.tif")
     atomic_write(path, write, overwrite)
+
+
+def _imagej_writer(img: ImageData, provenance):
+    import json
+
+    import tifffile
+
+    arr, axes = img.data, img.axes
+    rgb = axes.endswith("S") and arr.shape[-1] in (3, 4) and arr.dtype == np.uint8
+    if not rgb:
+        order = sorted(range(len(axes)), key=lambda i: IMAGEJ_ORDER.index(axes[i]))
+        arr, axes = np.transpose(arr, order), "".join(axes[i] for i in order)
+    if arr.dtype not in (np.uint8, np.uint16, np.float32):
+        arr = arr.astype(np.float32)
+    kw, md = {}, {"axes": axes}
+    if "X" in img.pixel_size and "Y" in img.pixel_size:
+        kw["resolution"] = (1.0 / img.pixel_size["X"], 1.0 / img.pixel_size["Y"])
+    if img.unit:
+        md["unit"] = img.unit
+    if "Z" in img.pixel_size:
+        md["spacing"] = img.pixel_size["Z"]
+    if provenance:
+        md["Info"] = json.dumps(provenance, default=str)
+
+    def write(tmp):
+        tifffile.imwrite(tmp, arr, imagej=True, metadata=md, photometric="rgb" if rgb else "minisblack", **kw)
+
+    return write
+
+
+def _ome_writer(img: ImageData, provenance):
+    import json
+
+    import tifffile
+
+    md = {"axes": img.axes}
+    for a in "XYZ":
+        if a in img.pixel_size:
+            md[f"PhysicalSize{a}"] = img.pixel_size[a]
+            md[f"PhysicalSize{a}Unit"] = "µm" if img.unit in (None, "um") else img.unit
+    if provenance:
+        md["Description"] = json.dumps(provenance, default=str)
+
+    def write(tmp):
+        tifffile.imwrite(tmp, img.data, ome=True, metadata=md, photometric="minisblack")
+
+    return write

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from napari_zssr.core.axial import AxialKernel, axial_kernel, coarse_length, down_matrix, fine_length, up_matrix
+from napari_zssr.core.kernels import gaussian_psf, psf_sigmas
+
+
+@pytest.mark.parametrize("n,f,want", [(6, 4, 21), (6, 2.5, 13), (2, 3.3, 4), (60, 4, 237)])
+def test_point_geometry_lengths(n, f, want):
+    assert fine_length(n, f) == want
+    assert coarse_length(want, f) == n or (f != int(f) and coarse_length(want, f) == n - 1)
+
+
+@pytest.mark.parametrize("f", [2, 3, 4])
+def test_up_matrix_passes_through_the_planes_and_keeps_ramps(f):
+    n = 7
+    up = up_matrix(n, f)
+    planes = np.random.default_rng(0).random(n)
+    np.testing.assert_allclose((up @ planes)[::f], planes, atol=1e-12)  # plane i sits at i * f
+    ramp = np.arange(n) * 2.0 + 1
+    # away from the mirrored ends, cubic interpolation reproduces a ramp
+    np.testing.assert_allclose((up @ ramp)[f:-f], (np.arange(fine_length(n, f)) * 2.0 / f + 1)[f:-f], atol=1e-9)
+
+
+@pytest.mark.parametrize("kernel", [AxialKernel.default(3), AxialKernel.gaussian(1.5), AxialKernel.profile([1, 3, 1])])
+def test_down_matrix_keeps_rows_centred(kernel):
+    h, f = 31, 3
+    d = down_matrix(h, f, kernel)
+    assert d.shape == (coarse_length(h, f), h)
+    ramp = np.arange(h, dtype=float)
+    # a symmetric kernel centred on the kept rows: the ramp reads back at 0, f, 2f ... (away from the ends)
+    np.testing.assert_allclose((d @ ramp)[2:-2], (np.arange(d.shape[0]) * f)[2:-2], atol=1e-9)
+    np.testing.assert_allclose(d.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_default_kernel_is_the_stretched_cubic():
+    k = AxialKernel.default(4)
+    assert k.taps.size == 17 and k.taps.sum() == pytest.approx(1.0)
+    assert np.argmax(k.taps) == 8 and np.all(k.taps[:8] == k.taps[9:][::-1])
+
+
+def test_psf_gives_the_anisotropic_part():
+    vs = (0.2, 0.1, 0.1)
+    psf = gaussian_psf(1.0, 0.5, 1.33, vs)
+    sz, sxy = psf_sigmas(psf, vs)
+    assert sz == pytest.approx(0.66 * 0.5 * 1.33, rel=0.05) and sxy == pytest.approx(0.21 * 0.5, rel=0.05)
+    k = axial_kernel(psf, 4, fine_step=0.1, psf_voxel_size=vs)
+    x = np.arange(k.taps.size) - k.taps.size // 2
+    sigma_px = np.sqrt((k.taps * x**2).sum())
+    assert sigma_px == pytest.approx(np.sqrt(sz**2 - sxy**2) / 0.1, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "spec,kw,match",
+    [
+        (-1.0, {}, "sigma"),
+        (np.array([1.0, -2.0, 1.0]), {}, "non-negative|positive sum"),
+        (np.array([1.0, np.nan]), {}, "NaN"),
+        (np.ones((3, 3)), {}, "psf_voxel_size"),
+        ("gauss", {}, "unknown axial kernel"),
+        (np.ones((2, 2, 2, 2)), {}, "sigma, a 1-D profile"),
+    ],
+)
+def test_bad_axial_kernels(spec, kw, match):
+    with pytest.raises(ValueError, match=match):
+        axial_kernel(spec, 4, **kw)
+
+
+def test_bad_psf_values():
+    psf = np.ones((5, 5, 5))
+    psf[0, 0, 0] = -1
+    with pytest.raises(ValueError, match="negative"):
+        axial_kernel(psf, 4, fine_step=0.1, psf_voxel_size=(0.3, 0.1, 0.1))
+    psf[0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN or inf"):
+        axial_kernel(psf, 4, fine_step=0.1, psf_voxel_size=(0.3, 0.1, 0.1))
