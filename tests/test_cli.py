@@ -116,6 +116,9 @@ def test_console_script_demo(tmp_path):
     res = subprocess.run(cmd + ["demo", "--max-iters", "10", "--quiet", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    assert "cell_2d" in res.stdout and "device CPU" in res.stdout and "(320, 320)" in res.stdout
-    out = read_image(tmp_path / "cell_2d_x2.tif")
-    assert out.data.shape == (320, 320) and out.pixel_size["X"] == pytest.approx(0.107 / 2, rel=1e-4)
+    assert "nuclei_aniso" in res.stdout and "device CPU" in res.stdout and "(63, 128, 128)" in res.stdout
+    assert "isotropic mode on Z x4.46" in res.stdout
+    out = read_image(tmp_path / "nuclei_isotropic.tif")
+    assert out.data.shape == (63, 128, 128) and out.data.dtype == np.uint16 and out.axes == "ZYX"
+    assert out.pixel_size["Z"] == pytest.approx(0.26, rel=1e-4) and out.pixel_size["X"] == pytest.approx(0.26)
+    assert oct(os.stat(tmp_path / "nuclei_isotropic.tif").st_mode & 0o777) != oct(0o600)

@@ -6,6 +6,7 @@ import os
 
 SAMPLES = {
     "cell_2d": "cell_2d.tif",
+    "nuclei_aniso": "nuclei_aniso.tif",
 }
 
 

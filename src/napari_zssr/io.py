@@ -154,6 +154,10 @@ def atomic_write(path, write_fn, overwrite: bool = False) -> None:
     os.close(fd)
     try:
         write_fn(tmp)
+        # mkstemp makes the file private; give it the permissions a plain open() would have
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
