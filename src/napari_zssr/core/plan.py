@@ -120,3 +120,25 @@ def make_plan(shape, scale, axes=None, mode="auto", channel_axis=None, planes="s
         if nz < 2:
             raise ValueError(f"isotropic mode needs at least 2 z planes, the stack has {nz}")
     return Plan(axes, tuple(factors), mode, planes)
+
+
+def output_geometry(plan: Plan, scale, translate):
+    """Voxel sizes and origins of the result, one per axis of ``plan.axes`` (C entries untouched).
+
+    Axes enlarged as pixel areas (planes mode, MATLAB geometry) get s / f and t + (s / f - s) / 2,
+    so pixel centres line up with the source in napari; the axis enlarged as point samples (Z in
+    isotropic mode) gets s / f and keeps its origin: plane 0 does not move.
+    """
+    new_scale, new_translate = [], []
+    for a, f, s, t in zip(plan.axes, plan.scale, scale, translate):
+        s, t = float(s), float(t)
+        if f == 1 or a in "CT":
+            new_scale.append(s)
+            new_translate.append(t)
+        elif a == "Z" and plan.mode in ("isotropic", "both"):
+            new_scale.append(s / f)
+            new_translate.append(t)
+        else:
+            new_scale.append(s / f)
+            new_translate.append(t + (s / f - s) / 2)
+    return tuple(new_scale), tuple(new_translate)

@@ -1,0 +1,360 @@
+"""The "ZSSR super-resolution" dock widget: choose a layer, factors and settings; run in a thread."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit, ProgressBar, PushButton,
+                              SpinBox)
+from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtGui import QColor, QPainter, QPen
+from qtpy.QtWidgets import QSizePolicy, QWidget
+
+PRESETS = ["auto", "fast", "paper", "gradual", "real (noisy data)"]
+KERNELS = ["cubic (default)", "Gaussian from optics", "file"]
+
+
+class _Relay(QObject):
+    """Carries progress from the worker thread to the GUI thread (a queued Qt connection)."""
+
+    progress = Signal(object)
+
+
+class LossPlot(QWidget):
+    """A small live plot of the training loss and reconstruction error (log scale)."""
+
+    def __init__(self):
+        super().__init__()
+        self.setMinimumHeight(70)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.loss, self.rec = [], []
+
+    def clear(self):
+        self.loss, self.rec = [], []
+        self.update()
+
+    def add(self, loss, rec):
+        if loss is not None and loss > 0:
+            self.loss.append(float(loss))
+        if rec is not None and rec > 0 and math.isfinite(rec) and (not self.rec or rec != self.rec[-1]):
+            self.rec.append(float(rec))
+        self.update()
+
+    def paintEvent(self, event):  # noqa: N802 - Qt's name
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(30, 30, 36))
+        w, h = self.width(), self.height()
+        for series, colour in ((self.loss, QColor(90, 170, 255)), (self.rec, QColor(255, 160, 60))):
+            if len(series) < 2:
+                continue
+            v = np.log10(np.asarray(series))
+            lo, hi = v.min(), v.max()
+            span = hi - lo or 1.0
+            p.setPen(QPen(colour, 1.5))
+            pts = [(i * (w - 4) / (len(v) - 1) + 2, h - 4 - (x - lo) / span * (h - 8)) for i, x in enumerate(v)]
+            for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+                p.drawLine(int(x0), int(y0), int(x1), int(y1))
+        p.setPen(QColor(200, 200, 200))
+        p.drawText(4, 12, "loss (blue), reconstruction error (orange), log scale")
+        p.end()
+
+
+def guess_axes(layer) -> str:
+    """Axis letters for a layer: from our own metadata, from axis labels, or from its shape."""
+    nd = layer.data.ndim
+    md = (layer.metadata or {}).get("axes")
+    if isinstance(md, str) and len(md) == nd:
+        return md
+    labels = [str(a).upper() for a in getattr(layer, "axis_labels", ())]
+    if layer.rgb:
+        spatial = labels if all(a in "TZYX" and len(a) == 1 for a in labels) and len(set(labels)) == len(labels) \
+            else list("TZYX"[-(nd - 1):])
+        return "".join(spatial) + "C"
+    if len(labels) == nd and all(len(a) == 1 and a in "TCZYX" for a in labels) and len(set(labels)) == nd:
+        return "".join(labels)
+    return {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TCZYX"}.get(nd, "")
+
+
+def layer_geometry(layer, axes: str):
+    """(scale, translate) per letter of ``axes``; an RGB channel axis gets 1 and 0."""
+    scale, translate = list(layer.scale), list(layer.translate)
+    if layer.rgb:
+        scale, translate = scale + [1.0], translate + [0.0]
+    return scale, translate
+
+
+def _to_common_unit(layer, values):
+    """Layer scales in one unit, converting with pint when the layer's axes have different units."""
+    units = getattr(layer, "units", None)
+    if not units or len(set(map(str, units))) <= 1:
+        return list(values)
+    common = units[-1]
+    return [float((v * u).to(common).magnitude) for v, u in zip(values, units)]
+
+
+def device_choices():
+    from .core.device import describe_device, resolve_device
+
+    import torch
+
+    out = [(f"auto ({describe_device(resolve_device('auto'))})", "auto"), ("CPU", "cpu")]
+    for i in range(torch.cuda.device_count()):
+        out.append((f"CUDA {i}: {torch.cuda.get_device_name(i)}", f"cuda:{i}"))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append(("Apple MPS", "mps"))
+    return out
+
+
+class ZSSRWidget(Container):
+    """Upscale an image layer with ZSSR and add the result as a new layer over it."""
+
+    def __init__(self, napari_viewer):
+        super().__init__(labels=True)
+        from napari.layers import Image
+
+        self._viewer = napari_viewer
+        self._image_type = Image
+        self.layer = ComboBox(label="image", choices=self._layer_choices, nullable=True)
+        self.axes = LineEdit(label="axes", tooltip="T, C, Z, Y, X per array axis (C: channels)")
+        self.mode = ComboBox(label="mode", choices=["auto", "planes", "isotropic", "both"], value="auto")
+        self.factors = LineEdit(label="factors", tooltip="one factor per axis, e.g. 4, 1, 1 for z x4")
+        self.make_iso = PushButton(text="make isotropic (z factor from the layer's scale)")
+        self.preset = ComboBox(label="preset", choices=PRESETS, value="auto")
+        self.max_steps = SpinBox(label="max steps", min=0, max=100000, value=0,
+                                 tooltip="cap on training steps per network; 0: the preset's own")
+        self.kernel = ComboBox(label="kernel", choices=KERNELS, value=KERNELS[0])
+        self.na = FloatSpinBox(label="NA", min=0.05, max=1.7, step=0.05, value=1.0, visible=False)
+        self.wavelength = FloatSpinBox(label="wavelength (nm)", min=200, max=2000, step=10, value=520, visible=False)
+        self.ri = FloatSpinBox(label="refractive index", min=1.0, max=2.0, step=0.01, value=1.33, visible=False)
+        self.kernel_file = FileEdit(label="kernel file", filter="*.npy *.tif *.tiff *.mat", visible=False)
+        self.seed = SpinBox(label="seed", min=0, max=2**31 - 1, value=0)
+        self.device = ComboBox(label="device", choices=device_choices())
+        self.run_btn = PushButton(text="Run")
+        self.cancel_btn = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(label="progress", min=0, max=100, value=0)
+        self.status = Label(label="", value="")
+        self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.preset, self.max_steps,
+                     self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.seed, self.device,
+                     self.run_btn, self.cancel_btn, self.progress, self.status])
+        self.plot = LossPlot()
+        self.native.layout().addWidget(self.plot)
+
+        self._relay = _Relay()
+        self._relay.progress.connect(self._on_progress, Qt.QueuedConnection)
+        self._worker = None
+        self._cancel = False
+        self._t0 = 0.0
+        self.layer.changed.connect(self._on_layer)
+        self.kernel.changed.connect(self._on_kernel)
+        self.make_iso.changed.connect(self.make_isotropic)
+        self.run_btn.changed.connect(self.run)
+        self.cancel_btn.changed.connect(self.cancel)
+        napari_viewer.layers.events.inserted.connect(self._refresh_layers)
+        napari_viewer.layers.events.removed.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    def _refresh_layers(self, *_):
+        self.layer.reset_choices()
+        choices = self._layer_choices()
+        if self.layer.value is None and choices:
+            self.layer.value = choices[-1][1]
+
+    # ------------------------------------------------------------------ inputs
+
+    def _layer_choices(self, widget=None):
+        return [(lay.name, lay) for lay in self._viewer.layers if isinstance(lay, self._image_type)]
+
+    def _on_layer(self, layer):
+        if layer is None:
+            return
+        axes = guess_axes(layer)
+        self.axes.value = axes
+        self.factors.value = ", ".join("2" if a in "YX" else "1" for a in axes)
+
+    def _on_kernel(self, value):
+        optics = value == KERNELS[1]
+        for w in (self.na, self.wavelength, self.ri):
+            w.visible = optics
+        self.kernel_file.visible = value == KERNELS[2]
+
+    def parsed_factors(self):
+        text = self.factors.value.replace(";", ",")
+        try:
+            vals = [float(v) for v in text.replace(",", " ").split()]
+        except ValueError:
+            raise ValueError(f"factors must be numbers separated by commas, got {self.factors.value!r}") from None
+        if len(vals) != len(self.axes.value):
+            raise ValueError(f"give one factor per axis ({len(self.axes.value)} for axes {self.axes.value}), "
+                             f"got {len(vals)}")
+        return vals
+
+    def make_isotropic(self, *_):
+        """Fill the z factor so that the z step becomes the lateral pixel size: f_z = s_z / (s_xy / f_xy)."""
+        layer, axes = self.layer.value, self.axes.value.upper()
+        if layer is None or "Z" not in axes:
+            self.status.value = "make isotropic needs an image with a Z axis"
+            return
+        scale, _ = layer_geometry(layer, axes)
+        scale = _to_common_unit(layer, scale) if not layer.rgb else scale
+        vals = self.parsed_factors()
+        zi, xi = axes.index("Z"), axes.index("X")
+        fz = scale[zi] / (scale[xi] / vals[xi])
+        if fz <= 1.0 + 1e-9:
+            self.status.value = f"the z step ({scale[zi]:g}) is not coarser than the pixel size: nothing to do"
+            return
+        vals[zi] = round(fz, 4)
+        self.factors.value = ", ".join(f"{v:g}" for v in vals)
+        if self.mode.value == "auto" and all(v == 1 for a, v in zip(axes, vals) if a in "YX"):
+            self.mode.value = "isotropic"
+
+    def _config(self):
+        from .core.config import ZSSRConfig
+        from .core.device import auto_preset_name, resolve_device
+
+        dev = resolve_device(self.device.value)
+        name = self.preset.value.split()[0]
+        name = auto_preset_name(dev) if name == "auto" else name
+        over = {"seed": int(self.seed.value), "device": self.device.value}
+        if self.max_steps.value:
+            over["max_iters"] = int(self.max_steps.value)
+            over["min_iters"] = min(int(self.max_steps.value), ZSSRConfig.preset(name).min_iters)
+        return ZSSRConfig.preset(name, **over)
+
+    def _kernel_args(self, layer, axes, factors, mode):
+        from .core.kernels import gaussian_kernel, gaussian_psf
+
+        if self.kernel.value == KERNELS[0]:
+            return {}
+        if self.kernel.value == KERNELS[2]:
+            from .io import read_kernel
+
+            return {"kernel": read_kernel(self.kernel_file.value)}
+        scale, _ = layer_geometry(layer, axes)
+        vs = {a: s for a, s in zip(axes, scale)}
+        wl_um = self.wavelength.value / 1000.0
+        if mode == "planes":
+            sig_xy = 0.21 * wl_um / self.na.value
+            fy, fx = factors[axes.index("Y")], factors[axes.index("X")]
+            return {"kernel": gaussian_kernel([sig_xy / (vs["Y"] / fy), sig_xy / (vs["X"] / fx)])}
+        psf_vs = (vs["Z"], vs["Y"], vs["X"])
+        psf = gaussian_psf(self.na.value, wl_um, self.ri.value, psf_vs)
+        return {"kernel": psf, "psf_voxel_size": psf_vs, "voxel_size": [vs.get(a, 1.0) for a in axes]}
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, *_):
+        """Start a run in a worker thread; errors in the settings are shown at once."""
+        from napari.qt.threading import create_worker
+        from napari.utils.notifications import show_error
+
+        from .core.plan import make_plan
+
+        try:
+            layer = self.layer.value
+            if layer is None:
+                raise ValueError("choose an image layer")
+            axes = self.axes.value.upper()
+            factors = self.parsed_factors()
+            data = np.asarray(layer.data)
+            plan = make_plan(data.shape, factors, axes, self.mode.value)
+            cfg = self._config()
+            kw = self._kernel_args(layer, axes, factors, plan.mode)
+        except (ValueError, TypeError, OSError) as exc:
+            show_error(f"ZSSR: {exc}")
+            self.status.value = f"error: {exc}"
+            return
+        self._cancel = False
+        self._t0 = time.perf_counter()
+        self.plot.clear()
+        self.progress.value = 0
+        self.status.value = f"{plan.describe()} - preset {cfg.preset_name}"
+        self._worker = create_worker(self._work, data, factors, axes, plan.mode, cfg, kw)
+        self._worker.returned.connect(lambda res: self._on_done(layer, plan, res))
+        self._worker.errored.connect(self._on_error)
+        self._worker.finished.connect(self._on_finished)
+        self.run_btn.enabled = False
+        self.cancel_btn.enabled = True
+        self._worker.start()
+        return self._worker
+
+    def _work(self, data, factors, axes, mode, cfg, kw):
+        from .core.train import Cancelled
+        from .volume import run_upscale
+
+        def callback(p):
+            self._relay.progress.emit(dict(p))
+            return not self._cancel
+
+        try:
+            return run_upscale(data, factors, axes=axes, mode=mode, config=cfg, callback=callback, **kw)
+        except Cancelled:
+            return None  # a cancel is not an error: no traceback, no notification
+
+    def cancel(self, *_):
+        """Ask the run to stop; it does within about a second, and adds no layer."""
+        self._cancel = True
+        self.status.value = "cancelling..."
+
+    def _on_progress(self, p):
+        stage = p.get("stage")
+        unit = f"network {p['unit']}/{p['units']} " if "units" in p else ""
+        if stage == "train" and p.get("total"):
+            frac = p["step"] / p["total"]
+            self.progress.value = int(100 * frac)
+            elapsed = time.perf_counter() - self._t0
+            self.plot.add(p.get("loss"), p.get("rec_error"))
+            self.status.value = (f"{unit}training step {p['step']}/{p['total']}, loss {p.get('loss', 0):.4f}, "
+                                 f"lr {p.get('learning_rate', 0):.0e}; {p.get('device', '')}; "
+                                 f"{elapsed:.0f} s elapsed")
+        elif stage == "infer":
+            done = p.get("plane") or p.get("volume")
+            total = p.get("planes") or p.get("volumes")
+            if done and total:
+                self.progress.value = int(100 * done / total)
+            self.status.value = f"{unit}applying the network" + (f" ({done}/{total})" if done and total else "")
+
+    def _on_done(self, layer, plan, res):
+        from .core.plan import output_geometry
+
+        if res is None:
+            self.status.value = "cancelled; no layer was added"
+            return
+        out, report = res
+        scale, translate = layer_geometry(layer, plan.axes)
+        new_scale, new_translate = output_geometry(plan, scale, translate)
+        if layer.rgb:
+            new_scale, new_translate = new_scale[:-1], new_translate[:-1]
+        f_txt = "x".join(f"{f:g}" for a, f in zip(plan.axes, plan.scale) if a not in "CT")
+        meta = {"axes": plan.axes, "zssr": {"plan": report.plan, "preset": report.preset, "device": report.device,
+                                            "kernel": report.kernel, "seconds": report.seconds,
+                                            "gain_db": report.gain_db, "factors": plan.scale}}
+        kwargs = dict(name=f"{layer.name} ZSSR {f_txt}", scale=new_scale, translate=new_translate, metadata=meta,
+                      rgb=layer.rgb, blending=layer.blending, colormap=layer.colormap.name)
+        for key in ("units", "axis_labels"):
+            if getattr(layer, key, None) is not None:
+                kwargs[key] = getattr(layer, key)
+        if not layer.rgb:
+            kwargs["contrast_limits"] = layer.contrast_limits
+        try:
+            self._viewer.add_image(out.astype(layer.data.dtype) if layer.rgb else out, **kwargs)
+        except TypeError:  # older napari without units / axis_labels
+            kwargs.pop("units", None)
+            kwargs.pop("axis_labels", None)
+            self._viewer.add_image(out, **kwargs)
+        self.status.value = (f"done in {report.seconds:.1f} s on {report.device}; internal gain over cubic "
+                             f"{report.gain_db:+.2f} dB")
+        self.progress.value = 100
+
+    def _on_error(self, exc):
+        from napari.utils.notifications import show_error
+
+        self.status.value = f"error: {exc}"
+        show_error(f"ZSSR failed: {exc}")
+
+    def _on_finished(self):
+        self.run_btn.enabled = True
+        self.cancel_btn.enabled = False
+        self._worker = None

@@ -1,0 +1,30 @@
+"""napari writer: an image layer to TIFF with its scale as voxel sizes (ImageJ, or OME for .ome.tif)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def write_single_image(path: str, data, meta: dict):
+    from .io import ImageData, write_image
+
+    arr = np.asarray(data)
+    axes = (meta.get("metadata") or {}).get("axes")
+    rgb = bool(meta.get("rgb"))
+    if not isinstance(axes, str) or len(axes) != arr.ndim:
+        spatial = {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TCZYX"}[arr.ndim - rgb]
+        axes = spatial + ("C" if rgb else "")
+    if rgb:
+        axes = axes.replace("C", "S")
+    spatial_axes = [a for a in axes if a not in "CS"]
+    scale = meta.get("scale")
+    scale = [1.0] * len(spatial_axes) if scale is None else [float(v) for v in scale]
+    sizes = {a: float(s) for a, s in zip(spatial_axes, scale) if a in "ZYX"}
+    units = meta.get("units")
+    unit = None
+    if units is not None and len(units):
+        u = str(units[-1])
+        unit = "um" if u in ("micrometer", "um", "µm", "micron") else None if u == "pixel" else u
+    write_image(path, ImageData(arr, axes, sizes, unit), overwrite=True,
+                provenance=(meta.get("metadata") or {}).get("zssr"))
+    return [path]

@@ -1,0 +1,132 @@
+"""The plugin in a real napari viewer (Xvfb through pytest-xvfb), no mocks."""
+
+import numpy as np
+import pytest
+
+napari = pytest.importorskip("napari")
+
+from napari_zssr._reader import napari_get_reader  # noqa: E402
+from napari_zssr._sample_data import nuclei_aniso_sample  # noqa: E402
+from napari_zssr._widget import ZSSRWidget  # noqa: E402
+from napari_zssr._writer import write_single_image  # noqa: E402
+
+
+def _tiny(widget):
+    widget.preset.value = "fast"
+    widget.max_steps.value = 8
+    widget.device.value = "cpu"
+
+
+def _run_and_wait(qtbot, widget, timeout=120_000):
+    worker = widget.run()
+    assert worker is not None
+    with qtbot.waitSignal(worker.finished, timeout=timeout):
+        pass
+    qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=5000)
+
+
+@pytest.fixture
+def viewer_with_stack(make_napari_viewer):
+    viewer = make_napari_viewer()
+    data, kwargs, _ = nuclei_aniso_sample()[0]
+    layer = viewer.add_image(data, **kwargs)
+    return viewer, layer
+
+
+def test_widget_isotropic_result_overlays_source(qtbot, viewer_with_stack):
+    viewer, src = viewer_with_stack
+    widget = ZSSRWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    assert widget.layer.value is src and widget.axes.value == "ZYX"
+    widget.factors.value = "1, 1, 1"
+    widget.make_isotropic()
+    assert widget.parsed_factors()[0] == pytest.approx(1.16 / 0.26, rel=1e-3)
+    _tiny(widget)
+    before = src.data.copy()
+    _run_and_wait(qtbot, widget)
+    assert len(viewer.layers) == 2
+    out = viewer.layers[-1]
+    assert out.data.shape == (63, 128, 128)
+    np.testing.assert_allclose(out.scale, [0.26, 0.26, 0.26], rtol=1e-3)
+    # point samples: plane 0 stays where it was, so the translate is the source's
+    np.testing.assert_allclose(out.translate, src.translate)
+    np.testing.assert_array_equal(src.data, before)
+    assert [str(u) for u in out.units] == [str(u) for u in src.units]
+    assert "gain" in widget.status.value
+
+
+def test_widget_both_modes_with_anisotropic_factors(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    src = viewer.add_image(rng.random((4, 20, 24)).astype(np.float32), scale=(2.0, 0.5, 0.5), translate=(1, 3, 5))
+    widget = ZSSRWidget(viewer)
+    widget.factors.value = "4, 2, 2"
+    _tiny(widget)
+    _run_and_wait(qtbot, widget)
+    out = viewer.layers[-1]
+    assert out.data.shape == (13, 40, 48)
+    np.testing.assert_allclose(out.scale, [0.5, 0.25, 0.25])
+    # z: point samples keep the origin; y/x: pixel areas shift by (s/f - s)/2
+    np.testing.assert_allclose(out.translate, [1, 3 + (0.25 - 0.5) / 2, 5 + (0.25 - 0.5) / 2])
+    # the first output pixel centre lies at the left edge of the first source pixel plus a quarter pixel
+    assert out.data_to_world((0, 0, 0))[1] == pytest.approx(src.data_to_world((0, 0, 0))[1] - 0.125)
+
+
+def test_cancel_leaves_no_layer(qtbot, viewer_with_stack):
+    viewer, _ = viewer_with_stack
+    widget = ZSSRWidget(viewer)
+    widget.preset.value = "fast"
+    widget.max_steps.value = 5000
+    widget.device.value = "cpu"
+    widget.factors.value = "4, 1, 1"
+    worker = widget.run()
+    qtbot.waitUntil(lambda: widget.progress.value > 0 or "training" in widget.status.value, timeout=60_000)
+    widget.cancel()
+    with qtbot.waitSignal(worker.finished, timeout=10_000):
+        pass
+    assert len(viewer.layers) == 1
+    qtbot.waitUntil(lambda: "cancelled" in widget.status.value, timeout=5000)
+    assert widget.run_btn.enabled
+
+
+def test_errors_reach_the_user_and_widget_stays_usable(qtbot, viewer_with_stack):
+    viewer, _ = viewer_with_stack
+    widget = ZSSRWidget(viewer)
+    widget.factors.value = "0.5, 1, 1"
+    assert widget.run() is None
+    assert "only enlarges" in widget.status.value
+    widget.factors.value = "1, 2"
+    assert widget.run() is None and "one factor per axis" in widget.status.value
+    assert widget.run_btn.enabled and len(viewer.layers) == 1
+
+
+def test_reader_and_writer_round_trip(tmp_path, make_napari_viewer):
+    viewer = make_napari_viewer()
+    data = (np.random.default_rng(1).random((5, 16, 18)) * 1000).astype(np.uint16)
+    layer = viewer.add_image(data, scale=(1.2, 0.3, 0.3), units=("um", "um", "um"), metadata={"axes": "ZYX"})
+    path = str(tmp_path / "saved.tif")
+    write_single_image(path, layer.data, {"scale": layer.scale, "units": layer.units, "metadata": layer.metadata})
+    reader = napari_get_reader(path)
+    assert reader is not None and napari_get_reader(str(tmp_path / "x.png")) is None
+    (back, kwargs, kind), = reader(path)
+    assert kind == "image"
+    np.testing.assert_array_equal(back, data)
+    np.testing.assert_allclose(kwargs["scale"], [1.2, 0.3, 0.3])
+    assert kwargs["metadata"]["axes"] == "ZYX" and kwargs["units"] == ["um"] * 3
+    viewer.open(path, plugin="napari-zssr")
+    np.testing.assert_allclose(viewer.layers[-1].scale, [1.2, 0.3, 0.3])
+
+
+def test_sample_data_opens_with_scale(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-zssr", "nuclei_aniso")
+    np.testing.assert_allclose(viewer.layers[-1].scale, [1.16, 0.26, 0.26])
+
+
+def test_manifest_is_valid_and_installed():
+    from npe2 import PluginManifest
+
+    pm = PluginManifest.from_distribution("napari-zssr")
+    assert pm.name == "napari-zssr"
+    assert {w.display_name for w in pm.contributions.widgets} == {"ZSSR super-resolution"}
+    assert {s.key for s in pm.contributions.sample_data} == {"nuclei_aniso", "cell_2d"}
