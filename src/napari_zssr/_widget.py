@@ -139,6 +139,7 @@ class ZSSRWidget(Container):
         self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.preset, self.max_steps,
                      self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.seed, self.device,
                      self.run_btn, self.cancel_btn, self.progress, self.status])
+        self.status.native.setWordWrap(True)  # long messages must not widen the dock
         self.plot = LossPlot()
         self.native.layout().addWidget(self.plot)
 
