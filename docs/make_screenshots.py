@@ -47,7 +47,7 @@ def main():
     for _ in range(20):
         QApplication.processEvents()
         time.sleep(0.05)
-    src, res = viewer.layers[0], viewer.layers[-1]
+    res = viewer.layers[-1]
     res.colormap = "magma"
     viewer.grid.enabled = True
     viewer.grid.shape = (2, 1)

@@ -60,7 +60,8 @@ class SRPairs:
     """ZSSR's LR-HR pairs: the son is the father downscaled through the kernel (plus noise)."""
 
     def __init__(self, scale, kernel: Kernel, noise_std: float, clip, generator):
-        self.scale, self.kernel, self.noise_std, self.clip, self.generator = tuple(scale), kernel, noise_std, clip, generator
+        self.scale, self.kernel, self.noise_std = tuple(scale), kernel, noise_std
+        self.clip, self.generator = clip, generator
 
     def son(self, father):
         s = resize_torch(father, scale=(1 / self.scale[0], 1 / self.scale[1]), kernel=self.kernel)

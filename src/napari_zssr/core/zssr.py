@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -114,7 +113,8 @@ def resolve_config(config):
 
 
 def start_report(cfg, dev, scale, kernel_name: str, progress, plan: str) -> ZSSRReport:
-    schedule = [tuple(s) for s in cfg.scale_factors] if cfg.scale_factors else gradual_schedule(scale, cfg.gradual_steps)
+    schedule = ([tuple(s) for s in cfg.scale_factors] if cfg.scale_factors
+                else gradual_schedule(scale, cfg.gradual_steps))
     report = ZSSRReport(preset=cfg.preset_name, device=describe_device(dev), scale=tuple(scale),
                         schedule=schedule, kernel=kernel_name, seed=cfg.seed)
     progress.base.update(preset=cfg.preset_name, device=report.device, plan=plan, scale=tuple(scale))

@@ -1,0 +1,84 @@
+"""Peak memory of upscale() on nuclei.tif (60 x 256 x 256 uint16) made isotropic by (4, 1, 1). Not a test.
+
+    python benchmarks/memory.py --set max_iters=50
+
+Memory is the peak of the C heap in use (glibc mallinfo2: numpy's and torch's CPU allocations
+alike) above its level right after the imports, sampled every 5 ms from a second thread; not
+process RSS. Training steps do not change the figure, so few of them are run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import sys
+import threading
+import time
+
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+_libc = ctypes.CDLL("libc.so.6")
+_libc.mallinfo2.restype = _MallInfo2
+
+
+def heap_in_use() -> int:
+    m = _libc.mallinfo2()
+    return m.uordblks + m.hblkhd
+
+
+class PeakSampler(threading.Thread):
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.base = heap_in_use()
+        self.peak = 0
+        self.running = True
+
+    def run(self):
+        while self.running:
+            self.peak = max(self.peak, heap_in_use() - self.base)
+            time.sleep(0.005)
+
+    def stop(self):
+        self.running = False
+        self.join()
+        self.peak = max(self.peak, heap_in_use() - self.base)
+        return self.peak
+
+
+def main(argv=None):
+    import tifffile
+
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    from iso3d import nuclei_path
+
+    from napari_zssr import ZSSRConfig
+    from napari_zssr.volume import run_upscale
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="fast")
+    ap.add_argument("--set", dest="overrides", nargs="*", default=[])
+    args = ap.parse_args(argv)
+    overrides = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.overrides)}
+    stack = tifffile.imread(nuclei_path())
+    cfg = ZSSRConfig.preset(args.preset, device="cpu", **overrides)
+    sampler = PeakSampler()
+    sampler.start()
+    t = time.perf_counter()
+    out, rep = run_upscale(stack, (4, 1, 1), config=cfg)
+    secs = time.perf_counter() - t
+    peak = sampler.stop()
+    result_bytes = out.size * 4
+    print(json.dumps({"input": list(stack.shape), "output": list(out.shape), "result_float32_MB": result_bytes / 2**20,
+                      "peak_above_baseline_MB": peak / 2**20, "ratio_to_result": peak / result_bytes,
+                      "seconds": secs, "device": rep.device, "preset": args.preset, "overrides": overrides}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
