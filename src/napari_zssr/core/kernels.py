@@ -60,11 +60,10 @@ def validate_numeric_kernel(kernel, ndim_max: int = 2) -> np.ndarray:
 
     Negative lobes are allowed (the cubic has them); the sum must be positive.
     """
+    from .checks import check_numeric
+
     k = np.asarray(kernel)
-    if k.dtype == object or np.issubdtype(k.dtype, np.complexfloating) or k.dtype == bool:
-        raise TypeError(f"kernel must be a real numeric array, got dtype {k.dtype}")
-    if not np.issubdtype(k.dtype, np.number):
-        raise TypeError(f"kernel must be a real numeric array, got dtype {k.dtype}")
+    check_numeric(k, "kernel")
     if k.ndim == 0 or k.ndim > ndim_max:
         raise ValueError(f"kernel must have 1 to {ndim_max} dimensions, got shape {k.shape}")
     if k.size == 0:
@@ -144,10 +143,10 @@ def gaussian_psf(na: float, wavelength: float, refractive_index: float, voxel_si
 
 def psf_sigmas(psf, voxel_size) -> tuple:
     """Standard deviations (axial, lateral) of a 2-D (z, x) or 3-D (z, y, x) PSF, in voxel_size units."""
+    from .checks import check_numeric
+
     p = np.asarray(psf)
-    if p.dtype == object or p.dtype == bool or not np.issubdtype(p.dtype, np.number) \
-            or np.issubdtype(p.dtype, np.complexfloating):
-        raise TypeError(f"PSF must be a real numeric array, got dtype {p.dtype}")
+    check_numeric(p, "PSF")
     if p.ndim not in (2, 3):
         raise ValueError(f"a PSF must be 2-D (z, x) or 3-D (z, y, x), got shape {p.shape}")
     p = p.astype(np.float64)

@@ -138,11 +138,10 @@ def _shifted(buf, shape, phases):
 
 
 def _check_array(x) -> np.ndarray:
+    from .checks import check_numeric
+
     arr = np.asarray(x)
-    if arr.dtype == object or arr.dtype == bool or np.issubdtype(arr.dtype, np.complexfloating):
-        raise TypeError(f"image must be a real numeric array, got dtype {arr.dtype}")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"image must be a real numeric array, got dtype {arr.dtype}")
+    check_numeric(arr)
     if arr.ndim == 0:
         raise ValueError("image must have at least one axis, got a scalar")
     if arr.size == 0:
