@@ -15,31 +15,33 @@ from . import __version__
 
 
 def _progress_bar(quiet: bool):
-    """A callback that drives a tqdm bar per scale step; returns (callback, close)."""
+    """A callback that drives one tqdm bar per network (training steps) and per pass (planes)."""
     from tqdm import tqdm
 
     state = {"bar": None, "key": None}
 
+    def bar_for(key, total, desc, unit):
+        if state["key"] != key:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["bar"] = tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr)
+            state["key"] = key
+        return state["bar"]
+
     def callback(p):
         if quiet:
             return None
-        key = (p.get("scale_step"), p.get("stage"))
-        if p.get("stage") == "train":
-            if state["key"] != key:
-                if state["bar"] is not None:
-                    state["bar"].close()
-                desc = f"train {p.get('scale_step')}/{p.get('scale_steps')}"
-                state["bar"] = tqdm(total=p["total"], desc=desc, unit="step", leave=False, file=sys.stderr)
-                state["key"] = key
-            bar = state["bar"]
+        net = f"network {p['unit']}/{p['units']} " if "units" in p else ""
+        stage = p.get("stage")
+        if stage == "train":
+            bar = bar_for((p.get("unit"), p.get("scale_step"), "train"), p["total"],
+                          f"{net}train {p.get('scale_step', 1)}/{p.get('scale_steps', 1)}", "step")
             bar.update(p["step"] - bar.n)
             bar.set_postfix(loss=f"{p['loss']:.4f}", lr=f"{p['learning_rate']:.0e}")
-        elif p.get("stage") == "infer" and state["key"] != key:
-            if state["bar"] is not None:
-                state["bar"].close()
-                state["bar"] = None
-            state["key"] = key
-            print(f"  inference (ensemble + back-projection), scale step {p.get('scale_step')}", file=sys.stderr)
+        elif stage == "infer" and (p.get("planes") or p.get("volumes")):
+            total = p.get("planes") or p.get("volumes")
+            bar = bar_for((p.get("unit"), "infer"), total, f"{net}apply", "plane" if p.get("planes") else "volume")
+            bar.update((p.get("plane") or p.get("volume")) - bar.n)
         return None
 
     def close():
