@@ -146,13 +146,15 @@ def _restore(out, plan: Plan, order):
 
 
 def _normalise(vol):
-    from .core.zssr import normalisation
-
-    sample = vol.reshape(1, -1)
-    if sample.shape[1] > 4_000_000:
-        sample = sample[:, :: sample.shape[1] // 4_000_000 + 1]
-    lo, span, constant = normalisation(sample[:, None, :])
-    return float(lo.ravel()[0]), float(span.ravel()[0]), bool(constant[0])
+    """(lo, span, constant) of one channel from its 0.1 / 99.9 percentiles, without a float copy of it."""
+    flat = vol.reshape(-1)
+    if flat.size > 4_000_000:
+        flat = flat[:: flat.size // 4_000_000 + 1]
+    lo, hi = np.percentile(flat, (0.1, 99.9))
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        lo, hi = float(flat.min()), float(flat.max())
+    constant = hi - lo <= 1e-12 * max(1.0, abs(hi))
+    return float(lo), (1.0 if constant else float(hi - lo)), bool(constant)
 
 
 def _channel(vol, out, plan, cfg, dev, lat_kernel, ax_kernel, progress, report, c):
@@ -163,7 +165,9 @@ def _channel(vol, out, plan, cfg, dev, lat_kernel, ax_kernel, progress, report, 
         out[...] = float(vol.flat[0])
         return
     T, Z, Y, X = vol.shape
-    x = (vol.astype(np.float32) - np.float32(lo)) / np.float32(span)
+    x = vol.astype(np.float32)  # the one working copy of the channel; normalised in place
+    x -= np.float32(lo)
+    x /= np.float32(span)
     if plan.mode in ("planes", "both"):
         x = _planes(x, plan, cfg, dev, lat_kernel, progress, report, c,
                     target=out if plan.mode == "planes" else None)
@@ -209,6 +213,7 @@ def _planes(x, plan, cfg, dev, kern, progress, report, c, target=None):
 def _isotropic(x, out, plan, cfg, dev, kern, progress, report, c):
     import torch
 
+    from .core.infer import default_tile_pixels
     from .core.isotropic import restore_volume, train_isotropic
     from .core.zssr import start_report
 
@@ -220,7 +225,7 @@ def _isotropic(x, out, plan, cfg, dev, kern, progress, report, c):
     net = train_isotropic(lateral, plan.z_factor, kern, cfg, dev, progress, seed_for(cfg.seed, 1_000_000 + c), rep)
     report.units.append(rep)
     report.device = rep.device
-    tile = cfg.tile_pixels or (4096 * 4096 if dev.type == "cuda" else 512 * 512)
+    tile = default_tile_pixels(cfg, dev)
     t1 = time.perf_counter()
     for t in range(T):
         restore_volume(net, x[t], plan.z_factor, kern, cfg, dev, tile, out[t],

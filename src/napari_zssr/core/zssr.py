@@ -138,7 +138,9 @@ class TrainedZSSR:
     def __init__(self, net, scale, kernel: Kernel, cfg, device, progress, bp_iters: int):
         self.net, self.scale, self.kernel, self.cfg, self.device = net, tuple(scale), kernel, cfg, device
         self.progress, self.bp_iters = progress, bp_iters
-        self.tile = cfg.tile_pixels or (4096 * 4096 if device.type == "cuda" else 512 * 512)
+        from .infer import default_tile_pixels
+
+        self.tile = default_tile_pixels(cfg, device)
 
     def predict(self, x, scale=None, bp_iters=None):
         """Super-resolve a normalised (C, H, W) tensor; returns (C, H', W')."""
