@@ -145,21 +145,11 @@ def _restore(out, plan: Plan, order):
     return np.transpose(squeezed, np.argsort(order))
 
 
-def _normalise(vol):
-    """(lo, span, constant) of one channel from its 0.1 / 99.9 percentiles, without a float copy of it."""
-    flat = vol.reshape(-1)
-    if flat.size > 4_000_000:
-        flat = flat[:: flat.size // 4_000_000 + 1]
-    lo, hi = np.percentile(flat, (0.1, 99.9))
-    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
-        lo, hi = float(flat.min()), float(flat.max())
-    constant = hi - lo <= 1e-12 * max(1.0, abs(hi))
-    return float(lo), (1.0 if constant else float(hi - lo)), bool(constant)
-
-
 def _channel(vol, out, plan, cfg, dev, lat_kernel, ax_kernel, progress, report, c):
     """Enlarge one channel (T, Z, Y, X) into ``out`` (T, Z', Y', X')."""
-    lo, span, constant = _normalise(vol)
+    from .core.zssr import channel_range
+
+    lo, span, constant = channel_range(vol)
     if constant:
         warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=4)
         out[...] = float(vol.flat[0])
