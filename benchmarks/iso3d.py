@@ -67,6 +67,9 @@ def score(pred, gt):
 
 
 def main(argv=None):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from common import parse_overrides
+
     import tifffile
 
     from napari_zssr import ZSSRConfig
@@ -80,7 +83,7 @@ def main(argv=None):
     ap.add_argument("--device", default="auto")
     ap.add_argument("--json", help="append rows to this JSON-lines file")
     args = ap.parse_args(argv)
-    overrides = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.overrides)}
+    overrides = parse_overrides(args.overrides)
     gt_full = tifffile.imread(nuclei_path()).astype(np.float32)
     for k in args.k:
         for sigma in (args.sigma if args.sigma is not None else [0.0, k / 2]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import os
 import sys
 import threading
 import time
@@ -53,9 +54,11 @@ class PeakSampler(threading.Thread):
 
 
 def main(argv=None):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from common import parse_overrides
+
     import tifffile
 
-    sys.path.insert(0, __file__.rsplit("/", 1)[0])
     from iso3d import nuclei_path
 
     from napari_zssr import ZSSRConfig
@@ -65,7 +68,7 @@ def main(argv=None):
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--set", dest="overrides", nargs="*", default=[])
     args = ap.parse_args(argv)
-    overrides = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.overrides)}
+    overrides = parse_overrides(args.overrides)
     import torch
 
     stack = tifffile.imread(nuclei_path())

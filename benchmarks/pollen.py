@@ -39,6 +39,9 @@ def to_u8(a, lo, hi):
 
 
 def main(argv=None):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from common import parse_overrides
+
     from PIL import Image
 
     from napari_zssr import ZSSRConfig
@@ -51,7 +54,7 @@ def main(argv=None):
     ap.add_argument("--set", dest="overrides", nargs="*", default=[])
     ap.add_argument("--out", default=os.path.join(HERE, "..", "docs", "images", "pollen_xz.png"))
     args = ap.parse_args(argv)
-    overrides = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.overrides)}
+    overrides = parse_overrides(args.overrides)
     vol = load_pollen(args.wheels)
     cfg = ZSSRConfig.preset(args.preset, **overrides)
     t = time.perf_counter()

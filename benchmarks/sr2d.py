@@ -57,6 +57,9 @@ def pairs(name, s):
 
 
 def main(argv=None):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from common import parse_overrides
+
     from napari_zssr import ZSSRConfig, imresize, run_zssr
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,7 +71,7 @@ def main(argv=None):
     ap.add_argument("--device", default="auto")
     ap.add_argument("--json", help="append per-image rows to this JSON-lines file")
     args = ap.parse_args(argv)
-    overrides = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.overrides)}
+    overrides = parse_overrides(args.overrides)
     for name in args.sets:
         for s in args.scales:
             rows = []
