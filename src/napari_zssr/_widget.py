@@ -219,10 +219,8 @@ class ZSSRWidget(Container):
         name = self.preset.value.split()[0]
         name = auto_preset_name(dev) if name == "auto" else name
         over = {"seed": int(self.seed.value), "device": self.device.value}
-        if self.max_steps.value:
-            over["max_iters"] = int(self.max_steps.value)
-            over["min_iters"] = min(int(self.max_steps.value), ZSSRConfig.preset(name).min_iters)
-        return ZSSRConfig.preset(name, **over)
+        cfg = ZSSRConfig.preset(name, **over)
+        return cfg.with_max_iters(int(self.max_steps.value)) if self.max_steps.value else cfg
 
     def _kernel_args(self, layer, axes, factors, mode):
         from .core.kernels import gaussian_kernel, gaussian_psf

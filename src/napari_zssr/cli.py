@@ -64,10 +64,8 @@ def _config(args):
         over["back_projection_iters"] = 0
     if args.noise_std is not None:
         over["noise_std"] = args.noise_std
-    if args.max_iters is not None:
-        over["max_iters"] = args.max_iters
-        over["min_iters"] = min(args.max_iters, ZSSRConfig.preset(preset).min_iters)
-    return ZSSRConfig.preset(preset, **over)
+    cfg = ZSSRConfig.preset(preset, **over)
+    return cfg if args.max_iters is None else cfg.with_max_iters(args.max_iters)
 
 
 def _kernel(spec):

@@ -9,6 +9,8 @@ from typing import Optional
 
 import numpy as np
 
+from .core.checks import cast_result  # noqa: F401 - the CLI and upscale() cast through io
+
 PNG_EXT = (".png",)
 MICRON_NAMES = ("micron", "microns", "um", "\u00b5m", "\u03bcm")
 TIFF_EXT = (".tif", ".tiff")
@@ -163,15 +165,6 @@ def atomic_write(path, write_fn, overwrite: bool = False) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-
-
-def cast_result(result: np.ndarray, dtype) -> np.ndarray:
-    """Round and clip to an integer dtype, or convert to a float dtype."""
-    dtype = np.dtype(dtype)
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.round(result), info.min, info.max).astype(dtype)
-    return result.astype(dtype)
 
 
 IMAGEJ_ORDER = "TZCYXS"

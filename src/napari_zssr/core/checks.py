@@ -64,6 +64,15 @@ def check_scale(scale, n: int, who: str):
     return tuple(vals)
 
 
+def cast_result(result: np.ndarray, dtype) -> np.ndarray:
+    """Round and clip to an integer dtype, or convert to a float dtype."""
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.round(result), info.min, info.max).astype(dtype)
+    return result.astype(dtype)
+
+
 def seed_for(seed: int, unit_id: int) -> int:
     """A per-unit seed that depends only on (seed, unit id), never on scheduling."""
     return int(np.random.SeedSequence([int(seed), int(unit_id)]).generate_state(1)[0])

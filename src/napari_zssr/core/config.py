@@ -136,6 +136,10 @@ class ZSSRConfig:
     def replace(self, **changes) -> "ZSSRConfig":
         return dataclasses.replace(self, **changes)
 
+    def with_max_iters(self, n: int) -> "ZSSRConfig":
+        """A copy capped at ``n`` training steps (min_iters lowered to fit)."""
+        return self.replace(max_iters=n, min_iters=min(n, self.min_iters))
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

@@ -213,9 +213,10 @@ def _numeric_numpy(work, k: Kernel, scales, out_shape):
 
 
 def _cast_like(work: np.ndarray, dtype) -> np.ndarray:
+    from .checks import cast_result
+
     if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.round(work), info.min, info.max).astype(dtype)
+        return cast_result(work, dtype)
     if dtype == np.float64:
         return work
     return work.astype(np.float32)
