@@ -13,10 +13,36 @@ def check_numeric(arr: np.ndarray, what: str = "image") -> None:
         raise TypeError(f"{what} must be a real numeric array, got dtype {arr.dtype}")
 
 
+# Results are float32: inputs beyond this magnitude would overflow to inf on the way back to input units
+# (interpolation and the network overshoot the input's range a little).
+MAX_ABS_VALUE = 1e36
+# Values in one result (all channels): 2**30 is 4 GiB of float32 for the result alone, and the run holds
+# several copies of it (ensemble members, median); beyond this a factor is almost surely a mistake.
+MAX_OUTPUT_VALUES = 2**30
+
+
 def check_finite(arr: np.ndarray, what: str = "image") -> None:
-    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+    """No NaN or inf, and no value a float32 result could not hold."""
+    if not np.issubdtype(arr.dtype, np.floating) or arr.size == 0:
+        return
+    if not np.all(np.isfinite(arr)):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(f"{what} contains {bad} NaN or inf value(s); replace them before upscaling")
+    big = max(abs(float(arr.min())), abs(float(arr.max())))
+    if big > MAX_ABS_VALUE:
+        raise ValueError(f"{what} has values up to {big:.3g} in magnitude, beyond what a float32 result holds "
+                         f"(limit {MAX_ABS_VALUE:.0e}); rescale the data first")
+
+
+def check_output_size(out_shape, what: str = "zssr") -> None:
+    """A clear error before any allocation when factors would make an absurdly large result."""
+    n = 1
+    for v in out_shape:
+        n *= int(v)
+    if n > MAX_OUTPUT_VALUES:
+        raise ValueError(f"{what}: the result would have shape {tuple(int(v) for v in out_shape)} ({n:.3g} values), "
+                         f"more than the limit of {MAX_OUTPUT_VALUES:.3g} values in one result; use smaller factors "
+                         "or crop the image")
 
 
 def check_image(image, channel_axis):

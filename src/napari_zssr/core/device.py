@@ -46,3 +46,33 @@ def describe_device(dev) -> str:
 def auto_preset_name(dev) -> str:
     """The preset config=None means: "paper" on a CUDA GPU, "fast" elsewhere."""
     return "paper" if dev.type == "cuda" else "fast"
+
+
+_OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for torch's CUDA/MPS out-of-memory errors, the CPU allocator's "can't allocate memory" and MemoryError."""
+    import torch
+
+    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(t in str(exc).lower() for t in _OOM_TEXT)
+
+
+def free_memory(dev=None) -> None:
+    """Drop unreachable tensors and hand cached blocks back to the driver (between out-of-memory retries)."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if (dev is None or dev.type == "cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if dev is not None and dev.type == "mps":
+        mps = getattr(torch, "mps", None)
+        if mps is not None and hasattr(mps, "empty_cache"):
+            mps.empty_cache()

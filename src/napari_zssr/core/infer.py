@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import torch
 
 from .resize import Kernel, resize_torch
 from .train import interpolate_up
+
+log = logging.getLogger("napari_zssr")
 
 
 def transforms(square: bool, flips: bool):
@@ -31,17 +36,53 @@ def default_tile_pixels(cfg, device) -> int:
     a GPU), which bounds memory whatever the image size and keeps one pass well under a second."""
     if cfg.tile_pixels:
         return cfg.tile_pixels
+    return _tile_for_width(cfg.width, device)
+
+
+def _tile_for_width(width: int, device) -> int:
     budget = 2**26 if device.type == "cuda" else 2**21
-    return max(4096, budget // cfg.width)
+    return max(4096, budget // width)
+
+
+TILE_RETRIES = 4  # out of memory in a forward pass: halve the tile this many times before giving up
+
+
+def _tile_side(tile_pixels: int, halo: int) -> int:
+    return max(16, int(tile_pixels**0.5) - 2 * halo)
 
 
 def forward_tiled(net, x, tile_pixels: int, check=None):
-    """``net(x)`` computed in row/column tiles with a halo of the network's reach (identical result)."""
+    """``net(x)`` computed in row/column tiles with a halo of the network's reach (identical result).
+
+    Out of memory (CUDA, MPS or the CPU allocator): the partial result is dropped, the cache
+    emptied and the pass redone with tiles of half as many pixels, up to ``TILE_RETRIES`` times;
+    then the error propagates (the caller may fall back to the CPU).
+    """
+    from .device import free_memory, is_out_of_memory
+
+    tile = int(tile_pixels)
+    for attempt in range(TILE_RETRIES + 1):
+        try:
+            return _forward_tiled(net, x, tile, check)
+        except Exception as exc:  # only out-of-memory errors are retried
+            H, W = x.shape[-2:]
+            smaller = tile // 2
+            same = H * W > tile and _tile_side(smaller, net.reach) == _tile_side(tile, net.reach)
+            if not is_out_of_memory(exc) or attempt == TILE_RETRIES or same:
+                raise
+        free_memory(x.device)
+        log.info("out of memory in a forward pass of %d x %d on %s: retrying with tiles of %d pixels",
+                 H, W, x.device, smaller)
+        tile = smaller
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _forward_tiled(net, x, tile_pixels: int, check=None):
     H, W = x.shape[-2:]
     if H * W <= tile_pixels:
         return net(x)
     halo = net.reach
-    side = max(16, int(tile_pixels**0.5) - 2 * halo)
+    side = _tile_side(tile_pixels, halo)
     out = torch.empty(x.shape[:-3] + (net.convs[-1].out_channels, H, W), device=x.device, dtype=x.dtype)
     for y0 in range(0, H, side):
         for x0 in range(0, W, side):
@@ -72,7 +113,42 @@ def _median(stack):
 
 @torch.no_grad()
 def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None):
-    """The ensemble over transforms of ``lr`` (1, C, H, W), median, then a final back-projection."""
+    """The ensemble over transforms of ``lr`` (1, C, H, W), median, then a final back-projection.
+
+    Out of memory on a GPU even after the tile retries of :func:`forward_tiled`: a warning, and the
+    whole pass is redone on the CPU (the result then comes back on the CPU). Nothing partial is returned.
+    """
+    from .device import describe_device, free_memory, is_out_of_memory
+
+    dev = lr.device
+    try:
+        return _super_resolve(net, lr, scale, kernel, bp_iters, flips, tile_pixels, check)
+    except Exception as exc:  # only out-of-memory errors are handled
+        if not is_out_of_memory(exc):
+            raise
+        what = _oom_text(exc)
+    free_memory(dev)
+    smallest = max(1, int(tile_pixels) >> TILE_RETRIES)
+    if dev.type == "cpu":
+        raise MemoryError(f"out of memory on the CPU in the final pass over a {tuple(lr.shape[-2:])} image at scale "
+                          f"{tuple(scale)}, even with tiles of {smallest} pixels ({what})")
+    warnings.warn(f"out of memory on {describe_device(dev)} in the final pass ({what}), even with tiles of "
+                  f"{smallest} pixels: finishing on the CPU (slower)", RuntimeWarning, stacklevel=2)
+    cpu = torch.device("cpu")
+    net.to(cpu)
+    try:
+        tile = min(int(tile_pixels), _tile_for_width(net.convs[0].out_channels, cpu))
+        return _super_resolve(net, lr.to(cpu), scale, kernel, bp_iters, flips, tile, check)
+    finally:
+        net.to(dev)
+
+
+def _oom_text(exc) -> str:
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first[:200]}"
+
+
+def _super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None):
     outs = []
     # oneDNN runs inference-sized convolutions markedly faster in channels-last layout on the CPU
     layout = torch.channels_last if lr.device.type == "cpu" else torch.contiguous_format
@@ -83,6 +159,7 @@ def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, ti
     finally:
         net.to(memory_format=torch.contiguous_format)
     sr = outs[0] if len(outs) == 1 else _median(torch.stack(outs))
+    del outs
     return back_project(sr, lr, scale, kernel, bp_iters)
 
 

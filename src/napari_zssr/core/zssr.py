@@ -9,10 +9,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checks import check_image, check_scale, seed_for
+from .checks import check_finite, check_image, check_output_size, check_scale, seed_for
 from .config import ZSSRConfig, gradual_schedule
-from .device import auto_preset_name, describe_device, resolve_device
-from .resize import Kernel, imresize
+from .device import (
+    auto_preset_name,
+    describe_device,
+    free_memory,
+    is_out_of_memory,
+    resolve_device,
+)
+from .resize import Kernel, _ceil, imresize
 
 log = logging.getLogger("napari_zssr")
 
@@ -33,6 +39,7 @@ class ZSSRReport:
     train_seconds: float = 0.0
     infer_seconds: float = 0.0
     history: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # out-of-memory retries and fallbacks, in words
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "history"}
@@ -65,13 +72,14 @@ def zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callback=
 
 def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callback=None, unit_id: int = 0):
     """As :func:`zssr`, returning ``(result, ZSSRReport)``."""
-    import torch
-
-    from .train import Progress
+    from .train import Cancelled, Progress
 
     t0 = time.perf_counter()
     arr, channel_axis = check_image(image, channel_axis)
     scale = check_scale(scale, 2, "zssr")
+    spatial = [n for i, n in enumerate(arr.shape) if i != channel_axis]
+    out_shape = [_ceil(n * s) for n, s in zip(spatial, scale)]
+    check_output_size(out_shape + ([arr.shape[channel_axis]] if channel_axis is not None else []))
     kern = check_kernel_2d(kernel)
     cfg, dev = resolve_config(config)
     progress = Progress(callback, {})
@@ -85,14 +93,38 @@ def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callb
         return _restore_layout(out, channel_axis), report
     if constant.any():
         warnings.warn(f"channel(s) {np.flatnonzero(constant).tolist()} are constant", stacklevel=2)
+    cancelled = None
+    try:
+        out = _run_network(chw, lo, span, scale, kern, cfg, dev, progress, unit_id, report)
+    except Cancelled as exc:
+        cancelled = exc.args  # re-raised below, once the frames that hold the network and tensors are gone
+    if cancelled is not None:
+        free_memory(dev)
+        raise Cancelled(*cancelled)
+    try:
+        check_finite(out, "the result")
+    except ValueError:
+        raise ValueError(f"the result holds values a float32 array cannot (the input spans {float(lo.min()):.3g} to "
+                         f"{float((lo + span).max()):.3g}); rescale the image") from None
+    finish_report(report, t0, progress)
+    return _restore_layout(out, channel_axis), report
+
+
+def _run_network(chw, lo, span, scale, kern, cfg, dev, progress, unit_id, report) -> np.ndarray:
+    """Train and apply the network; every tensor of the run lives (and dies) in this frame and below."""
+    import torch
+
     x = torch.as_tensor(((chw - lo) / span).astype(np.float32), device=dev)
     model = train_zssr([x], scale, kern, cfg, dev, progress, seed_for(cfg.seed, unit_id), report)
     t1 = time.perf_counter()
     sr = model.predict(x)
     report.infer_seconds += time.perf_counter() - t1
+    if sr.device != model.device:
+        report.notes.append(f"the final pass ran out of memory on {describe_device(model.device)} and ran on the CPU")
+        report.device = describe_device(sr.device)
     out = sr.to("cpu", torch.float32).numpy().astype(np.float64) * span + lo
-    finish_report(report, t0, progress)
-    return _restore_layout(out.astype(np.float32), channel_axis), report
+    with np.errstate(over="ignore"):
+        return out.astype(np.float32)
 
 
 def check_kernel_2d(kernel) -> Kernel:
@@ -143,12 +175,12 @@ class TrainedZSSR:
         self.tile = default_tile_pixels(cfg, device)
 
     def predict(self, x, scale=None, bp_iters=None):
-        """Super-resolve a normalised (C, H, W) tensor; returns (C, H', W')."""
+        """Super-resolve a normalised (C, H, W) tensor; returns (C, H', W') (on the CPU after a fallback)."""
         from .infer import super_resolve
 
         scale = self.scale if scale is None else scale
         bp = self.bp_iters if bp_iters is None else bp_iters
-        sr = super_resolve(self.net, x[None], scale, self.kernel, bp, self.cfg.output_flip, self.tile,
+        sr = super_resolve(self.net, x[None].to(self.device), scale, self.kernel, bp, self.cfg.output_flip, self.tile,
                            check=lambda: self.progress(stage="infer"))
         return sr[0]
 
@@ -157,7 +189,66 @@ def train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, repo
     """Train one network on fathers drawn from ``sources`` (normalised (C, H, W) tensors).
 
     With gradual steps, each intermediate output of every source joins the pool of fathers.
+
+    Out of memory (GPU or CPU): the attempt is dropped, the cache emptied, and training starts
+    again from the same seed with half the batch, then half the crop size (each retry gives exactly
+    what an uninterrupted run with those settings gives); once they are as small as they go, a GPU
+    run falls back to the CPU with a warning, and a CPU run raises MemoryError. The report's
+    ``notes`` say what happened; the returned model's ``device`` is where it ended up.
     """
+    import torch
+
+    attempt_cfg = cfg
+    while True:
+        try:
+            return _train_zssr(sources, scale, kern, attempt_cfg, dev, progress, seed, report)
+        except Exception as exc:  # only out-of-memory errors are handled
+            if not is_out_of_memory(exc):
+                raise
+            what = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
+        _reset_report(report)
+        free_memory(dev)
+        smaller = shrink_training(attempt_cfg)
+        where = describe_device(dev)
+        if smaller is not None:
+            note = (f"out of memory training on {where} with batch {attempt_cfg.batch_size} and crops of "
+                    f"{attempt_cfg.crop_size}: retried with batch {smaller.batch_size} and crops of {smaller.crop_size}")
+            log.warning(note)
+            report.notes.append(note)
+            attempt_cfg = smaller
+            continue
+        if dev.type == "cpu":
+            raise MemoryError(f"out of memory training on {where} even with batch {attempt_cfg.batch_size} and crops "
+                              f"of {attempt_cfg.crop_size} pixels ({what})")
+        note = (f"out of memory training on {where} ({what}) even with batch {attempt_cfg.batch_size} and crops of "
+                f"{attempt_cfg.crop_size}: falling back to the CPU (slower)")
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
+        report.notes.append(note)
+        dev = torch.device("cpu")
+        report.device = describe_device(dev)
+        sources = [s.to(dev) for s in sources]
+        attempt_cfg = cfg
+
+
+def shrink_training(cfg):
+    """The next smaller training setting after an out-of-memory error: half the batch, then half the crops."""
+    if cfg.batch_size > 1:
+        return cfg.replace(batch_size=cfg.batch_size // 2)
+    if cfg.crop_size > 16:
+        crop = max(16, cfg.crop_size // 2)
+        return cfg.replace(crop_size=crop, test_max_size=max(crop, cfg.test_max_size // 2))
+    return None
+
+
+def _reset_report(report: ZSSRReport) -> None:
+    report.steps.clear()
+    report.history.clear()
+    report.gain_db = float("nan")
+    report.train_seconds = report.infer_seconds = 0.0
+
+
+def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, report: ZSSRReport) -> TrainedZSSR:
+    """One attempt of :func:`train_zssr` with the given config and device."""
     import torch
 
     from .augment import FatherSampler
@@ -187,7 +278,8 @@ def train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, repo
         if i < len(schedule) - 1:
             t2 = time.perf_counter()
             for src in list(sampler.sources[: len(sources)]):
-                sampler.add_source(model.predict(src, st, cfg.back_projection_for(i)), weight=st[0] * st[1])
+                sampler.add_source(model.predict(src, st, cfg.back_projection_for(i)).to(src.device),
+                                   weight=st[0] * st[1])
             report.infer_seconds += time.perf_counter() - t2
     return model
 
