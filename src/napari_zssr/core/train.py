@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -90,12 +91,41 @@ def _test_crop(image, size):
     return image[..., y : y + h, x : x + w]
 
 
+@contextlib.contextmanager
+def _device_settings(net):
+    """On CUDA: the network in channels-last layout and TF32 convolutions, both undone on exit.
+
+    Yields the memory format the network's inputs should have. Only the convolutions use TF32:
+    the resizes that make the sons are matrix products and stay in full float32. On the CPU
+    nothing changes (oneDNN trains this network faster in the default layout).
+    """
+    dev = next(net.parameters()).device
+    if dev.type != "cuda":
+        yield torch.contiguous_format
+        return
+    cudnn = torch.backends.cudnn
+    saved = cudnn.allow_tf32
+    cudnn.allow_tf32 = True
+    net.to(memory_format=torch.channels_last)
+    try:
+        yield torch.channels_last
+    finally:
+        net.to(memory_format=torch.contiguous_format)
+        cudnn.allow_tf32 = saved
+
+
 def train(net, sampler, pairs, cfg, test_image, progress: Progress, stage: int = 0, n_stages: int = 1) -> StageStats:
     """Train ``net`` on fathers from ``sampler`` made into pairs by ``pairs``; returns the stage's statistics."""
+    with _device_settings(net) as layout:
+        return _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout)
+
+
+def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout) -> StageStats:
     stats = StageStats(scale=tuple(pairs.scale))
     lr = cfg.learning_rate
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     test_in, test_hr = pairs.test_pair(test_image, cfg.test_max_size)
+    test_in = test_in.contiguous(memory_format=layout)
     stats.cubic_error = float(torch.mean((test_in - test_hr) ** 2))
     steps_log, err_log = [], []
     last_change = 0
@@ -103,7 +133,7 @@ def train(net, sampler, pairs, cfg, test_image, progress: Progress, stage: int =
     net.train()
     for step in range(1, cfg.max_iters + 1):
         net_in, target = pairs.make(sampler.sample(cfg.batch_size))
-        loss = torch.mean(torch.abs(net(net_in) - target))
+        loss = torch.mean(torch.abs(net(net_in.contiguous(memory_format=layout)) - target))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
