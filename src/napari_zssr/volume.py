@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .core.checks import check_finite, check_numeric, seed_for
+from . import __version__
+from .blocks import Blocks, as_array, check_dtype, out_shape, shape_for
+from .core.checks import check_finite, seed_for
 from .core.plan import Plan, make_plan
+from .distributed import InProcess, OnDask, Target
+from .store import OutputStore, ome_metadata
 
 MAX_SOURCES = 16  # planes a shared network draws its fathers from (evenly spaced through the stack)
 
@@ -30,7 +36,8 @@ class UpscaleReport:
 
 
 def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
-            planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None) -> np.ndarray:
+            planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False, ome=None,
+            unit=None, client=None):
     """Enlarge a stack with ZSSR, one network per channel.
 
     Parameters
@@ -52,172 +59,324 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
     dtype : numpy dtype, optional
         Cast the result (integers are rounded and clipped); default float32.
     voxel_size : sequence of float, optional
-        Physical size per axis; needed only to place a PSF on the output grid.
+        Physical size per axis; places a PSF on the output grid and goes into OME-Zarr metadata.
+    out : str or path, optional
+        A zarr store to write the result into as units finish (memory stays bounded whatever the
+        stack size); it is built as ``<out>.partial`` and renamed when complete, and a rerun of the
+        same job resumes there, skipping finished planes. The finished zarr array is returned.
+    overwrite : bool
+        Replace an existing ``out`` that holds something else (never done silently).
+    ome : bool, optional
+        Write OME-Zarr (NGFF 0.4: axes in TCZYX order, voxel sizes divided by the factors);
+        default: when ``out`` ends in ``.ome.zarr``.
+    unit : str, optional
+        Unit of ``voxel_size`` for the OME-Zarr metadata, e.g. "micrometer".
+    client : dask.distributed.Client, optional
+        Run the units (one training per channel, inference per plane or slab) on its cluster.
+
+    ``data`` may be a numpy, dask or zarr array: dask and zarr arrays are read plane by plane or
+    slab by slab, never whole.
 
     Returns
     -------
-    numpy.ndarray
-        The enlarged stack in the input's axis order and intensity units.
+    numpy.ndarray or zarr.Array
+        The enlarged stack in the input's axis order (TCZYX order for OME-Zarr) and intensity
+        units; the zarr array when ``out`` is given (``dask.array.from_zarr`` makes it lazy).
     """
     return run_upscale(data, scale, axes=axes, mode=mode, channel_axis=channel_axis, kernel=kernel, config=config,
                        callback=callback, planes=planes, dtype=dtype, voxel_size=voxel_size,
-                       psf_voxel_size=psf_voxel_size)[0]
+                       psf_voxel_size=psf_voxel_size, out=out, overwrite=overwrite, ome=ome, unit=unit,
+                       client=client)[0]
 
 
 def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
-                planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None):
+                planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False,
+                ome=None, unit=None, client=None):
     """As :func:`upscale`, returning ``(result, UpscaleReport)``."""
     from .core.axial import axial_kernel
     from .core.train import Progress
     from .core.zssr import check_kernel_2d, resolve_config
+    from .units import Job
 
     t0 = time.perf_counter()
-    arr = np.asarray(data)
-    check_numeric(arr, "data")
-    if arr.ndim < 2:
+    arr = as_array(data)
+    check_dtype(arr)
+    if len(arr.shape) < 2:
         raise ValueError(f"data must have at least 2 axes, got shape {arr.shape}")
     plan = make_plan(arr.shape, scale, axes, mode, channel_axis, planes)
-    if arr.size == 0 or min(arr.shape[plan.axes.index(a)] for a in "YX") < 2:
+    if math.prod(arr.shape) == 0 or min(arr.shape[plan.axes.index(a)] for a in "YX") < 2:
         raise ValueError(f"data is too small: shape {arr.shape} (Y and X need >= 2 pixels)")
-    check_finite(arr, "data")
-    cfg, dev = resolve_config(config)
+    if isinstance(arr, np.ndarray):
+        check_finite(arr, "data")
+    cfg, _ = resolve_config(config)
     out_dtype = np.dtype(np.float32 if dtype is None else dtype)
+    check_dtype(np.empty(0, out_dtype), "dtype")
+    vs = _voxel_size(voxel_size, len(arr.shape))
 
     lat_kernel = check_kernel_2d(kernel if plan.mode == "planes" else None)
     ax_kernel = None
     if plan.mode in ("isotropic", "both"):
-        fine_step = None
-        if voxel_size is not None:
-            vs = [float(v) for v in voxel_size]
-            if len(vs) != arr.ndim:
-                raise ValueError(f"voxel_size needs one size per axis ({arr.ndim}), got {len(vs)}")
-            fine_step = vs[plan.axes.index("Z")] / plan.z_factor
+        fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
         ax_kernel = axial_kernel(kernel, plan.z_factor, fine_step, psf_voxel_size)
+    job = Job(plan, cfg, lat_kernel, ax_kernel)
 
     report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name,
                            kernel=ax_kernel.name if ax_kernel is not None else lat_kernel.name)
     progress = Progress(callback, {"plan": report.plan, "preset": cfg.preset_name})
-    canon, perm = _canonical(arr, plan)
-    out_shape = _canonical_out_shape(canon.shape, plan)
-    out = np.empty(out_shape, dtype=np.float32)
-    for c in range(canon.shape[0]):
-        progress.base.update(unit=c + 1, units=canon.shape[0])
-        _channel(canon[c], out[c], plan, cfg, dev, lat_kernel, ax_kernel, progress, report, c)
+    src = Blocks(arr, plan.axes)
+    stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
+    for c, st in enumerate(stats):
+        if st.constant:
+            warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=3)
+
+    final5 = out_shape(src.shape5, plan)
+    store, result = None, None
+    if out is None:
+        out_axes = plan.axes
+        dest = Blocks(np.empty(shape_for(out_axes, final5), out_dtype), out_axes)
+    else:
+        ome = str(out).rstrip("/").endswith(".ome.zarr") if ome is None else bool(ome)
+        out_axes = "".join(a for a in "TCZYX" if a in plan.axes) if ome else plan.axes
+        store = OutputStore(out, _job_id(job, arr, stats, out_dtype, out_axes), overwrite)
+        result = store.existing_result()
+        if result is not None:
+            report.seconds = time.perf_counter() - t0
+            progress(force=True, stage="done", seconds=report.seconds, skipped=True)
+            return result, report
+        meta = _ome(plan, out_axes, vs, unit) if ome else None
+        dest = Blocks(store.open(shape_for(out_axes, final5), _chunks(out_axes, final5, plan, cfg), out_dtype,
+                                 out_axes, {"version": __version__, "plan": report.plan, "preset": cfg.preset_name,
+                                            "config": cfg.to_dict(), "factors": dict(zip(plan.axes, plan.scale)),
+                                            "kernel": report.kernel}, meta), out_axes)
+
+    runner = OnDask(client, progress) if client is not None else InProcess(progress)
+    try:
+        _fill_constant(dest, stats, final5)
+        live = [c for c, st in enumerate(stats) if not st.constant]
+        if plan.mode == "planes":
+            _planes_stage(runner, job, src, stats, dest, _flags(store, "done_planes", src.shape5[:3]),
+                          live, report, progress, denorm=True)
+        elif plan.mode == "isotropic":
+            _isotropic_stage(runner, job, src, stats, dest, _flags(store, "done_z", _slab_grid(src.shape5, cfg)),
+                             live, report, progress)
+        else:
+            mid5 = out_shape(src.shape5, Plan(plan.axes, plan.scale, "planes", plan.planes))
+            mid_chunks = (1, 1, 1) + mid5[3:]
+            mid = Blocks(store.scratch("planes", mid5, mid_chunks) if store is not None
+                         else np.empty(mid5, np.float32), "CTZYX")
+            _planes_stage(runner, job, src, stats, mid, _flags(store, "done_planes", src.shape5[:3]),
+                          live, report, progress, denorm=False)
+            unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
+            _isotropic_stage(runner, job, mid, unit_stats, dest, _flags(store, "done_z", _slab_grid(mid5, cfg)),
+                             live, report, progress, out_stats=stats)
+    except BaseException:
+        runner.cancel()
+        raise
+    finally:
+        runner.close()
+    report.device = report.units[-1].device if report.units else ""
     report.seconds = time.perf_counter() - t0
     if report.units and not report.gain_db > 0:
         warnings.warn(f"ZSSR did not beat cubic interpolation on the data's own pairs (gain {report.gain_db:.2f} dB)",
                       stacklevel=3)
+    if store is not None:
+        result = store.finish({"seconds": report.seconds, "device": report.device, "gain_db": report.gain_db,
+                               "steps": [u.steps for u in report.units]})
+    else:
+        result = dest.array
     progress(force=True, stage="done", seconds=report.seconds, gain_db=report.gain_db)
-    result = _restore(out, plan, perm)
-    if out_dtype != np.float32:
-        from .io import cast_result
-
-        result = cast_result(result, out_dtype)
     return result, report
 
 
-def _canonical(arr, plan: Plan):
-    """A view (C, T, Z, Y, X) of the data with size-1 axes where the data has none."""
-    order = [plan.axes.index(a) for a in "CTZYX" if a in plan.axes]
-    view = np.transpose(arr, order)
-    shape = list(view.shape)
-    present = [a for a in "CTZYX" if a in plan.axes]
-    full = [shape[present.index(a)] if a in present else 1 for a in "CTZYX"]
-    return view.reshape(full), order
+@dataclass
+class ChannelStats:
+    lo: float
+    span: float
+    constant: bool
+    sample: list   # the (t, z) planes read for the statistics; they are also the training sources
+    digest: str = ""
 
 
-def _canonical_out_shape(shape, plan: Plan):
-    from .core.axial import fine_length
-    from .core.resize import _ceil
-
-    C, T, Z, Y, X = shape
-    sy, sx = plan.lateral_scale
-    if plan.mode in ("planes", "both"):
-        Y, X = _ceil(Y * sy), _ceil(X * sx)
-    if plan.mode in ("isotropic", "both"):
-        Z = fine_length(Z, plan.z_factor)
-    return (C, T, Z, Y, X)
-
-
-def _restore(out, plan: Plan, order):
-    present = [a for a in "CTZYX" if a in plan.axes]
-    squeezed = out.reshape([out.shape["CTZYX".index(a)] for a in present])
-    return np.transpose(squeezed, np.argsort(order))
-
-
-def _channel(vol, out, plan, cfg, dev, lat_kernel, ax_kernel, progress, report, c):
-    """Enlarge one channel (T, Z, Y, X) into ``out`` (T, Z', Y', X')."""
+def _channel_stats(src: Blocks, c: int) -> ChannelStats:
+    """The channel's intensity range from evenly spaced planes, as the networks see them."""
     from .core.zssr import channel_range
 
-    lo, span, constant = channel_range(vol)
-    if constant:
-        warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=4)
-        out[...] = float(vol.flat[0])
-        return
-    T, Z, Y, X = vol.shape
-    x = vol.astype(np.float32)  # the one working copy of the channel; normalised in place
-    x -= np.float32(lo)
-    x /= np.float32(span)
-    if plan.mode in ("planes", "both"):
-        x = _planes(x, plan, cfg, dev, lat_kernel, progress, report, c,
-                    target=out if plan.mode == "planes" else None)
-    if plan.mode in ("isotropic", "both"):
-        _isotropic(x, out, plan, cfg, dev, ax_kernel, progress, report, c)
-    out *= np.float32(span)
-    out += np.float32(lo)
+    _, T, Z = src.shape5[:3]
+    where = _sources([(t, z) for t in range(T) for z in range(Z)])
+    planes = []
+    for t, z in where:
+        p = src.plane(c, t, z)
+        check_finite(p, f"data (channel {c}, time {t}, plane {z})")
+        planes.append(p)
+    stack = np.stack(planes)
+    lo, span, constant = channel_range(stack)
+    return ChannelStats(lo, span, constant, where, hashlib.sha256(np.ascontiguousarray(stack).tobytes()).hexdigest())
+
+
+def _read(src: Blocks, st: ChannelStats, c, t, zs=slice(None), ys=slice(None), xs=slice(None)) -> np.ndarray:
+    """A block in the units the networks see: (value - lo) / span, float32."""
+    block = src.read(c, t, zs, ys, xs)
+    if not isinstance(src.array, np.ndarray) and np.issubdtype(block.dtype, np.floating):
+        check_finite(block, f"data (channel {c}, time {t})")
+    x = block.astype(np.float32)
+    if (st.lo, st.span) != (0.0, 1.0):
+        x -= np.float32(st.lo)
+        x /= np.float32(st.span)
+    return x
+
+
+def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progress, denorm: bool):
+    from .units import apply_plane, train_lateral
+
+    cfg, plan = job.cfg, job.plan
+    _, T, Z = src.shape5[:3]
+    ids = [(t, z) for t in range(T) for z in range(Z)]
+    todo = [(c, t, z) for c in channels for t, z in ids if flags is None or not flags[c, t, z]]
+    shared = plan.planes == "shared"
+    trains = {}
+    if shared:
+        for c in sorted({c for c, _, _ in todo}):
+            planes = [_read(src, stats[c], c, t, slice(z, z + 1))[0] for t, z in stats[c].sample]
+            trains[c] = runner.submit(train_lateral, job, planes, seed_for(cfg.seed, c))
+
+    def unit(c, t, z):
+        plane = _read(src, stats[c], c, t, slice(z, z + 1))[0]
+        if shared:
+            model = runner.model(trains[c])
+        else:
+            i = t * Z + z
+            trains[c, i] = runner.submit(train_lateral, job, [plane], seed_for(cfg.seed, c * 1_000_003 + i))
+            model = runner.model(trains[c, i])
+        st = stats[c]
+        target = Target(dest, (c, t, slice(z, z + 1), slice(None), slice(None)), st.lo if denorm else 0.0,
+                        st.span if denorm else 1.0, dest.array.dtype if denorm else np.float32,
+                        None if flags is None else (flags, (c, t, z)))
+        return runner.submit(apply_plane, job, model, plane, target=target)
+
+    _stream(runner, todo, unit, progress, "plane")
+    _collect_reports(runner, trains, report)
+
+
+def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, progress, out_stats=None):
+    from .units import apply_slab, slab_rows, train_axial
+
+    cfg = job.cfg
+    out_stats = stats if out_stats is None else out_stats
+    _, T, Z, Y, X = src.shape5
+    rows = slab_rows(cfg, Z, X, Y)
+    n_slabs = -(-Y // rows)
+    todo = [(c, t, k) for c in channels for t in range(T) for k in range(n_slabs)
+            if flags is None or not flags[c, t, k]]
+    trains = {}
+    for c in sorted({c for c, _, _ in todo}):
+        planes = [_read(src, stats[c], c, t, slice(z, z + 1))[0] for t, z in stats[c].sample]
+        trains[c] = runner.submit(train_axial, job, planes, seed_for(cfg.seed, 1_000_000 + c))
+
+    def unit(c, t, k):
+        a, b = k * rows, min(Y, (k + 1) * rows)
+        lo_row, hi_row = max(0, a - cfg.depth), min(Y, b + cfg.depth)
+        slab = _read(src, stats[c], c, t, slice(None), slice(lo_row, hi_row))
+        st = out_stats[c]
+        target = Target(dest, (c, t, slice(None), slice(a, b), slice(None)), st.lo, st.span, dest.array.dtype,
+                        None if flags is None else (flags, (c, t, k)))
+        return runner.submit(apply_slab, job, runner.model(trains[c]), slab, a - lo_row, b - a, target=target)
+
+    _stream(runner, todo, unit, progress, "slab")
+    _collect_reports(runner, trains, report)
+
+
+def _stream(runner, todo, unit, progress, what: str) -> None:
+    """Submit ``unit(*key)`` for every key with at most ``runner.window`` in flight; count them as they finish."""
+    pending, done = [], 0
+    for key in todo:
+        while len(pending) >= runner.window:
+            done = _finished(runner, pending, done, len(todo), progress, what)
+        pending.append(unit(*key))
+    while pending:
+        done = _finished(runner, pending, done, len(todo), progress, what)
+
+
+def _finished(runner, pending, done, total, progress, what) -> int:
+    for handle, _ in runner.wait(pending):
+        pending.remove(handle)
+        done += 1
+        progress(force=True, stage="infer", done=done, todo=total, **{what: done, what + "s": total})
+    return done
+
+
+def _collect_reports(runner, trains, report) -> None:
+    for handle in trains.values():
+        (_, rep), _ = runner.result(handle)
+        report.units.append(rep)
+
+
+def _fill_constant(dest: Blocks, stats, final5) -> None:
+    _, T, Z = final5[:3]
+    for c, st in enumerate(stats):
+        if st.constant:
+            for t in range(T):
+                for z in range(Z):
+                    dest.write(c, t, slice(z, z + 1), slice(None), slice(None),
+                               np.full((1,) + tuple(final5[3:]), st.lo, dest.array.dtype))
+
+
+def _flags(store, name, shape):
+    return None if store is None else store.done_flags(name, shape)
+
+
+def _slab_grid(shape5, cfg):
+    from .units import slab_rows
+
+    C, T, Z, Y, X = shape5
+    return (C, T, -(-Y // slab_rows(cfg, Z, X, Y)))
+
+
+def _chunks(axes: str, shape5, plan, cfg) -> tuple:
+    """One output plane per chunk in planes mode; in isotropic mode, chunks that tile each slab's rows."""
+    from .units import slab_rows
+
+    _, _, Z, Y, X = shape5
+    if plan.mode == "planes":
+        per = {"C": 1, "T": 1, "Z": 1, "Y": Y, "X": X}
+    else:
+        src_z = round((Z - 1) / plan.z_factor) + 1
+        rows = slab_rows(cfg, src_z, X, Y)
+        per = {"C": 1, "T": 1, "Z": max(1, min(Z, (1 << 22) // max(1, rows * X))), "Y": rows, "X": X}
+    return tuple(per[a] for a in axes)
+
+
+def _voxel_size(voxel_size, ndim):
+    if voxel_size is None:
+        return None
+    vs = [float(v) for v in voxel_size]
+    if len(vs) != ndim:
+        raise ValueError(f"voxel_size needs one size per axis ({ndim}), got {len(vs)}")
+    if not all(math.isfinite(v) and v > 0 for v in vs):
+        raise ValueError(f"voxel sizes must be positive and finite, got {vs}")
+    return vs
+
+
+def _ome(plan, out_axes, vs, unit):
+    from .core.plan import output_geometry
+
+    sizes = vs if vs is not None else [1.0] * len(plan.axes)
+    new_size, new_origin = output_geometry(plan, sizes, [0.0] * len(plan.axes))
+    order = [plan.axes.index(a) for a in out_axes]
+    return ome_metadata(out_axes, [new_size[i] for i in order], [new_origin[i] for i in order], unit)
+
+
+def _job_id(job, arr, stats, out_dtype, out_axes) -> str:
+    """A fingerprint of what decides the result: settings, shape, and the planes sampled from each channel."""
+    h = hashlib.sha256()
+    lat = job.lat_kernel
+    h.update(repr((job.plan, job.cfg.to_dict(), lat.name if lat else None, arr.shape, str(np.dtype(arr.dtype)),
+                   str(out_dtype), out_axes, [s.digest for s in stats])).encode())
+    for k in (getattr(lat, "array", None), getattr(job.ax_kernel, "taps", None)):
+        if k is not None:
+            h.update(np.ascontiguousarray(k).tobytes())
+    return h.hexdigest()[:32]
 
 
 def _sources(planes, n=MAX_SOURCES):
     idx = np.unique(np.linspace(0, len(planes) - 1, min(n, len(planes))).round().astype(int))
     return [planes[i] for i in idx]
-
-
-def _planes(x, plan, cfg, dev, kern, progress, report, c, target=None):
-    import torch
-
-    from .core.zssr import ZSSRReport, start_report, train_zssr
-
-    T, Z, Y, X = x.shape
-    flat = x.reshape(T * Z, Y, X)
-    scale = plan.lateral_scale
-    result = target if target is not None else np.empty((T, Z) + _canonical_out_shape((1, 1, 1, Y, X), plan)[3:],
-                                                         np.float32)
-    res_flat = result.reshape(T * Z, *result.shape[2:])
-    tensors = lambda i: torch.as_tensor(flat[i][None], device=dev)  # noqa: E731
-    model = None
-    for i in range(T * Z):
-        if model is None or plan.planes == "independent":
-            rep: ZSSRReport = start_report(cfg, dev, scale, kern.name, progress, report.plan)
-            srcs = [tensors(j) for j in (_sources(range(T * Z)) if plan.planes == "shared" else [i])]
-            unit = c if plan.planes == "shared" else c * 1_000_003 + i
-            model = train_zssr(srcs, scale, kern, cfg, dev, progress, seed_for(cfg.seed, unit), rep)
-            report.units.append(rep)
-            report.device = rep.device
-        t1 = time.perf_counter()
-        res_flat[i] = model.predict(tensors(i))[0].to("cpu", torch.float32).numpy()
-        report.units[-1].infer_seconds += time.perf_counter() - t1
-        progress(stage="infer", plane=i + 1, planes=T * Z)
-    return result
-
-
-def _isotropic(x, out, plan, cfg, dev, kern, progress, report, c):
-    import torch
-
-    from .core.infer import default_tile_pixels
-    from .core.isotropic import restore_volume, train_isotropic
-    from .core.zssr import start_report
-
-    T, Z, Y, X = x.shape
-    lateral = [torch.as_tensor(x[t, z][None], device=dev) for t, z in _sources([(t, z) for t in range(T)
-                                                                                 for z in range(Z)])]
-    rep = start_report(cfg.replace(scale_factors=None, gradual_steps=1), dev, (plan.z_factor, 1.0),
-                       kern.name, progress, report.plan)
-    net = train_isotropic(lateral, plan.z_factor, kern, cfg, dev, progress, seed_for(cfg.seed, 1_000_000 + c), rep)
-    report.units.append(rep)
-    report.device = rep.device
-    tile = default_tile_pixels(cfg, dev)
-    t1 = time.perf_counter()
-    for t in range(T):
-        restore_volume(net, x[t], plan.z_factor, kern, cfg, dev, tile, out[t],
-                       check=lambda: progress(stage="infer", volume=t + 1, volumes=T))
-    rep.infer_seconds += time.perf_counter() - t1

@@ -108,23 +108,34 @@ def restore_volume(net, vol: np.ndarray, f, kernel: AxialKernel, cfg, device, ti
     Both passes estimate the same voxels from different planes; their errors are partly
     independent (each sees only one lateral direction), so the mean is better than either.
     """
-    Z, Y, X = vol.shape
+    return restore_slab(net, vol, 0, vol.shape[1], f, kernel, cfg, device, tile_pixels, out, check)
+
+
+def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKernel, cfg, device, tile_pixels: int,
+                 out: np.ndarray, check=None) -> np.ndarray:
+    """As :func:`restore_volume` for the rows ``row0:row0 + rows`` of ``slab`` (Z, Y, X) into ``out`` (nf, rows, X).
+
+    The rows around them are context: the YZ planes see them through the network's reach, so a slab
+    with a margin of ``net.reach`` rows on each side gives exactly what the whole volume gives.
+    """
+    Z, Y, X = slab.shape
     nf = fine_length(Z, f)
     out[...] = 0
     bp = cfg.back_projection_for(0)
-    for axis, size, other in ((1, Y, X), (2, X, Y)):
+    passes = ((1, row0, row0 + rows, X), (2, 0, X, Y))
+    for axis, start, stop, other in passes:
         batch = max(1, tile_pixels // max(1, nf * other))
-        for a in range(0, size, batch):
-            b = min(size, a + batch)
-            block = vol[:, a:b, :] if axis == 1 else vol[:, :, a:b]
+        for a in range(start, stop, batch):
+            b = min(stop, a + batch)
+            block = slab[:, a:b, :] if axis == 1 else slab[:, :, a:b]
             # (Z, B, W) -> (B, 1, Z, W)
             planes = torch.as_tensor(np.ascontiguousarray(np.moveaxis(block, axis, 0)), device=device)[:, None]
             sr = restore_planes(net, planes, f, kernel, bp, cfg.output_flip, tile_pixels, check)
             res = sr[:, 0].to("cpu", torch.float32).numpy()
             if axis == 1:
-                out[:, a:b, :] += np.moveaxis(res, 0, 1)
+                out[:, a - row0 : b - row0, :] += np.moveaxis(res, 0, 1)
             else:
-                out[:, :, a:b] += np.moveaxis(res, 0, 2)
+                out[:, :, a:b] += np.moveaxis(res[:, :, row0 : row0 + rows], 0, 2)
     out *= 0.5
     return out
 

@@ -1,0 +1,222 @@
+"""Running the units of a stack run in this process or on a dask.distributed cluster.
+
+Both runners take the same unit functions (see ``units.py``) and give the same results; the
+dask runner adds what a cluster needs: a bounded number of units in flight (so the data sent out
+stays bounded), retries when a worker dies, progress events from the workers, and a cancel that
+reaches units already running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import time
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from .core.train import Cancelled, Progress
+
+
+@dataclass
+class Target:
+    """Where a unit's result goes: a region of an array (zarr, or numpy in this process)."""
+
+    blocks: object          # blocks.Blocks over the destination array
+    where: tuple            # (c, t, zs, ys, xs)
+    lo: float = 0.0         # result = value * span + lo, then cast to dtype
+    span: float = 1.0
+    dtype: object = np.float32
+    done: object = None     # (flags array, index): set once the region is written
+
+    def write(self, block: np.ndarray) -> None:
+        try:
+            self._write(block)
+        except OSError as exc:
+            from .store import fs_error
+
+            store = getattr(self.blocks.array, "store", None)
+            raise fs_error(exc, getattr(store, "root", store) or "the output") from exc
+
+    def _write(self, block: np.ndarray) -> None:
+        from .core.checks import cast_result
+
+        block = block if block.ndim == 3 else block[None]
+        vals = block if (self.lo, self.span) == (0.0, 1.0) else block * np.float32(self.span) + np.float32(self.lo)
+        dtype = np.dtype(self.dtype)
+        vals = cast_result(vals, dtype) if np.issubdtype(dtype, np.integer) else vals.astype(dtype, copy=False)
+        self.blocks.write(*self.where, vals)
+        if self.done is not None:
+            flags, idx = self.done
+            flags[idx] = 1
+
+
+def run_unit(fn, args, target, progress, writes_here: bool):
+    """Run one unit; write its result when the destination is reachable from here (zarr, or this process)."""
+    t0 = time.perf_counter()
+    res = fn(*args, progress=progress)
+    if target is not None and writes_here:
+        target.write(res)
+        res = None
+    return res, time.perf_counter() - t0
+
+
+class InProcess:
+    """Runs each unit at once, in order, with the caller's progress object."""
+
+    window = 1
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+
+    def submit(self, fn, *args, target=None):
+        return _Done(run_unit(fn, args, target, self.progress, writes_here=target is not None))
+
+    def wait(self, handles):
+        """(handle, value) for every finished handle, at least one (blocking)."""
+        return [(h, h.value) for h in handles]
+
+    def result(self, handle):
+        return handle.value
+
+    def model(self, handle):
+        """What an apply unit takes for the network a training unit returned."""
+        return handle.value[0][0]
+
+    def cancel(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+
+class OnDask:
+    """Runs units as dask.distributed tasks on ``client``'s cluster."""
+
+    def __init__(self, client, progress: Progress, retries: int = 2):
+        from distributed import Event
+
+        self.client, self.progress, self.retries = client, progress, retries
+        self.job = f"napari-zssr-{uuid.uuid4().hex[:12]}"
+        self.cancel_event = Event(self.job, client=client)
+        self.events = queue.Queue()
+        self.window = max(2, 2 * sum(client.nthreads().values()))
+        client.subscribe_topic(self.job, lambda event: self.events.put(event[1]))
+        self.futures = []
+        self.models = {}
+
+    def submit(self, fn, *args, target=None):
+        writes_here = target is not None and not isinstance(target.blocks.array, np.ndarray)
+        fut = self.client.submit(_remote_unit, fn, args, target if writes_here else None, self.job,
+                                 dict(self.progress.base), pure=False, retries=self.retries)
+        fut.target = None if writes_here else target
+        self.futures.append(fut)
+        return fut
+
+    def result(self, fut):
+        return self._gather(fut)
+
+    def model(self, fut):
+        """A future of the trained Model alone, made once per training task and kept on the cluster."""
+        if fut.key not in self.models:
+            self.models[fut.key] = self.client.submit(_model_of, fut, pure=False, retries=self.retries)
+        return self.models[fut.key]
+
+    def wait(self, futs):
+        while True:
+            self._relay()
+            finished = [f for f in futs if f.done()]
+            if finished or not futs:
+                return [(f, self._gather(f)) for f in finished]
+            time.sleep(0.05)
+
+    def _gather(self, fut):
+        while not fut.done():
+            self._relay()
+            time.sleep(0.05)
+        res = fut.result()
+        if fut in self.futures:
+            self.futures.remove(fut)
+        if getattr(fut, "target", None) is not None and res[0] is not None:
+            fut.target.write(res[0])
+            res = (None, res[1])
+        return res
+
+    def _relay(self) -> None:
+        """Pass the workers' progress events to the caller's callback (which may cancel)."""
+        forwarded = False
+        while True:
+            try:
+                info = self.events.get_nowait()
+            except queue.Empty:
+                break
+            self.progress(force=True, **info)
+            forwarded = True
+        if not forwarded:
+            self.progress()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+        if self.futures:
+            self.client.cancel(self.futures)
+        self.futures = []
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # the client may already be closing; nothing to clean then
+            self.client.unsubscribe_topic(self.job)
+
+
+def _model_of(trained):
+    return trained[0][0]
+
+
+def _remote_unit(fn, args, target, job, base):
+    """A unit on a worker: progress goes to the client as events; a set cancel event stops it."""
+    from distributed import Event, get_worker
+
+    worker = get_worker()
+    cancel = Event(job)
+
+    def relay(info):
+        if cancel.is_set():
+            return False
+        worker.log_event(job, {k: v for k, v in info.items() if isinstance(v, (int, float, str, type(None)))})
+        return None
+
+    return run_unit(fn, args, target, Progress(relay, dict(base), interval=1.0), writes_here=target is not None)
+
+
+def connect(scheduler=None, workers=None, timeout: float = 10.0):
+    """A dask client for ``scheduler`` (an address) or a new LocalCluster of ``workers`` processes.
+
+    Returns ``(client, close)``; ``close()`` shuts down what this call started.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ImportError("distributed runs need dask.distributed: pip install 'napari-zssr[distributed]'") from exc
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=f"{timeout}s")
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(f"no dask scheduler answered at {scheduler} within {timeout:g} s ({exc})") from None
+        return client, client.close
+    if workers is None or int(workers) < 1:
+        raise ValueError(f"workers must be a positive number of processes, got {workers!r}")
+    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(cluster)
+
+    def close():
+        client.close()
+        cluster.close()
+
+    return client, close
+
+
+__all__ = ["Cancelled", "InProcess", "OnDask", "Target", "connect", "run_unit"]

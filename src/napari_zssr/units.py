@@ -1,0 +1,125 @@
+"""The units of work of a stack run: train one network, apply it to one plane or one slab.
+
+Each unit takes numpy arrays (normalised float32) and returns numpy arrays or a ``Model`` (the
+trained weights on the CPU plus what applying them needs), so the same functions run in this
+process or on a dask worker, and a unit gives the same result wherever it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .core.config import ZSSRConfig
+from .core.plan import Plan
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every unit of one run shares; small and picklable."""
+
+    plan: Plan
+    cfg: ZSSRConfig
+    lat_kernel: object = None   # core.resize.Kernel, planes mode
+    ax_kernel: object = None    # core.axial.AxialKernel, isotropic mode
+
+    def device(self):
+        from .core.device import resolve_device
+
+        return resolve_device(self.cfg.device)
+
+
+class Model:
+    """A trained network as CPU tensors; the live network is rebuilt once per process on demand."""
+
+    def __init__(self, kind: str, net, scale, bp_iters: int = 0):
+        self.kind, self.scale, self.bp_iters = kind, tuple(scale), int(bp_iters)
+        self.channels = net.convs[0].in_channels
+        self.state = {k: v.detach().to("cpu").clone() for k, v in net.state_dict().items()}
+        self._live = {}
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_live"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _live={})
+
+    def net(self, cfg, dev):
+        key = str(dev)
+        if key not in self._live:
+            from .core.network import ZSSRNet
+
+            net = ZSSRNet(self.channels, cfg.width, cfg.depth, cfg.learn_residual)
+            net.load_state_dict(self.state)
+            self._live[key] = net.to(dev).eval()
+        return self._live[key]
+
+
+def slab_rows(cfg, Z: int, X: int, Y: int) -> int:
+    """Rows of Y per isotropic unit: about 4 M input voxels (``cfg.tile_pixels`` if set), never fewer
+    than twice the margin of ``cfg.depth`` rows each slab reads on either side."""
+    budget = cfg.tile_pixels or (1 << 22)
+    return int(min(Y, max(2 * cfg.depth, budget // max(1, Z * X))))
+
+
+def train_lateral(job: Job, planes, seed: int, progress):
+    """Planes mode: one network on fathers drawn from ``planes`` (2-D arrays). -> (Model, ZSSRReport)"""
+    import torch
+
+    from .core.zssr import start_report, train_zssr
+
+    dev = job.device()
+    scale = job.plan.lateral_scale
+    report = start_report(job.cfg, dev, scale, job.lat_kernel.name, progress, job.plan.describe())
+    sources = [torch.as_tensor(np.asarray(p, np.float32)[None], device=dev) for p in planes]
+    trained = train_zssr(sources, scale, job.lat_kernel, job.cfg, dev, progress, seed, report)
+    return Model("lateral", trained.net, scale, trained.bp_iters), report
+
+
+def train_axial(job: Job, planes, seed: int, progress):
+    """Isotropic mode: one network on lateral crops of ``planes`` for the z factor. -> (Model, ZSSRReport)"""
+    import torch
+
+    from .core.isotropic import train_isotropic
+    from .core.zssr import start_report
+
+    dev = job.device()
+    f = job.plan.z_factor
+    report = start_report(job.cfg.replace(scale_factors=None, gradual_steps=1), dev, (f, 1.0), job.ax_kernel.name,
+                          progress, job.plan.describe())
+    lateral = [torch.as_tensor(np.asarray(p, np.float32)[None], device=dev) for p in planes]
+    net = train_isotropic(lateral, f, job.ax_kernel, job.cfg, dev, progress, seed, report)
+    return Model("axial", net, (f, 1.0)), report
+
+
+def apply_plane(job: Job, model: Model, plane: np.ndarray, progress=None) -> np.ndarray:
+    """Planes mode: the enlarged plane (Y', X') of one normalised plane (Y, X)."""
+    import torch
+
+    from .core.infer import default_tile_pixels, super_resolve
+
+    dev = job.device()
+    cfg = job.cfg
+    x = torch.as_tensor(np.asarray(plane, np.float32)[None, None], device=dev)
+    sr = super_resolve(model.net(cfg, dev), x, model.scale, job.lat_kernel, model.bp_iters, cfg.output_flip,
+                       default_tile_pixels(cfg, dev), _check(progress))
+    return sr[0, 0].to("cpu", torch.float32).numpy()
+
+
+def apply_slab(job: Job, model: Model, slab: np.ndarray, row0: int, rows: int, progress=None) -> np.ndarray:
+    """Isotropic mode: (Z', rows, X) for the rows ``row0:row0 + rows`` of a normalised slab (Z, Y, X)."""
+    from .core.axial import fine_length
+    from .core.infer import default_tile_pixels
+    from .core.isotropic import restore_slab
+
+    dev = job.device()
+    cfg, f = job.cfg, job.plan.z_factor
+    out = np.empty((fine_length(slab.shape[0], f), rows, slab.shape[2]), np.float32)
+    return restore_slab(model.net(cfg, dev), slab, row0, rows, f, job.ax_kernel, cfg, dev,
+                        default_tile_pixels(cfg, dev), out, _check(progress))
+
+
+def _check(progress):
+    """The inner passes' hook: report and let a cancel land between tiles."""
+    return None if progress is None else (lambda: progress(stage="infer"))

@@ -1,0 +1,241 @@
+"""Big stacks: slabs equal the whole, lazy dask/zarr input, zarr output that resumes, dask.distributed runs."""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from napari_zssr import Cancelled, upscale
+
+zarr = pytest.importorskip("zarr")
+da = pytest.importorskip("dask.array")
+
+
+class ReadLog:
+    """A zarr array that records the size of every read, to prove nothing reads the whole array."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype, self.reads = array, array.shape, array.dtype, []
+
+    def __getitem__(self, idx):
+        block = self.array[idx]
+        self.reads.append(np.asarray(block).size)
+        return block
+
+
+@pytest.fixture
+def stack4d(stack):
+    """(C, Z, Y, X) uint16: two channels of different brightness."""
+    return np.stack([stack, (stack // 2 + 40).astype(np.uint16)])
+
+
+def test_slabs_with_a_margin_equal_the_whole_volume(tiny_config):
+    import torch
+
+    from napari_zssr.core.axial import AxialKernel
+    from napari_zssr.core.isotropic import restore_slab, restore_volume
+    from napari_zssr.core.network import ZSSRNet
+
+    torch.manual_seed(0)
+    net = ZSSRNet(1, 8, 4).eval()
+    vol = np.random.default_rng(1).random((5, 30, 12)).astype(np.float32)
+    kern = AxialKernel.default(3.0)
+    whole = np.empty((13, 30, 12), np.float32)
+    restore_volume(net, vol, 3.0, kern, tiny_config, torch.device("cpu"), 4096, whole)
+    m = net.reach
+    for a, b in [(0, 7), (7, 19), (19, 30)]:
+        lo, hi = max(0, a - m), min(30, b + m)
+        part = np.empty((13, b - a, 12), np.float32)
+        restore_slab(net, vol[:, lo:hi], a - lo, b - a, 3.0, kern, tiny_config, torch.device("cpu"), 4096, part)
+        np.testing.assert_allclose(part, whole[:, a:b], rtol=1e-5, atol=1e-6)
+
+
+def test_dask_and_zarr_input_are_read_in_planes_and_match_numpy(stack4d, tiny_config, tmp_path):
+    ref = upscale(stack4d, (1, 1, 2, 2), axes="CZYX", config=tiny_config)
+    z = zarr.open_array(str(tmp_path / "in.zarr"), mode="w", shape=stack4d.shape, chunks=(1, 1) + stack4d.shape[2:],
+                        dtype=stack4d.dtype)
+    z[:] = stack4d
+    logged = ReadLog(z)
+    from_zarr = upscale(logged, (1, 1, 2, 2), axes="CZYX", config=tiny_config)
+    np.testing.assert_array_equal(from_zarr, ref)
+    assert max(logged.reads) == stack4d.shape[2] * stack4d.shape[3]  # one plane at a time
+    from_dask = upscale(da.from_zarr(z), (1, 1, 2, 2), axes="CZYX", config=tiny_config)
+    np.testing.assert_array_equal(from_dask, ref)
+
+
+def test_isotropic_zarr_input_is_read_in_slabs(stack, tiny_config, tmp_path):
+    ref = upscale(stack, (4, 1, 1), config=tiny_config)
+    z = zarr.open_array(str(tmp_path / "in.zarr"), mode="w", shape=stack.shape, chunks=(1,) + stack.shape[1:],
+                        dtype=stack.dtype)
+    z[:] = stack
+    logged = ReadLog(z)
+    cfg = tiny_config.replace(depth=2, tile_pixels=4096)  # slabs of 4 rows (twice the margin) + 2 x 2 rows
+    out = upscale(logged, (4, 1, 1), config=cfg)
+    np.testing.assert_allclose(out, upscale(stack, (4, 1, 1), config=cfg), rtol=1e-5, atol=1e-3)
+    assert out.shape == ref.shape
+    assert max(logged.reads) < stack.size
+
+
+def test_zarr_output_ome_metadata_and_no_partial_left(stack4d, tiny_config, tmp_path):
+    ref = upscale(stack4d, (1, 4, 1, 1), axes="CZYX", config=tiny_config, dtype=np.uint16)
+    path = tmp_path / "out.ome.zarr"
+    res = upscale(stack4d, (1, 4, 1, 1), axes="CZYX", config=tiny_config, dtype=np.uint16, out=str(path),
+                  voxel_size=(1, 1.2, 0.3, 0.3), unit="micron")
+    assert isinstance(res, zarr.Array)
+    np.testing.assert_array_equal(res[:], ref)
+    assert not os.path.exists(str(path) + ".partial")
+    group = zarr.open_group(str(path), mode="r")
+    ms = group.attrs["multiscales"][0]
+    assert [a["name"] for a in ms["axes"]] == ["c", "z", "y", "x"]
+    assert ms["axes"][1]["unit"] == "micrometer"
+    assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == pytest.approx([1, 0.3, 0.3, 0.3])
+    assert group.attrs["napari_zssr"]["complete"] is True
+    assert sorted(group.array_keys()) == ["0"]  # bookkeeping removed
+    lazy = da.from_zarr(res)
+    assert lazy.shape == ref.shape
+
+
+def test_ome_output_puts_axes_in_tczyx_order(tiny_config, tmp_path):
+    data = np.random.default_rng(0).random((3, 2, 20, 22)).astype(np.float32)  # Z C Y X, as ImageJ stores
+    ref = upscale(data, (1, 1, 2, 2), axes="ZCYX", config=tiny_config)
+    res = upscale(data, (1, 1, 2, 2), axes="ZCYX", config=tiny_config, out=str(tmp_path / "o.ome.zarr"))
+    np.testing.assert_array_equal(res[:], np.moveaxis(ref, 1, 0))
+
+
+def test_rerun_resumes_and_skips_finished_planes(stack, tiny_config, tmp_path):
+    ref = upscale(stack, (1, 2, 2), config=tiny_config)
+    out = str(tmp_path / "o.zarr")
+    seen = []
+
+    def stop_after_three(p):
+        if p.get("stage") == "infer" and p.get("done"):
+            seen.append((p["done"], p["todo"]))
+            if p["done"] == 3:
+                return False
+        return None
+
+    with pytest.raises(Cancelled):
+        upscale(stack, (1, 2, 2), config=tiny_config, out=out, callback=stop_after_three)
+    assert not os.path.exists(out) and os.path.isdir(out + ".partial")
+    seen.clear()
+    res = upscale(stack, (1, 2, 2), config=tiny_config, out=out, callback=seen_cb(seen))
+    assert seen[-1] == (len(stack) - 3, len(stack) - 3)  # only the unfinished planes ran
+    np.testing.assert_array_equal(res[:], ref)
+    # the same job again: nothing to do, the finished store is returned
+    seen.clear()
+    again = upscale(stack, (1, 2, 2), config=tiny_config, out=out, callback=seen_cb(seen))
+    assert seen == [] and np.array_equal(again[:], ref)
+
+
+def seen_cb(seen):
+    def cb(p):
+        if p.get("stage") == "infer" and p.get("done"):
+            seen.append((p["done"], p["todo"]))
+    return cb
+
+
+def test_store_of_another_job_is_refused_unless_overwrite(stack, tiny_config, tmp_path):
+    out = str(tmp_path / "o.zarr")
+    upscale(stack, (1, 2, 2), config=tiny_config, out=out)
+    with pytest.raises(FileExistsError, match="another run"):
+        upscale(stack, (1, 2, 2), config=tiny_config.replace(seed=1), out=out)
+    before = zarr.open_array(out + "/0", mode="r")[:]
+    res = upscale(stack, (1, 2, 2), config=tiny_config.replace(seed=1), out=out, overwrite=True)
+    assert not np.array_equal(res[:], before)
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "a.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not written by napari-zssr"):
+        upscale(stack, (1, 2, 2), config=tiny_config, out=str(foreign))
+    assert (foreign / "a.txt").read_text() == "mine"
+
+
+def test_unwritable_output_gives_a_clear_error(stack, tiny_config, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OSError, match="could not write|does not exist"):
+        upscale(stack, (1, 2, 2), config=tiny_config, out=str(blocker / "o.zarr"))
+
+
+DISK_FULL = """
+import resource, signal, sys
+import numpy as np
+from napari_zssr import upscale, ZSSRConfig
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+cfg = ZSSRConfig.preset("fast", max_iters=4, min_iters=4, width=8, depth=4, crop_size=24, batch_size=2, device="cpu")
+data = np.random.default_rng(0).random((3, 40, 40)).astype(np.float32)
+resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))  # every file above 2 kB fails, as on a full disk
+try:
+    upscale(data, (1, 4, 4), config=cfg, out=sys.argv[1])
+except OSError as exc:
+    print("ERROR", exc)
+"""
+
+
+def test_full_disk_gives_a_clear_error_and_nothing_marked_done(tmp_path):
+    out = str(tmp_path / "o.zarr")
+    res = subprocess.run([sys.executable, "-c", DISK_FULL, out], capture_output=True, text=True, timeout=300)
+    assert "could not write the result to" in res.stdout and "File too large" in res.stdout, res.stdout + res.stderr
+    assert not os.path.exists(out)
+    done = zarr.open_array(out + ".partial/done_planes", mode="r")[:]
+    assert done.sum() == 0  # no plane reported done that was not written
+
+
+def close(a, b):
+    """Equal to 1e-5 of the data's range: workers run torch on one thread, this process on two, so the
+    same networks' float sums may round apart."""
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * float(np.abs(b).max()))
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client, LocalCluster
+
+    lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(lc)
+    yield client
+    client.close()
+    lc.close()
+
+
+def test_distributed_gives_the_in_process_result(stack4d, tiny_config, cluster, tmp_path):
+    for scale in [(1, 1, 2, 2), (1, 3, 1, 1)]:
+        ref = upscale(stack4d, scale, axes="CZYX", config=tiny_config)
+        events = []
+        res = upscale(stack4d, scale, axes="CZYX", config=tiny_config, client=cluster, callback=events.append)
+        close(res, ref)
+        assert any(e.get("stage") == "train" and e.get("step") for e in events)  # relayed from the workers
+        assert events[-1]["stage"] == "done"
+    out = upscale(stack4d, (1, 1, 2, 2), axes="CZYX", config=tiny_config, client=cluster, out=str(tmp_path / "o.zarr"))
+    close(out[:], upscale(stack4d, (1, 1, 2, 2), axes="CZYX", config=tiny_config))
+
+
+def test_a_worker_killed_mid_run_is_retried_and_the_output_is_complete(tiny_config, cluster, tmp_path):
+    data = np.random.default_rng(0).random((12, 32, 32)).astype(np.float32)
+    ref = upscale(data, (1, 2, 2), config=tiny_config)
+    killed = []
+
+    def kill_one(p):
+        if p.get("stage") == "infer" and p.get("done") == 2 and not killed:
+            pid = next(iter(cluster.run(os.getpid).values()))
+            os.kill(pid, 9)
+            killed.append(pid)
+
+    res = upscale(data, (1, 2, 2), config=tiny_config, client=cluster, callback=kill_one, out=str(tmp_path / "o.zarr"))
+    assert killed
+    close(res[:], ref)
+    deadline = time.time() + 60
+    while len(cluster.scheduler_info()["workers"]) < 2 and time.time() < deadline:
+        time.sleep(0.5)  # the nanny restarts the worker; later tests want both
+
+
+def test_scheduler_that_does_not_answer_fails_fast():
+    from napari_zssr.distributed import connect
+
+    t0 = time.perf_counter()
+    with pytest.raises(ConnectionError, match="no dask scheduler answered at tcp://127.0.0.1:9"):
+        connect("tcp://127.0.0.1:9", timeout=2)
+    assert time.perf_counter() - t0 < 15
