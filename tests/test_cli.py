@@ -122,3 +122,29 @@ def test_console_script_demo(tmp_path):
     assert out.data.shape == (63, 128, 128) and out.data.dtype == np.uint16 and out.axes == "ZYX"
     assert out.pixel_size["Z"] == pytest.approx(0.26, rel=1e-4) and out.pixel_size["X"] == pytest.approx(0.26)
     assert oct(os.stat(tmp_path / "nuclei_isotropic.tif").st_mode & 0o777) != oct(0o600)
+
+
+def test_stack_to_ome_zarr_on_local_workers_then_rerun(tmp_path, stack, capsys):
+    src = tmp_path / "stack.tif"
+    tifffile.imwrite(src, stack, imagej=True, resolution=(1 / 0.3, 1 / 0.3), metadata={"axes": "ZYX", "spacing": 1.2,
+                                                                                       "unit": "um"})
+    out = tmp_path / "out.ome.zarr"
+    args = ["upscale", str(src), str(out), "--scale", "1", "2", "2", "--workers", "2", *FAST]
+    assert main(args) == 0, capsys.readouterr().err
+    res = read_image(out)
+    assert res.axes == "ZYX" and res.data.shape == (6, 64, 72) and res.data.dtype == np.uint16
+    assert res.pixel_size == pytest.approx({"Z": 1.2, "Y": 0.15, "X": 0.15}) and res.unit == "um"
+    assert main(args[:-1] + ["1"]) == 2  # another seed: another job's store is refused
+    assert "exists and holds the result of another run" in capsys.readouterr().err
+    first = np.asarray(res.data[:])
+    assert main(["upscale", str(src), str(out), "--scale", "1", "2", "2", *FAST]) == 0  # same job: kept as is
+    np.testing.assert_array_equal(read_image(out).data[:], first)
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, stack, capsys):
+    src = tmp_path / "stack.tif"
+    tifffile.imwrite(src, stack)
+    code = main(["upscale", str(src), str(tmp_path / "o.zarr"), "--scale", "1", "2", "2", "--scheduler",
+                 "tcp://127.0.0.1:9", *FAST])
+    assert code == 2 and "no dask scheduler answered at tcp://127.0.0.1:9" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "o.zarr")

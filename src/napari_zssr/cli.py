@@ -15,38 +15,37 @@ from . import __version__
 
 
 def _progress_bar(quiet: bool):
-    """A callback that drives one tqdm bar per network (training steps) and per pass (planes)."""
+    """A callback with one tqdm bar per network being trained (several at once on a cluster) and one
+    for the planes or slabs applied; a network's bar closes when its training ends."""
     from tqdm import tqdm
 
-    state = {"bar": None, "key": None}
+    bars = {}
 
     def bar_for(key, total, desc, unit):
-        if state["key"] != key:
-            if state["bar"] is not None:
-                state["bar"].close()
-            state["bar"] = tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr)
-            state["key"] = key
-        return state["bar"]
+        if key not in bars:
+            bars[key] = tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr, position=len(bars))
+        return bars[key]
 
     def callback(p):
         if quiet:
-            return None
+            return
         net = f"network {p['unit']}/{p['units']} " if "units" in p else ""
         stage = p.get("stage")
-        if stage == "train":
+        if stage == "train" and p.get("total"):
             bar = bar_for((p.get("unit"), p.get("scale_step"), "train"), p["total"],
                           f"{net}train {p.get('scale_step', 1)}/{p.get('scale_steps', 1)}", "step")
             bar.update(p["step"] - bar.n)
-            bar.set_postfix(loss=f"{p['loss']:.4f}", lr=f"{p['learning_rate']:.0e}")
-        elif stage == "infer" and (p.get("planes") or p.get("volumes")):
-            total = p.get("planes") or p.get("volumes")
-            bar = bar_for((p.get("unit"), "infer"), total, f"{net}apply", "plane" if p.get("planes") else "volume")
-            bar.update((p.get("plane") or p.get("volume")) - bar.n)
-        return None
+            if "loss" in p and "learning_rate" in p:
+                bar.set_postfix(loss=f"{p['loss']:.4f}", lr=f"{p['learning_rate']:.0e}")
+        elif stage == "infer" and p.get("todo"):
+            what = "plane" if "planes" in p else "slab"
+            bar = bar_for("infer", p["todo"], "apply", what)
+            bar.update(p["done"] - bar.n)
 
     def close():
-        if state["bar"] is not None:
-            state["bar"].close()
+        for bar in bars.values():
+            bar.close()
+        bars.clear()
 
     return callback, close
 
@@ -79,20 +78,24 @@ def _kernel(spec):
 
 
 def upscale_file(args) -> dict:
-    from .io import read_image
+    from .io import is_zarr_path, read_image
 
-    if os.path.exists(args.output) and not args.overwrite:
+    to_zarr = is_zarr_path(args.output)
+    # a zarr output decides for itself: the same job's store is resumed or returned, another is refused
+    if not to_zarr and os.path.exists(args.output) and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; add --overwrite to replace it")
-    img = read_image(args.input)
+    img = read_image(args.input, lazy=to_zarr)
     if getattr(args, "axes", None):
         if len(args.axes) != img.data.ndim:
             raise ValueError(f"--axes {args.axes} has {len(args.axes)} letters; {args.input} has {img.data.ndim} axes "
                              f"(shape {img.data.shape}, read as {img.axes})")
         img.axes = args.axes.upper()
     flat = img.axes in ("YX", "YXS")
-    if flat and not getattr(args, "isotropic", False) and args.scale and len(args.scale) <= 2:
+    cluster = getattr(args, "scheduler", None) or getattr(args, "workers", None)
+    if flat and not to_zarr and not cluster and not getattr(args, "isotropic", False) and args.scale \
+            and len(args.scale) <= 2:
         return _upscale_2d(args, img)
-    return _upscale_stack(args, img)
+    return _upscale_stack(args, img, to_zarr)
 
 
 def _write_result(args, img, result, factors, report):
@@ -151,7 +154,7 @@ def stack_factors(axes: str, shape, scale, isotropic: bool, pixel_size: dict) ->
     return tuple(float(factors[a]) for a in axes)
 
 
-def _upscale_stack(args, img) -> dict:
+def _upscale_stack(args, img, to_zarr: bool = False) -> dict:
     from .volume import run_upscale
 
     data, axes = img.data, img.axes.replace("S", "C")
@@ -162,17 +165,38 @@ def _upscale_stack(args, img) -> dict:
     vs = None
     if img.pixel_size and all(a in img.pixel_size for a in "ZYX" if a in axes):
         vs = [img.pixel_size.get(a, 1.0) for a in axes]
+    extra = {}
+    if to_zarr:
+        dtype = img.data.dtype if args.dtype == "same" else np.float32
+        extra = {"out": args.output, "overwrite": args.overwrite, "unit": img.unit,
+                 "dtype": np.float32 if np.issubdtype(dtype, np.floating) else dtype}
     callback, close = _progress_bar(args.quiet)
+    client, disconnect = _client(args)
     t = time.perf_counter()
     try:
         out, report = run_upscale(data, factors, axes=axes, mode=getattr(args, "mode", "auto"), kernel=kernel,
                                   config=_config(args), callback=callback, planes=getattr(args, "planes", "shared"),
-                                  voxel_size=vs, psf_voxel_size=getattr(args, "psf_voxel_size", None))
+                                  voxel_size=vs, psf_voxel_size=getattr(args, "psf_voxel_size", None),
+                                  client=client, **extra)
     finally:
         close()
-    _write_result(args, img, out, dict(zip(axes, factors)), report)
+        disconnect()
+    if not to_zarr:
+        _write_result(args, img, out, dict(zip(axes, factors)), report)
     return {"input": args.input, "output": args.output, "in_shape": data.shape, "out_shape": out.shape,
             "seconds": time.perf_counter() - t, "report": report}
+
+
+def _client(args):
+    """A dask client for --scheduler or --workers, and how to let it go; (None, no-op) for in-process."""
+    scheduler, workers = getattr(args, "scheduler", None), getattr(args, "workers", None)
+    if not scheduler and not workers:
+        return None, lambda: None
+    if scheduler and workers:
+        raise ValueError("give --scheduler (an existing cluster) or --workers (a local one), not both")
+    from .distributed import connect
+
+    return connect(scheduler, workers)
 
 
 def _summary(res) -> str:
@@ -223,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--max-iters", type=int, default=None, help="cap on training steps per scale step")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    up = sub.add_parser("upscale", help="super-resolve a 2-D image (PNG, TIFF) or a TIFF stack")
+    up = sub.add_parser("upscale", help="super-resolve a 2-D image (PNG, TIFF) or a stack (TIFF, zarr); an OUT "
+                                        "ending in .zarr (.ome.zarr: OME-Zarr) is written as planes finish and "
+                                        "a rerun resumes it")
     up.add_argument("input")
     up.add_argument("output")
     up.add_argument("--scale", nargs="+", type=float, metavar="S",
@@ -247,7 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--seed", type=int, default=0)
     up.add_argument("--dtype", default="same", choices=["same", "float32"],
                     help="output type: same as the input (rounded, clipped) or float32 (TIFF only)")
-    up.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    up.add_argument("--overwrite", action="store_true", help="replace an existing output file or store")
+    up.add_argument("--scheduler", metavar="ADDRESS", help="run on this dask.distributed scheduler, e.g. "
+                                                          "tcp://10.0.0.5:8786 (workers must see the output path)")
+    up.add_argument("--workers", type=int, metavar="N", help="run on a local dask cluster of N worker processes")
     common(up)
 
     dm = sub.add_parser("demo", help="run ZSSR on the bundled sample and print a report")
@@ -268,7 +297,7 @@ def main(argv=None) -> int:
         for w in caught:
             if issubclass(w.category, UserWarning):
                 print(f"warning: {w.message}", file=sys.stderr)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, OSError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, OSError, ConnectionError) as exc:
         print(f"napari-zssr: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -31,11 +31,21 @@ def _ext(path) -> str:
     return os.path.splitext(str(path))[1].lower()
 
 
-def read_image(path) -> ImageData:
-    """Read a 2-D PNG or TIFF (gray or RGB, 8 or 16 bit, or float TIFF)."""
+def is_zarr_path(path) -> bool:
+    return os.fspath(path).rstrip("/\\").lower().endswith(".zarr")
+
+
+def read_image(path, lazy: bool = False) -> ImageData:
+    """Read a PNG, a TIFF (gray or RGB, 8 or 16 bit, float; ImageJ or OME stacks) or a zarr / OME-Zarr store.
+
+    With ``lazy`` a TIFF's data is a zarr view of the file, read plane by plane when used; zarr
+    stores are always read lazily.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
+    if is_zarr_path(path):
+        return read_zarr(path)
     ext = _ext(path)
     if ext in PNG_EXT:
         from PIL import Image
@@ -48,16 +58,55 @@ def read_image(path) -> ImageData:
             arr = arr.astype(np.uint16)  # Pillow reads 16-bit PNGs as mode "I"
         return ImageData(arr, "YX" if arr.ndim == 2 else "YXS")
     if ext in TIFF_EXT:
-        return _read_tiff(path)
-    raise ValueError(f"unsupported file type {ext!r} for {path}; use PNG or TIFF")
+        return _read_tiff(path, lazy)
+    raise ValueError(f"unsupported file type {ext!r} for {path}; use PNG, TIFF or a .zarr store")
 
 
-def _read_tiff(path) -> ImageData:
+def read_zarr(path) -> ImageData:
+    """A zarr array or OME-Zarr image (level 0), lazily, with axes and voxel sizes where recorded."""
+    import zarr
+
+    try:
+        node = zarr.open(path, mode="r")
+    except Exception as exc:  # noqa: BLE001 - zarr raises several kinds for "not a store"
+        raise ValueError(f"{path} is not a readable zarr store ({exc})") from None
+    axes, sizes, unit = None, {}, None
+    if isinstance(node, zarr.Group):
+        attrs = dict(node.attrs)
+        ms = (attrs.get("multiscales") or (attrs.get("ome") or {}).get("multiscales") or [None])[0]
+        if ms:
+            level = ms["datasets"][0]
+            arr = node[level["path"]]
+            axes = "".join(a if isinstance(a, str) else a["name"] for a in ms.get("axes", [])).upper() or None
+            for t in level.get("coordinateTransformations", []):
+                if t.get("type") == "scale" and axes:
+                    sizes = {a: float(v) for a, v in zip(axes, t["scale"]) if a in "ZYX"}
+            unit = next((a.get("unit") for a in ms.get("axes", []) if isinstance(a, dict) and a.get("unit")), None)
+        elif "0" in node:
+            arr = node["0"]
+            axes = (attrs.get("napari_zssr") or {}).get("axes")
+        else:
+            raise ValueError(f"{path} is a zarr group with no image (no OME multiscales, no array '0')")
+    else:
+        arr = node
+    if unit in ("micrometer", "micron"):
+        unit = "um"
+    if axes is None or len(axes) != arr.ndim or set(axes) - set("TCZYX"):
+        axes = {2: "YX", 3: "ZYX"}.get(arr.ndim, "")
+    return ImageData(arr, axes, sizes, unit, {"zarr": True})
+
+
+def _read_tiff(path, lazy: bool = False) -> ImageData:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
-        arr = series.asarray()
+        if lazy:
+            import zarr
+
+            arr = zarr.open(tifffile.imread(path, aszarr=True, series=0), mode="r")
+        else:
+            arr = series.asarray()
         axes = series.axes
         if tif.is_ome and tif.ome_metadata:
             pixel_size, unit = _ome_sizes(tif.ome_metadata)

@@ -236,6 +236,7 @@ def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progre
     trains = {}
     if shared:
         for c in sorted({c for c, _, _ in todo}):
+            progress.base.update(unit=c + 1, units=len(stats))
             planes = [_read(src, stats[c], c, t, slice(z, z + 1))[0] for t, z in stats[c].sample]
             trains[c] = runner.submit(train_lateral, job, planes, seed_for(cfg.seed, c))
 
@@ -245,6 +246,7 @@ def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progre
             model = runner.model(trains[c])
         else:
             i = t * Z + z
+            progress.base.update(unit=c * T * Z + i + 1, units=len(stats) * T * Z)
             trains[c, i] = runner.submit(train_lateral, job, [plane], seed_for(cfg.seed, c * 1_000_003 + i))
             model = runner.model(trains[c, i])
         st = stats[c]
@@ -269,6 +271,7 @@ def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, pro
             if flags is None or not flags[c, t, k]]
     trains = {}
     for c in sorted({c for c, _, _ in todo}):
+        progress.base.update(unit=c + 1, units=len(stats))
         planes = [_read(src, stats[c], c, t, slice(z, z + 1))[0] for t, z in stats[c].sample]
         trains[c] = runner.submit(train_axial, job, planes, seed_for(cfg.seed, 1_000_000 + c))
 
