@@ -130,3 +130,32 @@ def test_manifest_is_valid_and_installed():
     assert pm.name == "napari-zssr"
     assert {w.display_name for w in pm.contributions.widgets} == {"ZSSR super-resolution"}
     assert {s.key for s in pm.contributions.sample_data} == {"nuclei_aniso", "cell_2d"}
+
+
+def test_closing_the_viewer_during_a_run_stops_the_worker_cleanly(qtbot, make_napari_viewer, caplog):
+    import logging
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((40, 48)).astype(np.float32))
+    widget = ZSSRWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.preset.value = "fast"
+    widget.max_steps.value = 5000
+    widget.device.value = "cpu"
+    worker = widget.run()
+    assert worker is not None
+    outcome = {"finished": False, "errors": [], "returned": []}
+    worker.finished.connect(lambda: outcome.__setitem__("finished", True))
+    worker.errored.connect(outcome["errors"].append)
+    worker.returned.connect(outcome["returned"].append)
+    qtbot.waitUntil(lambda: "training" in widget.status.value, timeout=60_000)
+    added = []
+    viewer.layers.events.inserted.connect(lambda e: added.append(e.value))
+    with caplog.at_level(logging.WARNING):
+        viewer.close()
+        qtbot.waitUntil(lambda: outcome["finished"], timeout=15_000)
+        qtbot.wait(100)
+    assert outcome["errors"] == []
+    assert outcome["returned"] in ([], [None])  # aborted, or cancelled with nothing to return
+    assert added == []  # closing the viewer empties it; the run must not add its result afterwards
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

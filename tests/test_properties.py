@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra import numpy as hnp  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from napari_zssr import ZSSRConfig, imresize, upscale, zssr  # noqa: E402
+from napari_zssr import ZSSRConfig, imresize, upscale, zssr
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -286,7 +286,7 @@ def test_upscale_any_input(arr, axes, data):
     expect = []
     for ax, nax, f in zip(a, arr.shape, factors):
         if ax == "Z" and f > 1:
-            expect.append(int(math.floor(round((nax - 1) * f, 9))) + 1)
+            expect.append(math.floor(round((nax - 1) * f, 9)) + 1)
         else:
             expect.append(math.ceil(round(nax * f, 9)))
     assert res.shape == tuple(expect) and res.dtype == np.float32
@@ -303,7 +303,7 @@ def test_upscale_valid_stack_gives_the_documented_result(arr, fz, fxy):
     if err is not None:  # a lateral plane too small for the z factor is the one legitimate refusal here
         assert "small" in str(err) and fz > 1
         return
-    nz = int(math.floor(round((arr.shape[0] - 1) * fz, 9))) + 1 if fz > 1 else arr.shape[0]
+    nz = math.floor(round((arr.shape[0] - 1) * fz, 9)) + 1 if fz > 1 else arr.shape[0]
     assert res.shape == (nz,) + tuple(math.ceil(round(n * fxy, 9)) for n in arr.shape[1:])
     assert res.dtype == np.float32 and np.all(np.isfinite(res))
 

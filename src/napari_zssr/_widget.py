@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
 import numpy as np
-from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit, ProgressBar, PushButton,
-                              SpinBox)
-from qtpy.QtCore import QObject, Qt, Signal
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
+from qtpy.QtCore import QEvent, QObject, Qt, Signal
 from qtpy.QtGui import QColor, QPainter, QPen
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
@@ -20,6 +30,19 @@ class _Relay(QObject):
     """Carries progress from the worker thread to the GUI thread (a queued Qt connection)."""
 
     progress = Signal(object)
+
+
+class _CloseWatcher(QObject):
+    """Calls ``on_close`` when the watched window receives its close event (before it goes away)."""
+
+    def __init__(self, on_close):
+        super().__init__()
+        self._on_close = on_close
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Close:
+            self._on_close()
+        return False
 
 
 class LossPlot(QWidget):
@@ -42,7 +65,7 @@ class LossPlot(QWidget):
             self.rec.append(float(rec))
         self.update()
 
-    def paintEvent(self, event):  # noqa: N802 - Qt's name
+    def paintEvent(self, event):
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(30, 30, 36))
         w, h = self.width(), self.height()
@@ -54,7 +77,7 @@ class LossPlot(QWidget):
             span = hi - lo or 1.0
             p.setPen(QPen(colour, 1.5))
             pts = [(i * (w - 4) / (len(v) - 1) + 2, h - 4 - (x - lo) / span * (h - 8)) for i, x in enumerate(v)]
-            for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+            for (x0, y0), (x1, y1) in itertools.pairwise(pts):
                 p.drawLine(int(x0), int(y0), int(x1), int(y1))
         p.setPen(QColor(200, 200, 200))
         p.drawText(4, 12, "loss (blue), reconstruction error (orange), log scale")
@@ -95,9 +118,9 @@ def _to_common_unit(layer, values):
 
 
 def device_choices():
-    from .core.device import describe_device, resolve_device
-
     import torch
+
+    from .core.device import describe_device, resolve_device
 
     out = [(f"auto ({describe_device(resolve_device('auto'))})", "auto"), ("CPU", "cpu")]
     for i in range(torch.cuda.device_count()):
@@ -147,6 +170,7 @@ class ZSSRWidget(Container):
         self._relay.progress.connect(self._on_progress, Qt.QueuedConnection)
         self._worker = None
         self._cancel = False
+        self._closing = False
         self._t0 = 0.0
         self.layer.changed.connect(self._on_layer)
         self.kernel.changed.connect(self._on_kernel)
@@ -156,6 +180,28 @@ class ZSSRWidget(Container):
         napari_viewer.layers.events.inserted.connect(self._refresh_layers)
         napari_viewer.layers.events.removed.connect(self._refresh_layers)
         self._refresh_layers()
+        # closing the viewer (or deleting the dock) during a run stops the worker cleanly
+        self._close_watcher = _CloseWatcher(self.shutdown)
+        qt_window = getattr(getattr(napari_viewer, "window", None), "_qt_window", None)
+        if qt_window is not None:
+            qt_window.installEventFilter(self._close_watcher)
+        self.native.destroyed.connect(self.shutdown)
+
+    def shutdown(self, *_, timeout_ms: int = 30_000):
+        """The viewer or the widget is going away: cancel a run, wait for its thread, add nothing."""
+        self._closing = True
+        self._cancel = True
+        worker = self._worker
+        if worker is None:
+            return
+        try:
+            worker.quit()
+        except RuntimeError:  # the worker's Qt object is already gone
+            pass
+        # a cancel lands within about a second; no thread may outlive the window
+        from napari.qt.threading import WorkerBase
+
+        WorkerBase.await_workers(msecs=timeout_ms)
 
     def _refresh_layers(self, *_):
         self.layer.reset_choices()
@@ -298,6 +344,8 @@ class ZSSRWidget(Container):
         self.status.value = "cancelling..."
 
     def _on_progress(self, p):
+        if self._closing:
+            return
         stage = p.get("stage")
         unit = f"network {p['unit']}/{p['units']} " if "units" in p else ""
         if stage == "train" and p.get("total"):
@@ -318,6 +366,8 @@ class ZSSRWidget(Container):
     def _on_done(self, layer, plan, res):
         from .core.plan import output_geometry
 
+        if self._closing:
+            return  # the viewer was closed during the run: nothing to add, nobody to tell
         if res is None:
             self.status.value = "cancelled; no layer was added"
             return
@@ -330,8 +380,8 @@ class ZSSRWidget(Container):
         meta = {"axes": plan.axes, "zssr": {"plan": report.plan, "preset": report.preset, "device": report.device,
                                             "kernel": report.kernel, "seconds": report.seconds,
                                             "gain_db": report.gain_db, "factors": plan.scale}}
-        kwargs = dict(name=f"{layer.name} ZSSR {f_txt}", scale=new_scale, translate=new_translate, metadata=meta,
-                      rgb=layer.rgb, blending=layer.blending, colormap=layer.colormap.name)
+        kwargs = {"name": f"{layer.name} ZSSR {f_txt}", "scale": new_scale, "translate": new_translate, "metadata": meta,
+                      "rgb": layer.rgb, "blending": layer.blending, "colormap": layer.colormap.name}
         for key in ("units", "axis_labels"):
             if getattr(layer, key, None) is not None:
                 kwargs[key] = getattr(layer, key)
@@ -350,10 +400,14 @@ class ZSSRWidget(Container):
     def _on_error(self, exc):
         from napari.utils.notifications import show_error
 
+        if self._closing:
+            return
         self.status.value = f"error: {exc}"
         show_error(f"ZSSR failed: {exc}")
 
     def _on_finished(self):
+        self._worker = None
+        if self._closing:
+            return
         self.run_btn.enabled = True
         self.cancel_btn.enabled = False
-        self._worker = None
