@@ -239,3 +239,17 @@ def test_scheduler_that_does_not_answer_fails_fast():
     with pytest.raises(ConnectionError, match="no dask scheduler answered at tcp://127.0.0.1:9"):
         connect("tcp://127.0.0.1:9", timeout=2)
     assert time.perf_counter() - t0 < 15
+
+
+def test_tile_size_follows_free_memory_and_can_be_overridden(tiny_config):
+    import torch
+
+    from napari_zssr.core.infer import default_tile_pixels
+    from napari_zssr.core.memory import free_bytes, tile_pixels_for
+
+    cpu = torch.device("cpu")
+    free = free_bytes(cpu)
+    assert 0 < free
+    assert tile_pixels_for(64, cpu) == max(4096, free // 4 // (4 * 64 * 4))
+    assert default_tile_pixels(tiny_config, cpu) <= max(4096, tile_pixels_for(tiny_config.width, cpu))
+    assert default_tile_pixels(tiny_config.replace(tile_pixels=5000), cpu) == 5000

@@ -33,15 +33,19 @@ def _undo(x, k, f):
 
 def default_tile_pixels(cfg, device) -> int:
     """Pixels per forward pass: each activation of the network stays near 8 MB on the CPU (256 MB on
-    a GPU), which bounds memory whatever the image size and keeps one pass well under a second."""
+    a GPU), which bounds memory whatever the image size and keeps one pass well under a second;
+    less when the device has little memory free (a quarter of it for four live activations).
+    ``cfg.tile_pixels`` overrides it."""
     if cfg.tile_pixels:
         return cfg.tile_pixels
     return _tile_for_width(cfg.width, device)
 
 
 def _tile_for_width(width: int, device) -> int:
+    from .memory import tile_pixels_for
+
     budget = 2**26 if device.type == "cuda" else 2**21
-    return max(4096, budget // width)
+    return max(4096, min(budget // width, tile_pixels_for(width, device)))
 
 
 TILE_RETRIES = 4  # out of memory in a forward pass: halve the tile this many times before giving up
