@@ -159,3 +159,25 @@ def test_closing_the_viewer_during_a_run_stops_the_worker_cleanly(qtbot, make_na
     assert outcome["returned"] in ([], [None])  # aborted, or cancelled with nothing to return
     assert added == []  # closing the viewer empties it; the run must not add its result afterwards
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_dask_layer_in_and_result_too_big_for_ram_comes_back_as_a_dask_layer(qtbot, make_napari_viewer):
+    import dask.array as da
+
+    viewer = make_napari_viewer()
+    data = np.random.default_rng(0).random((3, 20, 24)).astype(np.float32)
+    src = viewer.add_image(da.from_array(data, chunks=(1, 20, 24)), scale=(1.0, 0.5, 0.5))
+    widget = ZSSRWidget(viewer)
+    widget.factors.value = "1, 2, 2"
+    _tiny(widget)
+    _run_and_wait(qtbot, widget)
+    in_ram = viewer.layers[-1]
+    assert isinstance(in_ram.data, np.ndarray)
+    widget.layer.value = src
+    widget.ram_fraction = 0.0  # any result is "too big": it goes to a zarr store on disk
+    _run_and_wait(qtbot, widget)
+    on_disk = viewer.layers[-1]
+    assert isinstance(on_disk.data, da.Array) and on_disk.data.shape == (3, 40, 48)
+    np.testing.assert_allclose(np.asarray(on_disk.data), in_ram.data, rtol=1e-6)
+    assert "kept on disk in" in widget.status.value and on_disk.metadata["zssr"]["store"].endswith(".zarr/0")
+    np.testing.assert_allclose(on_disk.scale, in_ram.scale)

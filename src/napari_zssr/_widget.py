@@ -295,6 +295,7 @@ class ZSSRWidget(Container):
         from napari.qt.threading import create_worker
         from napari.utils.notifications import show_error
 
+        from .blocks import as_array
         from .core.plan import make_plan
 
         try:
@@ -303,10 +304,11 @@ class ZSSRWidget(Container):
                 raise ValueError("choose an image layer")
             axes = self.axes.value.upper()
             factors = self.parsed_factors()
-            data = np.asarray(layer.data)
+            data = as_array(layer.data[0] if getattr(layer, "multiscale", False) else layer.data)
             plan = make_plan(data.shape, factors, axes, self.mode.value)
             cfg = self._config()
             kw = self._kernel_args(layer, axes, factors, plan.mode)
+            kw.update(self._big_result_store(layer, data, plan))
         except (ValueError, TypeError, OSError) as exc:
             show_error(f"ZSSR: {exc}")
             self.status.value = f"error: {exc}"
@@ -324,6 +326,26 @@ class ZSSRWidget(Container):
         self.cancel_btn.enabled = True
         self._worker.start()
         return self._worker
+
+    ram_fraction = 0.25  # results bigger than this share of the free RAM go to a zarr store on disk
+
+    def _big_result_store(self, layer, data, plan) -> dict:
+        """``out=`` a zarr store in a temporary folder when the result would crowd the RAM; napari then
+        shows it as a dask array read from disk."""
+        import os
+        import tempfile
+
+        import torch
+
+        from .blocks import Blocks, out_shape, shape_for
+        from .core.memory import free_bytes
+
+        n = math.prod(shape_for(plan.axes, out_shape(Blocks(data, plan.axes).shape5, plan)))
+        if 4 * n <= self.ram_fraction * free_bytes(torch.device("cpu")):
+            return {}
+        folder = tempfile.mkdtemp(prefix="napari-zssr-")
+        name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in layer.name) or "result"
+        return {"out": os.path.join(folder, f"{name}.zarr")}
 
     def _work(self, data, factors, axes, mode, cfg, kw):
         from .core.train import Cancelled
@@ -357,8 +379,7 @@ class ZSSRWidget(Container):
                                  f"lr {p.get('learning_rate', 0):.0e}; {p.get('device', '')}; "
                                  f"{elapsed:.0f} s elapsed")
         elif stage == "infer":
-            done = p.get("plane") or p.get("volume")
-            total = p.get("planes") or p.get("volumes")
+            done, total = p.get("done"), p.get("todo")
             if done and total:
                 self.progress.value = int(100 * done / total)
             self.status.value = f"{unit}applying the network" + (f" ({done}/{total})" if done and total else "")
@@ -372,6 +393,12 @@ class ZSSRWidget(Container):
             self.status.value = "cancelled; no layer was added"
             return
         out, report = res
+        store_path = None
+        if not isinstance(out, np.ndarray):  # a zarr store on disk: napari reads it lazily
+            import dask.array as da
+
+            store_path = str(getattr(out.store, "root", out.store))
+            out = da.from_zarr(out)
         scale, translate = layer_geometry(layer, plan.axes)
         new_scale, new_translate = output_geometry(plan, scale, translate)
         if layer.rgb:
@@ -380,6 +407,8 @@ class ZSSRWidget(Container):
         meta = {"axes": plan.axes, "zssr": {"plan": report.plan, "preset": report.preset, "device": report.device,
                                             "kernel": report.kernel, "seconds": report.seconds,
                                             "gain_db": report.gain_db, "factors": plan.scale}}
+        if store_path:
+            meta["zssr"]["store"] = store_path
         kwargs = {"name": f"{layer.name} ZSSR {f_txt}", "scale": new_scale, "translate": new_translate, "metadata": meta,
                       "rgb": layer.rgb, "blending": layer.blending, "colormap": layer.colormap.name}
         for key in ("units", "axis_labels"):
@@ -393,8 +422,9 @@ class ZSSRWidget(Container):
             kwargs.pop("units", None)
             kwargs.pop("axis_labels", None)
             self._viewer.add_image(out, **kwargs)
+        where = f"; kept on disk in {store_path}" if store_path else ""
         self.status.value = (f"done in {report.seconds:.1f} s on {report.device}; internal gain over cubic "
-                             f"{report.gain_db:+.2f} dB")
+                             f"{report.gain_db:+.2f} dB{where}")
         self.progress.value = 100
 
     def _on_error(self, exc):

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import __version__
 from .blocks import Blocks, as_array, check_dtype, out_shape, shape_for
-from .core.checks import check_finite, seed_for
+from .core.checks import check_finite, check_output_size, seed_for
 from .core.plan import Plan, make_plan
 from .distributed import InProcess, OnDask, Target
 from .store import OutputStore, ome_metadata
@@ -104,6 +104,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     if len(arr.shape) < 2:
         raise ValueError(f"data must have at least 2 axes, got shape {arr.shape}")
     plan = make_plan(arr.shape, scale, axes, mode, channel_axis, planes)
+    check_output_size(out_shape(Blocks(arr, plan.axes).shape5, plan), "upscale")
     if math.prod(arr.shape) == 0 or min(arr.shape[plan.axes.index(a)] for a in "YX") < 2:
         raise ValueError(f"data is too small: shape {arr.shape} (Y and X need >= 2 pixels)")
     if isinstance(arr, np.ndarray):

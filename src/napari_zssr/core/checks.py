@@ -34,6 +34,17 @@ def check_finite(arr: np.ndarray, what: str = "image") -> None:
                          f"(limit {MAX_ABS_VALUE:.0e}); rescale the data first")
 
 
+MAX_FACTOR = 100.0  # beyond this the sons of any real image are a pixel or two: nothing left to learn from
+
+
+def check_factor_limit(factors, who: str) -> None:
+    for v in factors:
+        if v > MAX_FACTOR:
+            raise ValueError(f"{who}: a factor of {v:g} is above the limit of {MAX_FACTOR:g}; ZSSR learns from the "
+                             f"image's own copies shrunk by the factor, which would be a pixel or two (enlarge in "
+                             f"steps, or use imresize for plain interpolation)")
+
+
 def check_output_size(out_shape, what: str = "zssr") -> None:
     """A clear error before any allocation when factors would make an absurdly large result."""
     n = 1
@@ -87,6 +98,7 @@ def check_scale(scale, n: int, who: str):
             raise ValueError(f"{who} only enlarges: every factor must be >= 1, got {vals} (use imresize to shrink)")
     if max(vals) <= 1:
         raise ValueError(f"at least one scale factor must be > 1, got {vals}")
+    check_factor_limit(vals, who)
     return tuple(vals)
 
 

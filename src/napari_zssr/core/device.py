@@ -69,6 +69,9 @@ def free_memory(dev=None) -> None:
 
     import torch
 
+    from .resize import clear_device_cache
+
+    clear_device_cache()
     gc.collect()
     if (dev is None or dev.type == "cuda") and torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_factor_limit
+
 AXIS_LETTERS = "TCZYX"
 
 
@@ -100,6 +102,7 @@ def make_plan(shape, scale, axes=None, mode="auto", channel_axis=None, planes="s
             raise ValueError(f"upscale only enlarges: the factor on {a} is {v:g} (use imresize to shrink)")
         if a in "CT" and v != 1:
             raise ValueError(f"the factor on the {'channel' if a == 'C' else 'time'} axis must be 1, got {v:g}")
+    check_factor_limit(factors, "upscale")
     big = {a for a, v in zip(axes, factors) if v > 1}
     if not big:
         raise ValueError(f"at least one factor must be > 1, got {factors}")

@@ -40,6 +40,9 @@ def resolve_geometry(shape, scale=None, output_shape=None):
                 raise ValueError(f"scale factors must be positive and finite, got {list(sc)}")
         scales[: len(sc)] = sc
     out = [_ceil(n * s) for n, s in zip(shape, scales)]
+    from .checks import check_output_size
+
+    check_output_size(out, "imresize")
     if output_shape is not None:
         os_ = list(output_shape)
         if len(os_) > ndim:
@@ -52,7 +55,11 @@ def resolve_geometry(shape, scale=None, output_shape=None):
             out[i] = int(o)
             if scale is None:
                 scales[i] = out[i] / shape[i]
+    check_output_size(out, "imresize")
     return scales, out
+
+
+MAX_TAPS = 1 << 26  # entries of one axis' weight matrix (512 MB in float64)
 
 
 def _mirror(idx: np.ndarray, n: int) -> np.ndarray:
@@ -73,6 +80,9 @@ def weight_matrix(in_len: int, out_len: int, scale: float, kernel: str, antialia
     u = x / scale + 0.5 * (1 - 1 / scale)
     left = np.floor(u - width / 2)
     taps = int(math.ceil(width)) + 2
+    if out_len * taps > MAX_TAPS:
+        raise ValueError(f"imresize: shrinking an axis of {in_len} to {out_len} by {scale:g} needs a kernel of {taps} "
+                         f"taps per output sample; shrink in several steps or by a factor nearer 1")
     ind = left[:, None] + np.arange(taps)[None, :]
     w = h(u[:, None] - ind)
     w = w / w.sum(axis=1, keepdims=True)
@@ -219,7 +229,9 @@ def _cast_like(work: np.ndarray, dtype) -> np.ndarray:
         return cast_result(work, dtype)
     if dtype == np.float64:
         return work
-    return work.astype(np.float32)
+    # the cubic's overshoot can carry values near float32's limit past it; keep them finite
+    lim = np.finfo(np.float32).max
+    return np.clip(work, -lim, lim).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- torch
@@ -258,6 +270,11 @@ def resize_torch(t, scale=None, output_shape=None, kernel="cubic", antialias=Tru
 
 
 _DEVICE_CACHE: dict = {}
+
+
+def clear_device_cache() -> None:
+    """Let go of the resize matrices held on devices (GPU memory returns to where it was)."""
+    _DEVICE_CACHE.clear()
 
 
 def _as_tensor(m: np.ndarray, like):
