@@ -307,6 +307,17 @@ def test_training_retry_with_smaller_crops_equals_an_uninterrupted_run():
     np.testing.assert_array_equal(retried, plain)
 
 
+def test_isotropic_training_retry_with_smaller_batch_equals_an_uninterrupted_run():
+    from napari_zssr.volume import run_upscale
+
+    vol = np.stack([image(24, 28) * (1 + 0.1 * z) for z in range(4)])
+    calls = []
+    with memory_limit(max_batch=1, training=True, calls=calls):
+        retried, report = run_upscale(vol, (3, 1, 1), config=tiny(batch_size=2))
+    assert calls and any("retried with batch 1" in n for n in report.units[0].notes)
+    np.testing.assert_array_equal(retried, upscale(vol, (3, 1, 1), config=tiny(batch_size=1)))
+
+
 def test_out_of_memory_on_the_cpu_leaves_no_network_behind():
     refs = []
     with track_networks(refs), pytest.raises(MemoryError, match="out of memory training"):

@@ -82,14 +82,16 @@ def train_axial(job: Job, planes, seed: int, progress):
     import torch
 
     from .core.isotropic import train_isotropic
-    from .core.zssr import start_report
+    from .core.zssr import start_report, train_with_retries
 
     dev = job.device()
     f = job.plan.z_factor
     report = start_report(job.cfg.replace(scale_factors=None, gradual_steps=1), dev, (f, 1.0), job.ax_kernel.name,
                           progress, job.plan.describe())
     lateral = [torch.as_tensor(np.asarray(p, np.float32)[None], device=dev) for p in planes]
-    net = train_isotropic(lateral, f, job.ax_kernel, job.cfg, dev, progress, seed, report)
+    net = train_with_retries(
+        lambda c, d: train_isotropic([p.to(d) for p in lateral], f, job.ax_kernel, c, d, progress, seed, report),
+        job.cfg, dev, report)
     return Model("axial", net, (f, 1.0)), report
 
 
@@ -109,15 +111,31 @@ def apply_plane(job: Job, model: Model, plane: np.ndarray, progress=None) -> np.
 
 def apply_slab(job: Job, model: Model, slab: np.ndarray, row0: int, rows: int, progress=None) -> np.ndarray:
     """Isotropic mode: (Z', rows, X) for the rows ``row0:row0 + rows`` of a normalised slab (Z, Y, X)."""
+    import warnings
+
+    import torch
+
     from .core.axial import fine_length
+    from .core.device import describe_device, free_memory, is_out_of_memory
     from .core.infer import default_tile_pixels
     from .core.isotropic import restore_slab
 
     dev = job.device()
     cfg, f = job.cfg, job.plan.z_factor
     out = np.empty((fine_length(slab.shape[0], f), rows, slab.shape[2]), np.float32)
-    return restore_slab(model.net(cfg, dev), slab, row0, rows, f, job.ax_kernel, cfg, dev,
-                        default_tile_pixels(cfg, dev), out, _check(progress))
+    try:
+        return restore_slab(model.net(cfg, dev), slab, row0, rows, f, job.ax_kernel, cfg, dev,
+                            default_tile_pixels(cfg, dev), out, _check(progress))
+    except Exception as exc:  # only out-of-memory errors on an accelerator are handled
+        if dev.type == "cpu" or not is_out_of_memory(exc):
+            raise
+    # the tiles already shrank (forward_tiled) and it still does not fit: finish this slab on the CPU
+    free_memory(dev)
+    warnings.warn(f"out of memory on {describe_device(dev)} restoring rows {row0}..{row0 + rows}: this slab runs on "
+                  f"the CPU (slower)", RuntimeWarning, stacklevel=2)
+    cpu = torch.device("cpu")
+    return restore_slab(model.net(cfg, cpu), slab, row0, rows, f, job.ax_kernel, cfg, cpu,
+                        default_tile_pixels(cfg, cpu), out, _check(progress))
 
 
 def _check(progress):

@@ -196,12 +196,20 @@ def train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, repo
     run falls back to the CPU with a warning, and a CPU run raises MemoryError. The report's
     ``notes`` say what happened; the returned model's ``device`` is where it ended up.
     """
+    return train_with_retries(
+        lambda c, d: _train_zssr([src.to(d) for src in sources], scale, kern, c, d, progress, seed, report),
+        cfg, dev, report)
+
+
+def train_with_retries(attempt, cfg, dev, report):
+    """``attempt(cfg, device)`` with the out-of-memory policy of :func:`train_zssr`: half the batch,
+    then half the crops, then (GPU only) the CPU with a warning; a CPU run raises MemoryError."""
     import torch
 
     attempt_cfg = cfg
     while True:
         try:
-            return _train_zssr(sources, scale, kern, attempt_cfg, dev, progress, seed, report)
+            return attempt(attempt_cfg, dev)
         except Exception as exc:  # only out-of-memory errors are handled
             if not is_out_of_memory(exc):
                 raise
@@ -222,11 +230,10 @@ def train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, repo
                               f"of {attempt_cfg.crop_size} pixels ({what})")
         note = (f"out of memory training on {where} ({what}) even with batch {attempt_cfg.batch_size} and crops of "
                 f"{attempt_cfg.crop_size}: falling back to the CPU (slower)")
-        warnings.warn(note, RuntimeWarning, stacklevel=2)
+        warnings.warn(note, RuntimeWarning, stacklevel=3)
         report.notes.append(note)
         dev = torch.device("cpu")
         report.device = describe_device(dev)
-        sources = [s.to(dev) for s in sources]
         attempt_cfg = cfg
 
 
