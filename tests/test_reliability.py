@@ -137,6 +137,45 @@ def _cli(argv_tail, make_input=True, shape=(12, 14), exist=False):
     return left
 
 
+def _dask_with_nan():
+    import dask.array as da
+
+    vol = np.stack([IMG, np.where(IMG > 150, np.nan, IMG)])
+    return upscale(da.from_array(vol, chunks=(1,) + IMG.shape), (1, 2, 2), config=tiny())
+
+
+def _store_of_another_job():
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "o.zarr")
+        upscale(IMG, (2, 2), config=tiny(), out=out)
+        return upscale(IMG, (2, 2), config=tiny(seed=1), out=out)
+
+
+def _foreign_folder_as_store():
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "mine.txt"), "w") as fh:
+            fh.write("keep me")
+        try:
+            return upscale(IMG, (2, 2), config=tiny(), out=tmp)
+        finally:
+            with open(os.path.join(tmp, "mine.txt")) as fh:
+                assert fh.read() == "keep me"
+
+
+def _store_under_a_file():
+    with tempfile.TemporaryDirectory() as tmp:
+        blocker = os.path.join(tmp, "file")
+        with open(blocker, "w") as fh:
+            fh.write("x")
+        return upscale(IMG, (2, 2), config=tiny(), out=os.path.join(blocker, "o.zarr"))
+
+
+def _unreachable_scheduler():
+    from napari_zssr.distributed import connect
+
+    return connect("tcp://127.0.0.1:9", timeout=2)
+
+
 class CLIError(Exception):
     """Stands for a non-zero exit of the command line tool."""
 
@@ -226,6 +265,19 @@ CASES = [
      ValueError, "must name its axes"),
     ("upscale-channel-factor", "upscale: factor 2 on the channel axis",
      lambda: upscale(np.stack([IMG] * 2, -1), (2, 2, 2), axes="YXC", config=tiny()), ValueError, "channel axis"),
+    ("upscale-dask-nan", "upscale: dask array with NaN in one plane (read lazily)", _dask_with_nan, ValueError,
+     "NaN or inf"),
+    ("upscale-huge-stack", "upscale: factor 1e5 on y of a stack", lambda: upscale(np.zeros((3, 8, 8)), (1, 1e5, 1),
+                                                                                 config=tiny()),
+     ValueError, "limit"),
+    ("store-other-job", "upscale(out=): the store holds another run's result", _store_of_another_job,
+     FileExistsError, "another run"),
+    ("store-foreign", "upscale(out=): a folder not written by napari-zssr", _foreign_folder_as_store,
+     FileExistsError, "not written by napari-zssr"),
+    ("store-unwritable", "upscale(out=): a path under a regular file", _store_under_a_file, FileNotFoundError,
+     "does not exist"),
+    ("scheduler-unreachable", "distributed: no scheduler at the address (2 s timeout)", _unreachable_scheduler,
+     ConnectionError, "no dask scheduler answered"),
     ("cli-scale-0", "CLI: --scale 0", lambda: _cli(["--scale", "0"]), CLIError, "positive and finite"),
     ("cli-scale-word", "CLI: --scale abc", lambda: _cli(["--scale", "abc"]), CLIError, "exit 2"),
     ("cli-scale-huge", "CLI: --scale 1e6 on a 2-D file", lambda: _cli(["--scale", "1e6"]), CLIError, "limit"),
@@ -386,6 +438,12 @@ def markdown() -> str:
         "equals an uninterrupted run with the smaller batch or crops (tests in the same file).",
         "Property-based tests of the same functions with random shapes, dtypes, values and factors are in",
         "`tests/test_properties.py`.",
+        "Faults of big runs are tested in `tests/test_scale.py` and `tests/test_cli.py`: a full disk (a",
+        "file-size limit set with `setrlimit`, so every write past 2 kB fails as on a full disk) gives",
+        "\"could not write the result to ...\" and no plane is marked done that was not written; a worker",
+        "of a dask LocalCluster killed mid-run has its task retried and the output is complete; a",
+        "cancelled run into a zarr store leaves only `<out>.partial`, and rerunning the same job resumes",
+        "it; the viewer closed during a run stops the worker without a traceback (`tests/test_napari.py`).",
         "",
     ]
     return "\n".join(head + rows) + "\n"
