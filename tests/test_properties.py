@@ -306,6 +306,31 @@ def test_upscale_valid_stack_gives_the_documented_result(arr, fz, fxy):
     assert res.dtype == np.float32 and np.all(np.isfinite(res))
 
 
+@settings(SLOW, max_examples=8)
+@given(arr=arrays(ndims=(2, 3), max_side=6, min_side=0), data=st.data())
+def test_upscale_of_a_dask_array_matches_numpy(arr, data):
+    """A dask array (read lazily, block by block) gives what the same numpy array gives: the same
+    result, or an error of the same type (a NaN may be named per plane instead of for the array)."""
+    da = pytest.importorskip("dask.array")
+    factors = tuple(data.draw(st.lists(st.one_of(FACTORS, st.just(1.0), st.just(2.0)), min_size=arr.ndim,
+                                       max_size=arr.ndim)))
+    ref, ref_err = call(upscale, arr, factors, config=CFG)
+    lazy = da.from_array(arr, chunks=(1,) * (arr.ndim - 2) + arr.shape[-2:]) if arr.dtype != object else None
+    if lazy is None:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res, err = upscale(lazy, factors, config=CFG), None
+    except (ValueError, TypeError) as exc:
+        res, err = None, exc
+    if ref_err is not None:
+        assert err is not None and type(err) is type(ref_err), f"numpy: {ref_err!r}; dask: {err!r}"
+        return
+    assert err is None, f"dask input failed where numpy did not: {err!r}"
+    np.testing.assert_array_equal(res, ref)
+
+
 # --------------------------------------------------------------------------- CLI
 
 

@@ -253,3 +253,13 @@ def test_tile_size_follows_free_memory_and_can_be_overridden(tiny_config):
     assert tile_pixels_for(64, cpu) == max(4096, free // 4 // (4 * 64 * 4))
     assert default_tile_pixels(tiny_config, cpu) <= max(4096, tile_pixels_for(tiny_config.width, cpu))
     assert default_tile_pixels(tiny_config.replace(tile_pixels=5000), cpu) == 5000
+
+
+def test_both_modes_through_a_store_equal_the_in_memory_result(tiny_config, tmp_path):
+    data = np.random.default_rng(2).random((4, 18, 20)).astype(np.float32)
+    ref = upscale(data, (2, 1.5, 1.5), config=tiny_config)
+    res = upscale(da.from_array(data, chunks=(1, 18, 20)), (2, 1.5, 1.5), config=tiny_config,
+                  out=str(tmp_path / "both.zarr"))
+    assert res.shape == ref.shape == (7, 27, 30)
+    np.testing.assert_array_equal(res[:], ref)
+    assert sorted(zarr.open_group(str(tmp_path / "both.zarr"), mode="r").array_keys()) == ["0"]  # scratch removed
