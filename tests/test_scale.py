@@ -263,3 +263,22 @@ def test_both_modes_through_a_store_equal_the_in_memory_result(tiny_config, tmp_
     assert res.shape == ref.shape == (7, 27, 30)
     np.testing.assert_array_equal(res[:], ref)
     assert sorted(zarr.open_group(str(tmp_path / "both.zarr"), mode="r").array_keys()) == ["0"]  # scratch removed
+
+
+def test_devices_are_those_of_the_workers_and_a_scheduler_file_connects(cluster, tmp_path, stack, tiny_config):
+    import json
+
+    from napari_zssr.distributed import connect, worker_device
+
+    assert worker_device(cluster, "auto") == "cpu"
+    with pytest.raises(ValueError, match="no worker of the dask cluster can use device 'cuda'"):
+        upscale(stack, (1, 2, 2), config=tiny_config.replace(device="cuda"), client=cluster)
+    path = tmp_path / "scheduler.json"
+    path.write_text(json.dumps({"address": cluster.scheduler.address}))
+    client, close = connect(str(path))
+    try:
+        assert set(client.scheduler_info()["workers"]) == set(cluster.scheduler_info()["workers"])
+    finally:
+        close()
+    with pytest.raises(FileNotFoundError, match="no such scheduler file"):
+        connect(str(tmp_path / "missing.json"))

@@ -50,11 +50,18 @@ def _progress_bar(quiet: bool):
     return callback, close
 
 
-def _config(args):
+def _config(args, client=None):
+    import torch
+
     from .core.config import ZSSRConfig
     from .core.device import auto_preset_name, resolve_device
 
-    dev = resolve_device(args.device)
+    if client is not None:  # the workers' devices count, not this machine's
+        from .distributed import worker_device
+
+        dev = torch.device(worker_device(client, args.device))
+    else:
+        dev = resolve_device(args.device)
     preset = args.preset if args.preset != "auto" else auto_preset_name(dev)
     over = {"device": args.device, "seed": args.seed}
     if args.gradual_steps is not None:
@@ -175,9 +182,9 @@ def _upscale_stack(args, img, to_zarr: bool = False) -> dict:
     t = time.perf_counter()
     try:
         out, report = run_upscale(data, factors, axes=axes, mode=getattr(args, "mode", "auto"), kernel=kernel,
-                                  config=_config(args), callback=callback, planes=getattr(args, "planes", "shared"),
-                                  voxel_size=vs, psf_voxel_size=getattr(args, "psf_voxel_size", None),
-                                  client=client, **extra)
+                                  config=_config(args, client), callback=callback,
+                                  planes=getattr(args, "planes", "shared"), voxel_size=vs,
+                                  psf_voxel_size=getattr(args, "psf_voxel_size", None), client=client, **extra)
     finally:
         close()
         disconnect()

@@ -9,6 +9,7 @@ reaches units already running.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import time
 import uuid
@@ -172,6 +173,28 @@ class OnDask:
             self.client.unsubscribe_topic(self.job)
 
 
+def worker_device(client, name: str = "auto") -> str:
+    """The device type ("cuda", "mps", "cpu") that ``name`` resolves to on the cluster's workers,
+    which may differ from this machine's; a ValueError when no worker can use it."""
+    answers = client.run(_probe_device, name)
+    if not answers:
+        raise ValueError("the dask cluster has no workers")
+    kinds = {k for k, _ in answers.values() if k}
+    if not kinds:
+        raise ValueError(f"no worker of the dask cluster can use device {name!r}: "
+                         f"{next(iter(answers.values()))[1]}")
+    return "cuda" if "cuda" in kinds else min(kinds)
+
+
+def _probe_device(name):
+    from .core.device import resolve_device
+
+    try:
+        return resolve_device(name).type, None
+    except ValueError as exc:
+        return None, str(exc)
+
+
 def _model_of(trained):
     return trained[0][0]
 
@@ -202,8 +225,13 @@ def connect(scheduler=None, workers=None, timeout: float = 10.0):
     except ImportError as exc:
         raise ImportError("distributed runs need dask.distributed: pip install 'napari-zssr[distributed]'") from exc
     if scheduler:
+        # a scheduler file (dask-scheduler --scheduler-file, dask-jobqueue) or an address
+        by_file = str(scheduler).endswith(".json") or os.path.isfile(scheduler)
+        if by_file and not os.path.isfile(scheduler):
+            raise FileNotFoundError(f"no such scheduler file: {scheduler}")
         try:
-            client = Client(scheduler, timeout=f"{timeout}s")
+            client = Client(scheduler_file=scheduler, timeout=f"{timeout}s") if by_file \
+                else Client(scheduler, timeout=f"{timeout}s")
         except (OSError, TimeoutError) as exc:
             raise ConnectionError(f"no dask scheduler answered at {scheduler} within {timeout:g} s ({exc})") from None
         return client, client.close

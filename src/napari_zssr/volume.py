@@ -109,7 +109,12 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         raise ValueError(f"data is too small: shape {arr.shape} (Y and X need >= 2 pixels)")
     if isinstance(arr, np.ndarray):
         check_finite(arr, "data")
-    cfg, _ = resolve_config(config)
+    if client is not None:  # the workers' devices decide the "auto" preset, not this machine's
+        from .distributed import worker_device
+
+        cfg, _ = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
+    else:
+        cfg, _ = resolve_config(config)
     out_dtype = np.dtype(np.float32 if dtype is None else dtype)
     check_dtype(np.empty(0, out_dtype), "dtype")
     vs = _voxel_size(voxel_size, len(arr.shape))

@@ -134,11 +134,20 @@ def check_kernel_2d(kernel) -> Kernel:
     return kern
 
 
-def resolve_config(config):
-    """The config to run (config=None: the "auto" preset for the device) and its torch device."""
+def resolve_config(config, device_type=None):
+    """The config to run (config=None: the "auto" preset for the device) and its torch device.
+
+    ``device_type`` is the kind of device the run will use when that is decided elsewhere (the
+    workers of a cluster); then this machine's devices are not consulted.
+    """
+    import torch
+
     if config is not None and not isinstance(config, ZSSRConfig):
         raise TypeError(f"config must be a ZSSRConfig or None, got {type(config).__name__}")
-    dev = resolve_device(config.device if config is not None else "auto")
+    if device_type is not None:
+        dev = torch.device(device_type)
+    else:
+        dev = resolve_device(config.device if config is not None else "auto")
     if config is None:
         config = ZSSRConfig.preset(auto_preset_name(dev))
     return config, dev
