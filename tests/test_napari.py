@@ -181,3 +181,23 @@ def test_dask_layer_in_and_result_too_big_for_ram_comes_back_as_a_dask_layer(qtb
     np.testing.assert_allclose(np.asarray(on_disk.data), in_ram.data, rtol=1e-6)
     assert "kept on disk in" in widget.status.value and on_disk.metadata["zssr"]["store"].endswith(".zarr/0")
     np.testing.assert_allclose(on_disk.scale, in_ram.scale)
+
+
+def test_preview_runs_on_the_current_plane_and_estimates_the_whole_run(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    data = np.random.default_rng(0).random((5, 20, 24)).astype(np.float32)
+    src = viewer.add_image(data, scale=(2.0, 0.5, 0.5), translate=(1, 3, 5))
+    viewer.dims.set_point(0, src.data_to_world((3, 0, 0))[0])  # show plane 3
+    widget = ZSSRWidget(viewer)
+    widget.factors.value = "1, 2, 2"
+    _tiny(widget)
+    worker = widget.preview()
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        pass
+    qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=5000)
+    out = viewer.layers[-1]
+    assert out.name.endswith("preview") and out.data.shape == (1, 40, 48)
+    # the preview lies over plane 3 of the source, as the full result's plane 3 would
+    assert out.data_to_world((0, 0, 0))[0] == pytest.approx(src.data_to_world((3, 0, 0))[0])
+    assert "the whole layer: about" in widget.status.value and "(5, 40, 48)" in widget.status.value
+    assert len(viewer.layers) == 2

@@ -155,13 +155,16 @@ class ZSSRWidget(Container):
         self.kernel_file = FileEdit(label="kernel file", filter="*.npy *.tif *.tiff *.mat", visible=False)
         self.seed = SpinBox(label="seed", min=0, max=2**31 - 1, value=0)
         self.device = ComboBox(label="device", choices=device_choices())
+        self.preview_btn = PushButton(text="Preview (current plane or a band of rows)",
+                                      tooltip="run on a small region first: see the result, the time it took "
+                                              "and an estimate for the whole layer")
         self.run_btn = PushButton(text="Run")
         self.cancel_btn = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="progress", min=0, max=100, value=0)
         self.status = Label(label="", value="")
         self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.preset, self.max_steps,
                      self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.seed, self.device,
-                     self.run_btn, self.cancel_btn, self.progress, self.status])
+                     self.preview_btn, self.run_btn, self.cancel_btn, self.progress, self.status])
         self.status.native.setWordWrap(True)  # long messages must not widen the dock
         self.plot = LossPlot()
         self.native.layout().addWidget(self.plot)
@@ -176,6 +179,7 @@ class ZSSRWidget(Container):
         self.kernel.changed.connect(self._on_kernel)
         self.make_iso.changed.connect(self.make_isotropic)
         self.run_btn.changed.connect(self.run)
+        self.preview_btn.changed.connect(self.preview)
         self.cancel_btn.changed.connect(self.cancel)
         napari_viewer.layers.events.inserted.connect(self._refresh_layers)
         napari_viewer.layers.events.removed.connect(self._refresh_layers)
@@ -292,6 +296,14 @@ class ZSSRWidget(Container):
 
     def run(self, *_):
         """Start a run in a worker thread; errors in the settings are shown at once."""
+        return self._start(preview=False)
+
+    def preview(self, *_):
+        """Run on a small region: the current plane (up to 256 x 256) in planes mode, a band of 32 rows
+        through all planes in isotropic mode; the status then estimates the whole run."""
+        return self._start(preview=True)
+
+    def _start(self, preview: bool):
         from napari.qt.threading import create_worker
         from napari.utils.notifications import show_error
 
@@ -305,27 +317,55 @@ class ZSSRWidget(Container):
             axes = self.axes.value.upper()
             factors = self.parsed_factors()
             data = as_array(layer.data[0] if getattr(layer, "multiscale", False) else layer.data)
+            full_plan = make_plan(data.shape, factors, axes, self.mode.value)
+            start = [0] * len(data.shape)
+            if preview:
+                region = self._preview_region(layer, data.shape, full_plan)
+                start = [sl.start for sl in region]
+                data = np.asarray(data[region])
             plan = make_plan(data.shape, factors, axes, self.mode.value)
             cfg = self._config()
             kw = self._kernel_args(layer, axes, factors, plan.mode)
-            kw.update(self._big_result_store(layer, data, plan))
+            if not preview:
+                kw.update(self._big_result_store(layer, data, plan))
         except (ValueError, TypeError, OSError) as exc:
             show_error(f"ZSSR: {exc}")
             self.status.value = f"error: {exc}"
-            return
+            return None
         self._cancel = False
         self._t0 = time.perf_counter()
         self.plot.clear()
         self.progress.value = 0
-        self.status.value = f"{plan.describe()} - preset {cfg.preset_name}"
+        self.status.value = f"{'preview: ' if preview else ''}{plan.describe()} - preset {cfg.preset_name}"
         self._worker = create_worker(self._work, data, factors, axes, plan.mode, cfg, kw)
-        self._worker.returned.connect(lambda res: self._on_done(layer, plan, res))
+        self._worker.returned.connect(lambda res: self._on_done(layer, plan, res, start, full_plan if preview
+                                                                else None))
         self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._on_finished)
-        self.run_btn.enabled = False
+        self.run_btn.enabled = self.preview_btn.enabled = False
         self.cancel_btn.enabled = True
         self._worker.start()
         return self._worker
+
+    def _preview_region(self, layer, shape, plan) -> tuple:
+        """Slices of a small region around what the viewer shows now (all channels, one time point)."""
+        axes = plan.axes
+        try:
+            pos = np.asarray(layer.world_to_data(self._viewer.dims.point[-layer.ndim:]), dtype=float)
+        except (ValueError, TypeError, IndexError):
+            pos = np.asarray(shape[: layer.ndim], dtype=float) / 2
+        region = []
+        for i, (a, n) in enumerate(zip(axes, shape)):
+            here = int(np.clip(round(pos[i]), 0, n - 1)) if i < len(pos) else n // 2
+            if a == "T" or (a == "Z" and plan.mode == "planes"):
+                region.append(slice(here, here + 1))
+            elif a in "YX":
+                half = 16 if (a == "Y" and plan.mode != "planes") else 128
+                lo = int(np.clip(n // 2 - half, 0, max(0, n - 2 * half)))
+                region.append(slice(lo, min(n, lo + 2 * half)))
+            else:
+                region.append(slice(0, n))
+        return tuple(region)
 
     ram_fraction = 0.25  # results bigger than this share of the free RAM go to a zarr store on disk
 
@@ -384,7 +424,7 @@ class ZSSRWidget(Container):
                 self.progress.value = int(100 * done / total)
             self.status.value = f"{unit}applying the network" + (f" ({done}/{total})" if done and total else "")
 
-    def _on_done(self, layer, plan, res):
+    def _on_done(self, layer, plan, res, start=None, full_plan=None):
         from .core.plan import output_geometry
 
         if self._closing:
@@ -400,6 +440,8 @@ class ZSSRWidget(Container):
             store_path = str(getattr(out.store, "root", out.store))
             out = da.from_zarr(out)
         scale, translate = layer_geometry(layer, plan.axes)
+        if start is not None:  # a preview region: its first voxel sits start voxels into the layer
+            translate = [t + s0 * s for t, s0, s in zip(translate, start, scale)]
         new_scale, new_translate = output_geometry(plan, scale, translate)
         if layer.rgb:
             new_scale, new_translate = new_scale[:-1], new_translate[:-1]
@@ -409,7 +451,7 @@ class ZSSRWidget(Container):
                                             "gain_db": report.gain_db, "factors": plan.scale}}
         if store_path:
             meta["zssr"]["store"] = store_path
-        kwargs = {"name": f"{layer.name} ZSSR {f_txt}", "scale": new_scale, "translate": new_translate, "metadata": meta,
+        kwargs = {"name": f"{layer.name} ZSSR {f_txt}{' preview' if full_plan else ''}", "scale": new_scale, "translate": new_translate, "metadata": meta,
                       "rgb": layer.rgb, "blending": layer.blending, "colormap": layer.colormap.name}
         for key in ("units", "axis_labels"):
             if getattr(layer, key, None) is not None:
@@ -425,7 +467,25 @@ class ZSSRWidget(Container):
         where = f"; kept on disk in {store_path}" if store_path else ""
         self.status.value = (f"done in {report.seconds:.1f} s on {report.device}; internal gain over cubic "
                              f"{report.gain_db:+.2f} dB{where}")
+        if full_plan is not None:
+            estimate = self._estimate(layer, full_plan, report, math.prod(out.shape))
+            self.status.value = f"preview {self.status.value}; {estimate}"
         self.progress.value = 100
+
+    @staticmethod
+    def _estimate(layer, full_plan, report, preview_voxels: int) -> str:
+        """The whole run from the preview: the same training, inference in proportion to the output."""
+        from .blocks import Blocks, out_shape, shape_for
+
+        full_shape = layer.data[0].shape if getattr(layer, "multiscale", False) else layer.data.shape
+        out = shape_for(full_plan.axes, out_shape(Blocks(np.empty(full_shape, np.uint8), full_plan.axes).shape5,
+                                                  full_plan))
+        n_full = math.prod(out)
+        train = sum(u.train_seconds for u in report.units)
+        infer = sum(u.infer_seconds for u in report.units)
+        seconds = train + infer * n_full / max(1, preview_voxels)
+        return (f"the whole layer: about {seconds:.0f} s, result {tuple(out)} "
+                f"({4 * n_full / 2**20:.0f} MB as float32)")
 
     def _on_error(self, exc):
         from napari.utils.notifications import show_error
@@ -439,5 +499,5 @@ class ZSSRWidget(Container):
         self._worker = None
         if self._closing:
             return
-        self.run_btn.enabled = True
+        self.run_btn.enabled = self.preview_btn.enabled = True
         self.cancel_btn.enabled = False

@@ -261,8 +261,8 @@ def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progre
                         None if flags is None else (flags, (c, t, z)))
         return runner.submit(apply_plane, job, model, plane, target=target)
 
-    _stream(runner, todo, unit, progress, "plane")
-    _collect_reports(runner, trains, report)
+    seconds = _stream(runner, todo, unit, progress, "plane")
+    _collect_reports(runner, trains, report, seconds, (lambda k: k[0]) if shared else (lambda k: (k[0], k[1] * Z + k[2])))
 
 
 def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, progress, out_stats=None):
@@ -290,32 +290,41 @@ def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, pro
                         None if flags is None else (flags, (c, t, k)))
         return runner.submit(apply_slab, job, runner.model(trains[c]), slab, a - lo_row, b - a, target=target)
 
-    _stream(runner, todo, unit, progress, "slab")
-    _collect_reports(runner, trains, report)
+    seconds = _stream(runner, todo, unit, progress, "slab")
+    _collect_reports(runner, trains, report, seconds, lambda k: k[0])
 
 
-def _stream(runner, todo, unit, progress, what: str) -> None:
-    """Submit ``unit(*key)`` for every key with at most ``runner.window`` in flight; count them as they finish."""
-    pending, done = [], 0
+def _stream(runner, todo, unit, progress, what: str) -> dict:
+    """Submit ``unit(*key)`` for every key with at most ``runner.window`` in flight; count them as they
+    finish. Returns the seconds each unit took, by key."""
+    pending, keys, seconds = [], {}, {}
     for key in todo:
         while len(pending) >= runner.window:
-            done = _finished(runner, pending, done, len(todo), progress, what)
-        pending.append(unit(*key))
+            _finished(runner, pending, keys, seconds, len(todo), progress, what)
+        handle = unit(*key)
+        keys[id(handle)] = key
+        pending.append(handle)
     while pending:
-        done = _finished(runner, pending, done, len(todo), progress, what)
+        _finished(runner, pending, keys, seconds, len(todo), progress, what)
+    return seconds
 
 
-def _finished(runner, pending, done, total, progress, what) -> int:
-    for handle, _ in runner.wait(pending):
+def _finished(runner, pending, keys, seconds, total, progress, what) -> None:
+    for handle, (_, secs) in runner.wait(pending):
         pending.remove(handle)
-        done += 1
+        seconds[keys.pop(id(handle))] = secs
+        done = len(seconds)
         progress(force=True, stage="infer", done=done, todo=total, **{what: done, what + "s": total})
-    return done
 
 
-def _collect_reports(runner, trains, report) -> None:
-    for handle in trains.values():
+def _collect_reports(runner, trains, report, seconds, owner) -> None:
+    """Append each training's report, with the inference seconds of the units that used its network."""
+    spent = {}
+    for key, secs in seconds.items():
+        spent[owner(key)] = spent.get(owner(key), 0.0) + secs
+    for key, handle in trains.items():
         (_, rep), _ = runner.result(handle)
+        rep.infer_seconds += spent.get(key, 0.0)
         report.units.append(rep)
 
 
