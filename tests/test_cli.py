@@ -148,3 +148,17 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, stack, capsys):
                  "tcp://127.0.0.1:9", *FAST])
     assert code == 2 and "no dask scheduler answered at tcp://127.0.0.1:9" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "o.zarr")
+
+
+def test_save_networks_then_apply_them_to_another_file(tmp_path, stack, capsys):
+    a, b = tmp_path / "t0.tif", tmp_path / "t1.tif"
+    tifffile.imwrite(a, stack)
+    tifffile.imwrite(b, stack[::-1])
+    nets = tmp_path / "nets.pt"
+    assert main(["upscale", str(a), str(tmp_path / "o0.tif"), "--scale", "3", "1", "1", "--save-networks",
+                 str(nets), *FAST]) == 0, capsys.readouterr().err
+    assert main(["upscale", str(b), str(tmp_path / "o1.tif"), "--scale", "3", "1", "1", "--networks", str(nets),
+                 "--quiet"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "steps []" in out and "no network was trained in this run" in out
+    assert read_image(tmp_path / "o1.tif").data.shape == (16, 32, 36)

@@ -282,3 +282,32 @@ def test_devices_are_those_of_the_workers_and_a_scheduler_file_connects(cluster,
         close()
     with pytest.raises(FileNotFoundError, match="no such scheduler file"):
         connect(str(tmp_path / "missing.json"))
+
+
+@pytest.mark.parametrize("scale", [(1, 1, 2, 2), (1, 3, 1, 1), (1, 2, 1.5, 1.5)])
+def test_saved_networks_apply_to_another_time_point_without_training(stack4d, tiny_config, tmp_path, scale):
+    path = tmp_path / "nets.pt"
+    first = upscale(stack4d, scale, axes="CZYX", config=tiny_config, save_networks=str(path))
+    events = []
+    again = upscale(stack4d, scale, axes="CZYX", networks=str(path), callback=events.append,
+                    config=tiny_config.replace(seed=5, width=16))  # only the device of this config counts
+    np.testing.assert_array_equal(again, first)
+    assert not any(e.get("stage") == "train" for e in events)
+    later = (stack4d[:, ::-1] * 0.9).astype(stack4d.dtype)  # "another time point"
+    res = upscale(later, scale, axes="CZYX", networks=str(path), config=tiny_config)
+    assert res.shape == first.shape and np.all(np.isfinite(res))
+    with pytest.raises(ValueError, match="trained for axes CZYX, factors"):
+        upscale(stack4d, (1, 1, 3, 3), axes="CZYX", networks=str(path))
+    with pytest.raises(ValueError, match="for 2 channel"):
+        upscale(stack4d[:1], scale, axes="CZYX", networks=str(path))
+    with pytest.raises(FileExistsError, match="exists"):
+        upscale(stack4d, scale, axes="CZYX", config=tiny_config, save_networks=str(path))
+    (tmp_path / "junk.pt").write_bytes(b"not a file of ours")
+    with pytest.raises(ValueError, match="not a napari-zssr networks file"):
+        upscale(stack4d, scale, axes="CZYX", networks=str(tmp_path / "junk.pt"))
+
+
+def test_saved_networks_apply_on_a_cluster(stack, tiny_config, tmp_path, cluster):
+    path = str(tmp_path / "nets.pt")
+    first = upscale(stack, (3, 1, 1), config=tiny_config, save_networks=path)
+    close(upscale(stack, (3, 1, 1), networks=path, client=cluster), first)

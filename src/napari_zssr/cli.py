@@ -99,7 +99,8 @@ def upscale_file(args) -> dict:
         img.axes = args.axes.upper()
     flat = img.axes in ("YX", "YXS")
     cluster = getattr(args, "scheduler", None) or getattr(args, "workers", None)
-    if flat and not to_zarr and not cluster and not getattr(args, "isotropic", False) and args.scale \
+    nets = getattr(args, "networks", None) or getattr(args, "save_networks", None)
+    if flat and not to_zarr and not cluster and not nets and not getattr(args, "isotropic", False) and args.scale \
             and len(args.scale) <= 2:
         return _upscale_2d(args, img)
     return _upscale_stack(args, img, to_zarr)
@@ -172,11 +173,12 @@ def _upscale_stack(args, img, to_zarr: bool = False) -> dict:
     vs = None
     if img.pixel_size and all(a in img.pixel_size for a in "ZYX" if a in axes):
         vs = [img.pixel_size.get(a, 1.0) for a in axes]
-    extra = {}
+    extra = {"networks": getattr(args, "networks", None), "save_networks": getattr(args, "save_networks", None)}
     if to_zarr:
         dtype = img.data.dtype if args.dtype == "same" else np.float32
-        extra = {"out": args.output, "overwrite": args.overwrite, "unit": img.unit,
-                 "dtype": np.float32 if np.issubdtype(dtype, np.floating) else dtype}
+        extra.update(out=args.output, unit=img.unit, dtype=np.float32 if np.issubdtype(dtype, np.floating) else dtype)
+    if to_zarr or extra["save_networks"]:
+        extra["overwrite"] = args.overwrite
     callback, close = _progress_bar(args.quiet)
     client, disconnect = _client(args)
     t = time.perf_counter()
@@ -222,7 +224,8 @@ def _summary(res) -> str:
         f"  {what}; preset {rep.preset}, kernel {rep.kernel}",
         f"  device {rep.device}; {res['seconds']:.1f} s (training {train_s:.1f} s, inference {infer_s:.1f} s); "
         f"steps {steps}",
-        f"  internal gain over cubic on the data's own LR->HR pairs: {rep.gain_db:+.2f} dB",
+        f"  internal gain over cubic on the data's own LR->HR pairs: {rep.gain_db:+.2f} dB" if rep.gain_db == rep.gain_db
+        else "  internal gain over cubic: not measured (no network was trained in this run)",
     ])
 
 
@@ -284,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scheduler", metavar="ADDRESS", help="run on this dask.distributed scheduler, e.g. "
                                                           "tcp://10.0.0.5:8786 (workers must see the output path)")
     up.add_argument("--workers", type=int, metavar="N", help="run on a local dask cluster of N worker processes")
+    up.add_argument("--save-networks", metavar="FILE", help="stacks: save the trained networks (one per channel) "
+                                                            "to apply them to other files of the acquisition")
+    up.add_argument("--networks", metavar="FILE", help="stacks: apply networks saved by --save-networks instead "
+                                                       "of training (their settings are used)")
     common(up)
 
     dm = sub.add_parser("demo", help="run ZSSR on the bundled sample and print a report")

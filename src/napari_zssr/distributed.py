@@ -81,6 +81,10 @@ class InProcess:
     def result(self, handle):
         return handle.value
 
+    def given(self, value):
+        """A handle for a unit's result known already (a loaded network)."""
+        return _Done(value)
+
     def model(self, handle):
         """What an apply unit takes for the network a training unit returned."""
         return handle.value[0][0]
@@ -122,6 +126,10 @@ class OnDask:
 
     def result(self, fut):
         return self._gather(fut)
+
+    def given(self, value):
+        """A future for a unit's result known already (a loaded network), kept on the cluster."""
+        return self.client.scatter([value], hash=False)[0]
 
     def model(self, fut):
         """A future of the trained Model alone, made once per training task and kept on the cluster."""

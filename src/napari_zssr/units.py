@@ -39,6 +39,13 @@ class Model:
         self.state = {k: v.detach().to("cpu").clone() for k, v in net.state_dict().items()}
         self._live = {}
 
+    @classmethod
+    def from_state(cls, kind: str, state: dict, channels: int, scale, bp_iters: int = 0) -> Model:
+        model = cls.__new__(cls)
+        model.__setstate__({"kind": kind, "scale": tuple(scale), "bp_iters": int(bp_iters),
+                            "channels": int(channels), "state": dict(state)})
+        return model
+
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k != "_live"}
 

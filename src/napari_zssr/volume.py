@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class UpscaleReport:
     kernel: str = ""
     seconds: float = 0.0
     units: list = field(default_factory=list)  # one ZSSRReport per trained network
+    networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> units.Model (shared runs)
 
     @property
     def gain_db(self) -> float:
@@ -37,7 +39,7 @@ class UpscaleReport:
 
 def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
             planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False, ome=None,
-            unit=None, client=None):
+            unit=None, client=None, networks=None, save_networks=None):
     """Enlarge a stack with ZSSR, one network per channel.
 
     Parameters
@@ -73,6 +75,13 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
         Unit of ``voxel_size`` for the OME-Zarr metadata, e.g. "micrometer".
     client : dask.distributed.Client, optional
         Run the units (one training per channel, inference per plane or slab) on its cluster.
+    save_networks : str or path, optional
+        Save the trained networks (one per channel and stage), their intensity ranges, config and
+        kernel to this file (``overwrite`` applies).
+    networks : str or path, optional
+        Apply networks saved by an earlier run instead of training (same axes, factors, mode and
+        channels; another file or time point of the same acquisition): their config and intensity
+        ranges are used, only ``config.device`` is taken from ``config``.
 
     ``data`` may be a numpy, dask or zarr array: dask and zarr arrays are read plane by plane or
     slab by slab, never whole.
@@ -86,12 +95,12 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
     return run_upscale(data, scale, axes=axes, mode=mode, channel_axis=channel_axis, kernel=kernel, config=config,
                        callback=callback, planes=planes, dtype=dtype, voxel_size=voxel_size,
                        psf_voxel_size=psf_voxel_size, out=out, overwrite=overwrite, ome=ome, unit=unit,
-                       client=client)[0]
+                       client=client, networks=networks, save_networks=save_networks)[0]
 
 
 def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
                 planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False,
-                ome=None, unit=None, client=None):
+                ome=None, unit=None, client=None, networks=None, save_networks=None):
     """As :func:`upscale`, returning ``(result, UpscaleReport)``."""
     from .core.axial import axial_kernel
     from .core.train import Progress
@@ -109,6 +118,18 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         raise ValueError(f"data is too small: shape {arr.shape} (Y and X need >= 2 pixels)")
     if isinstance(arr, np.ndarray):
         check_finite(arr, "data")
+    saved = None
+    if networks is not None or save_networks is not None:
+        from . import networks as nets
+
+        if plan.planes != "shared":
+            raise ValueError("saving or applying networks needs planes='shared' (one network per channel)")
+        if save_networks is not None and os.path.exists(save_networks) and not overwrite:
+            raise FileExistsError(f"{save_networks} exists; pass overwrite=True (--overwrite) to replace it")
+        if networks is not None:
+            saved = nets.load_networks(networks)
+            nets.check_fits(saved, plan, Blocks(arr, plan.axes).shape5[0], networks)
+            config = nets.config_of(saved, config.device if config is not None else "auto")
     if client is not None:  # the workers' devices decide the "auto" preset, not this machine's
         from .distributed import worker_device
 
@@ -131,6 +152,12 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     progress = Progress(callback, {"plan": report.plan, "preset": cfg.preset_name})
     src = Blocks(arr, plan.axes)
     stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
+    given = None
+    if saved is not None:  # the networks' own intensity mapping, so time points stay comparable
+        stats = [ChannelStats(lo, span, st.constant, st.sample, st.digest) for st, (lo, span) in
+                 zip(stats, saved["ranges"])]
+        given = nets.models_of(saved)
+        report.kernel = saved["kernel"]
     for c, st in enumerate(stats):
         if st.constant:
             warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=3)
@@ -161,20 +188,20 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         live = [c for c, st in enumerate(stats) if not st.constant]
         if plan.mode == "planes":
             _planes_stage(runner, job, src, stats, dest, _flags(store, "done_planes", src.shape5[:3]),
-                          live, report, progress, denorm=True)
+                          live, report, progress, denorm=True, given=given)
         elif plan.mode == "isotropic":
             _isotropic_stage(runner, job, src, stats, dest, _flags(store, "done_z", _slab_grid(src.shape5, cfg)),
-                             live, report, progress)
+                             live, report, progress, given=given)
         else:
             mid5 = out_shape(src.shape5, Plan(plan.axes, plan.scale, "planes", plan.planes))
             mid_chunks = (1, 1, 1) + mid5[3:]
             mid = Blocks(store.scratch("planes", mid5, mid_chunks) if store is not None
                          else np.empty(mid5, np.float32), "CTZYX")
             _planes_stage(runner, job, src, stats, mid, _flags(store, "done_planes", src.shape5[:3]),
-                          live, report, progress, denorm=False)
+                          live, report, progress, denorm=False, given=given)
             unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
             _isotropic_stage(runner, job, mid, unit_stats, dest, _flags(store, "done_z", _slab_grid(mid5, cfg)),
-                             live, report, progress, out_stats=stats)
+                             live, report, progress, out_stats=stats, given=given)
     except BaseException:
         runner.cancel()
         raise
@@ -182,9 +209,13 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         runner.close()
     report.device = report.units[-1].device if report.units else ""
     report.seconds = time.perf_counter() - t0
-    if report.units and not report.gain_db > 0:
+    if report.units and np.isfinite(report.gain_db) and not report.gain_db > 0:
         warnings.warn(f"ZSSR did not beat cubic interpolation on the data's own pairs (gain {report.gain_db:.2f} dB)",
                       stacklevel=3)
+    if save_networks is not None:
+        from . import networks as nets
+
+        nets.save_networks(save_networks, report.networks, plan, cfg, report.kernel, stats, overwrite)
     if store is not None:
         result = store.finish({"seconds": report.seconds, "device": report.device, "gain_db": report.gain_db,
                                "steps": [u.steps for u in report.units]})
@@ -231,7 +262,7 @@ def _read(src: Blocks, st: ChannelStats, c, t, zs=slice(None), ys=slice(None), x
     return x
 
 
-def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progress, denorm: bool):
+def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progress, denorm: bool, given=None):
     from .units import apply_plane, train_lateral
 
     cfg, plan = job.cfg, job.plan
@@ -243,6 +274,9 @@ def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progre
     if shared:
         for c in sorted({c for c, _, _ in todo}):
             progress.base.update(unit=c + 1, units=len(stats))
+            if given is not None:
+                trains[c] = runner.given(_loaded(given, "lateral", c, job))
+                continue
             planes = [_read(src, stats[c], c, t, slice(z, z + 1))[0] for t, z in stats[c].sample]
             trains[c] = runner.submit(train_lateral, job, planes, seed_for(cfg.seed, c))
 
@@ -262,10 +296,11 @@ def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progre
         return runner.submit(apply_plane, job, model, plane, target=target)
 
     seconds = _stream(runner, todo, unit, progress, "plane")
-    _collect_reports(runner, trains, report, seconds, (lambda k: k[0]) if shared else (lambda k: (k[0], k[1] * Z + k[2])))
+    _collect_reports(runner, trains, report, seconds, (lambda k: k[0]) if shared else (lambda k: (k[0], k[1] * Z + k[2])),
+                     "lateral" if shared else None)
 
 
-def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, progress, out_stats=None):
+def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, progress, out_stats=None, given=None):
     from .units import apply_slab, slab_rows, train_axial
 
     cfg = job.cfg
@@ -278,6 +313,9 @@ def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, pro
     trains = {}
     for c in sorted({c for c, _, _ in todo}):
         progress.base.update(unit=c + 1, units=len(stats))
+        if given is not None:
+            trains[c] = runner.given(_loaded(given, "axial", c, job))
+            continue
         planes = [_read(src, stats[c], c, t, slice(z, z + 1))[0] for t, z in stats[c].sample]
         trains[c] = runner.submit(train_axial, job, planes, seed_for(cfg.seed, 1_000_000 + c))
 
@@ -291,7 +329,7 @@ def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, pro
         return runner.submit(apply_slab, job, runner.model(trains[c]), slab, a - lo_row, b - a, target=target)
 
     seconds = _stream(runner, todo, unit, progress, "slab")
-    _collect_reports(runner, trains, report, seconds, lambda k: k[0])
+    _collect_reports(runner, trains, report, seconds, lambda k: k[0], "axial")
 
 
 def _stream(runner, todo, unit, progress, what: str) -> dict:
@@ -317,15 +355,31 @@ def _finished(runner, pending, keys, seconds, total, progress, what) -> None:
         progress(force=True, stage="infer", done=done, todo=total, **{what: done, what + "s": total})
 
 
-def _collect_reports(runner, trains, report, seconds, owner) -> None:
-    """Append each training's report, with the inference seconds of the units that used its network."""
+def _collect_reports(runner, trains, report, seconds, owner, kind=None) -> None:
+    """Append each training's report, with the inference seconds of the units that used its network;
+    keep the networks of shared runs (``kind``) for saving."""
     spent = {}
     for key, secs in seconds.items():
         spent[owner(key)] = spent.get(owner(key), 0.0) + secs
     for key, handle in trains.items():
-        (_, rep), _ = runner.result(handle)
+        (model, rep), _ = runner.result(handle)
         rep.infer_seconds += spent.get(key, 0.0)
         report.units.append(rep)
+        if kind is not None:
+            report.networks[kind, key] = model
+
+
+def _loaded(given, kind, c, job):
+    """What a training unit would have returned, for a network loaded from a file."""
+    from .core.zssr import ZSSRReport
+
+    if (kind, c) not in given:
+        raise ValueError(f"the networks file has no {kind} network for channel {c}")
+    model = given[kind, c]
+    rep = ZSSRReport(preset=job.cfg.preset_name, device="", scale=model.scale, schedule=[], kernel="loaded",
+                     seed=job.cfg.seed)
+    rep.notes.append("network loaded from a file; not trained in this run")
+    return (model, rep), 0.0
 
 
 def _fill_constant(dest: Blocks, stats, final5) -> None:

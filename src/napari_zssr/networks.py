@@ -1,0 +1,89 @@
+"""Trained networks saved to a file and applied to other files or time points of the same acquisition.
+
+The file (``torch.save`` of plain types and tensors, loaded with ``weights_only=True``) holds, per
+channel, each network's weights, the intensity range it was trained in, and the plan, config
+and kernel of the run, so applying it reproduces the original run's mapping exactly.
+"""
+
+from __future__ import annotations
+
+import os
+
+FORMAT = "napari-zssr networks 1"
+
+
+def save_networks(path, models: dict, plan, cfg, kernel: str, stats, overwrite: bool = False) -> None:
+    """Write ``models`` ({(kind, channel): units.Model}) with what applying them needs, atomically."""
+    import torch
+
+    from . import __version__
+    from .io import atomic_write
+
+    if not models:
+        raise ValueError("no networks were trained in this run (every unit was already done or constant): "
+                         "nothing to save")
+    payload = {
+        "format": FORMAT, "version": __version__, "axes": plan.axes, "scale": [float(v) for v in plan.scale],
+        "mode": plan.mode, "config": _plain(cfg.to_dict()), "kernel": kernel,
+        "ranges": [[float(s.lo), float(s.span)] for s in stats],
+        "networks": [{"kind": kind, "channel": int(c), "state": m.state, "in_channels": int(m.channels),
+                      "scale": [float(v) for v in m.scale], "bp_iters": int(m.bp_iters)}
+                     for (kind, c), m in sorted(models.items())],
+    }
+    atomic_write(path, lambda tmp: torch.save(payload, tmp), overwrite=overwrite)
+
+
+def load_networks(path) -> dict:
+    """The saved run, checked to be one of ours."""
+    import torch
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such networks file: {path}")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle and zip errors alike mean "not our file"
+        raise ValueError(f"{path} is not a napari-zssr networks file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a napari-zssr networks file (format {FORMAT!r})")
+    return saved
+
+
+def check_fits(saved: dict, plan, n_channels: int, path) -> None:
+    """The saved networks must have been trained for this plan: same axes, factors, mode, channels."""
+    same_scale = len(saved["scale"]) == len(plan.scale) and all(
+        abs(a - b) <= 1e-9 * max(1.0, abs(b)) for a, b in zip(saved["scale"], plan.scale))
+    if saved["axes"] != plan.axes or not same_scale or saved["mode"] != plan.mode:
+        raise ValueError(f"the networks in {path} were trained for axes {saved['axes']}, factors {saved['scale']}, "
+                         f"{saved['mode']} mode; this run is axes {plan.axes}, factors {list(plan.scale)}, "
+                         f"{plan.mode} mode")
+    if len(saved["ranges"]) != n_channels:
+        raise ValueError(f"the networks in {path} are for {len(saved['ranges'])} channel(s); the data has "
+                         f"{n_channels}")
+
+
+def models_of(saved: dict) -> dict:
+    """{(kind, channel): units.Model} rebuilt from a loaded file."""
+    from .units import Model
+
+    return {(n["kind"], n["channel"]): Model.from_state(n["kind"], n["state"], n["in_channels"], n["scale"],
+                                                        n["bp_iters"]) for n in saved["networks"]}
+
+
+def config_of(saved: dict, device: str):
+    from .core.config import ZSSRConfig
+
+    values = dict(saved["config"])
+    values["device"] = device
+    if values.get("scale_factors") is not None:
+        values["scale_factors"] = [tuple(s) for s in values["scale_factors"]]
+    return ZSSRConfig(**values)
+
+
+def _plain(value):
+    """Lists and dicts of numbers and strings only (what a weights-only load accepts)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
