@@ -10,47 +10,14 @@ process RSS. Training steps do not change the figure, so few of them are run.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import sys
-import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import PeakSampler  # noqa: E402 - the benchmarks folder is not a package
 
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-                 "keepcost")]
-
-
-_libc = ctypes.CDLL("libc.so.6")
-_libc.mallinfo2.restype = _MallInfo2
-
-
-def heap_in_use() -> int:
-    m = _libc.mallinfo2()
-    return m.uordblks + m.hblkhd
-
-
-class PeakSampler(threading.Thread):
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.base = heap_in_use()
-        self.peak = 0
-        self.running = True
-
-    def run(self):
-        while self.running:
-            self.peak = max(self.peak, heap_in_use() - self.base)
-            time.sleep(0.005)
-
-    def stop(self):
-        self.running = False
-        self.join()
-        self.peak = max(self.peak, heap_in_use() - self.base)
-        return self.peak
 
 
 def main(argv=None):

@@ -34,7 +34,6 @@ Rows are appended to benchmarks/results/scale.jsonl; a markdown table is printed
 from __future__ import annotations
 
 import argparse
-import ctypes
 import datetime
 import json
 import os
@@ -44,62 +43,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results", "scale.jsonl")
 SIZE = 512  # pixels per side of a plane (--size)
 
+sys.path.insert(0, HERE)
+from common import PeakSampler, cpu_name  # noqa: E402 - the benchmarks folder is not a package
 
-# --- memory samplers -------------------------------------------------------------------------
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-                 "keepcost")]
-
-
-_libc = ctypes.CDLL("libc.so.6")
-_libc.mallinfo2.restype = _MallInfo2
-
-
-def heap_in_use() -> int:
-    m = _libc.mallinfo2()
-    return m.uordblks + m.hblkhd
-
-
-class PeakSampler(threading.Thread):
-    """Heap peak above the level at construction; optionally RSS peaks of some processes (by pid)."""
-
-    def __init__(self, pids=()):
-        super().__init__(daemon=True)
-        self.base = heap_in_use()
-        self.peak = 0
-        self.pids = list(pids)
-        self.rss = {pid: 0 for pid in self.pids}
-        self.running = True
-
-    def run(self):
-        procs = {}
-        if self.pids:
-            import psutil
-
-            procs = {pid: psutil.Process(pid) for pid in self.pids}
-        while self.running:
-            self.peak = max(self.peak, heap_in_use() - self.base)
-            for pid, p in procs.items():
-                try:
-                    self.rss[pid] = max(self.rss[pid], p.memory_info().rss)
-                except Exception:  # noqa: BLE001 - a worker that went away keeps its last peak
-                    pass
-            time.sleep(0.005)
-
-    def stop(self):
-        self.running = False
-        self.join()
-        self.peak = max(self.peak, heap_in_use() - self.base)
-        return self.peak
 
 
 def _worker_start(dask_worker):
@@ -234,17 +186,6 @@ def run_case(args) -> dict:
 
 
 # --- the driver: runs the cases, compares, records -------------------------------------------
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
 
 def _child(args, case: str, n: int) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--case", case, "--n", str(n), "--tmp", args.tmp,

@@ -31,18 +31,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results", "speed.jsonl")
 
+sys.path.insert(0, HERE)
+from common import cpu_name  # noqa: E402 - the benchmarks folder is not a package
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
 
-    return platform.processor() or "unknown CPU"
 
 
 def sync(dev):

@@ -270,15 +270,8 @@ def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progre
     ids = [(t, z) for t in range(T) for z in range(Z)]
     todo = [(c, t, z) for c in channels for t, z in ids if flags is None or not flags[c, t, z]]
     shared = plan.planes == "shared"
-    trains = {}
-    if shared:
-        for c in sorted({c for c, _, _ in todo}):
-            progress.base.update(unit=c + 1, units=len(stats))
-            if given is not None:
-                trains[c] = runner.given(_loaded(given, "lateral", c, job))
-                continue
-            planes = [_read(src, stats[c], c, t, slice(z, z + 1))[0] for t, z in stats[c].sample]
-            trains[c] = runner.submit(train_lateral, job, planes, seed_for(cfg.seed, c))
+    trains = _train_channels(runner, job, src, stats, todo, progress, given, "lateral", train_lateral, 0) \
+        if shared else {}
 
     def unit(c, t, z):
         plane = _read(src, stats[c], c, t, slice(z, z + 1))[0]
@@ -310,14 +303,7 @@ def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, pro
     n_slabs = -(-Y // rows)
     todo = [(c, t, k) for c in channels for t in range(T) for k in range(n_slabs)
             if flags is None or not flags[c, t, k]]
-    trains = {}
-    for c in sorted({c for c, _, _ in todo}):
-        progress.base.update(unit=c + 1, units=len(stats))
-        if given is not None:
-            trains[c] = runner.given(_loaded(given, "axial", c, job))
-            continue
-        planes = [_read(src, stats[c], c, t, slice(z, z + 1))[0] for t, z in stats[c].sample]
-        trains[c] = runner.submit(train_axial, job, planes, seed_for(cfg.seed, 1_000_000 + c))
+    trains = _train_channels(runner, job, src, stats, todo, progress, given, "axial", train_axial, 1_000_000)
 
     def unit(c, t, k):
         a, b = k * rows, min(Y, (k + 1) * rows)
@@ -330,6 +316,19 @@ def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, pro
 
     seconds = _stream(runner, todo, unit, progress, "slab")
     _collect_reports(runner, trains, report, seconds, lambda k: k[0], "axial")
+
+
+def _train_channels(runner, job, src, stats, todo, progress, given, kind, train_fn, unit_base) -> dict:
+    """One network per channel that still has units to do: trained on its sampled planes, or loaded."""
+    trains = {}
+    for c in sorted({key[0] for key in todo}):
+        progress.base.update(unit=c + 1, units=len(stats))
+        if given is not None:
+            trains[c] = runner.given(_loaded(given, kind, c, job))
+            continue
+        planes = [_read(src, stats[c], c, t, slice(z, z + 1))[0] for t, z in stats[c].sample]
+        trains[c] = runner.submit(train_fn, job, planes, seed_for(job.cfg.seed, unit_base + c))
+    return trains
 
 
 def _stream(runner, todo, unit, progress, what: str) -> dict:
