@@ -152,19 +152,43 @@ def _oom_text(exc) -> str:
     return f"{type(exc).__name__}: {first[:200]}"
 
 
-def _super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None):
-    outs = []
+def _super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None,
+                   batch_transforms=None):
     # oneDNN runs inference-sized convolutions markedly faster in channels-last layout on the CPU
     layout = torch.channels_last if lr.device.type == "cpu" else torch.contiguous_format
+    # on a GPU one batched pass over the transforms that share a shape beats several small ones;
+    # on the CPU the passes are compute-bound already and a batch only multiplies the memory
+    batched = lr.device.type != "cpu" if batch_transforms is None else batch_transforms
     net.to(memory_format=layout)
     try:
-        for k, f in transforms(scale[0] == scale[1], flips):
-            outs.append(_one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check))
+        if batched:
+            sr = _batched_transforms(net, lr, scale, kernel, bp_iters, flips, tile_pixels, layout, check)
+        else:
+            outs = [_one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check)
+                    for k, f in transforms(scale[0] == scale[1], flips)]
+            sr = outs[0] if len(outs) == 1 else _median(torch.stack(outs))
+            del outs
     finally:
         net.to(memory_format=torch.contiguous_format)
-    sr = outs[0] if len(outs) == 1 else _median(torch.stack(outs))
-    del outs
     return back_project(sr, lr, scale, kernel, bp_iters)
+
+
+def _batched_transforms(net, lr, scale, kernel, bp_iters, flips, tile_pixels, layout, check):
+    """The ensemble with the transforms of one output shape in one batch (tiles shrink to match)."""
+    sy, sx = scale
+    groups = {}
+    for k, f in transforms(sy == sx, flips):
+        groups.setdefault(k % 2, []).append((k, f))
+    outs = []
+    for odd, members in groups.items():
+        sc = (sx, sy) if odd else (sy, sx)
+        up = torch.cat([interpolate_up(_apply(lr, k, f), sc, None) for k, f in members])
+        res = forward_tiled(net, up.contiguous(memory_format=layout), max(1, tile_pixels // len(members)), check)
+        outs.extend(_undo(res[i : i + 1], k, f) for i, (k, f) in enumerate(members))
+        if check is not None:
+            check()
+    sr = back_project(torch.cat(outs).contiguous(), lr, scale, kernel, bp_iters)
+    return sr[0:1] if sr.shape[0] == 1 else _median(sr[:, None])
 
 
 def _one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check):
