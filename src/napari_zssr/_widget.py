@@ -377,10 +377,10 @@ class ZSSRWidget(Container):
 
         import torch
 
-        from .blocks import Blocks, out_shape, shape_for
+        from .blocks import result_shape
         from .core.memory import free_bytes
 
-        n = math.prod(shape_for(plan.axes, out_shape(Blocks(data, plan.axes).shape5, plan)))
+        n = math.prod(result_shape(data.shape, plan))
         if 4 * n <= self.ram_fraction * free_bytes(torch.device("cpu")):
             return {}
         folder = tempfile.mkdtemp(prefix="napari-zssr-")
@@ -475,11 +475,10 @@ class ZSSRWidget(Container):
     @staticmethod
     def _estimate(layer, full_plan, report, preview_voxels: int) -> str:
         """The whole run from the preview: the same training, inference in proportion to the output."""
-        from .blocks import Blocks, out_shape, shape_for
+        from .blocks import result_shape
 
         full_shape = layer.data[0].shape if getattr(layer, "multiscale", False) else layer.data.shape
-        out = shape_for(full_plan.axes, out_shape(Blocks(np.empty(full_shape, np.uint8), full_plan.axes).shape5,
-                                                  full_plan))
+        out = result_shape(full_shape, full_plan)
         n_full = math.prod(out)
         train = sum(u.train_seconds for u in report.units)
         infer = sum(u.infer_seconds for u in report.units)

@@ -37,7 +37,7 @@ class Blocks:
 
     def __init__(self, array, axes: str):
         self.array, self.axes = array, axes
-        self.shape5 = tuple(array.shape[axes.index(a)] if a in axes else 1 for a in "CTZYX")
+        self.shape5 = shape5_of(array.shape, axes)
 
     def _index(self, c, t, zs, ys, xs):
         pick = {"C": c, "T": t, "Z": zs, "Y": ys, "X": xs}
@@ -52,6 +52,16 @@ class Blocks:
 
     def plane(self, c, t, z) -> np.ndarray:
         return self.read(c, t, slice(z, z + 1))[0]
+
+
+def shape5_of(shape, axes: str) -> tuple:
+    """(C, T, Z, Y, X) of an array of ``shape`` with ``axes``, 1 where it has no such axis."""
+    return tuple(shape[axes.index(a)] if a in axes else 1 for a in "CTZYX")
+
+
+def result_shape(shape, plan) -> tuple:
+    """The shape of the enlarged array, in the input's axis order."""
+    return shape_for(plan.axes, out_shape(shape5_of(shape, plan.axes), plan))
 
 
 def out_shape(blocks_shape5, plan) -> tuple:

@@ -87,7 +87,7 @@ class InProcess:
 
     def model(self, handle):
         """What an apply unit takes for the network a training unit returned."""
-        return handle.value[0][0]
+        return _model_of(handle.value)
 
     def cancel(self) -> None:
         pass

@@ -113,7 +113,9 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     if len(arr.shape) < 2:
         raise ValueError(f"data must have at least 2 axes, got shape {arr.shape}")
     plan = make_plan(arr.shape, scale, axes, mode, channel_axis, planes)
-    check_output_size(out_shape(Blocks(arr, plan.axes).shape5, plan), "upscale")
+    src = Blocks(arr, plan.axes)
+    final5 = out_shape(src.shape5, plan)
+    check_output_size(final5, "upscale")
     if math.prod(arr.shape) == 0 or min(arr.shape[plan.axes.index(a)] for a in "YX") < 2:
         raise ValueError(f"data is too small: shape {arr.shape} (Y and X need >= 2 pixels)")
     if isinstance(arr, np.ndarray):
@@ -128,7 +130,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
             raise FileExistsError(f"{save_networks} exists; pass overwrite=True (--overwrite) to replace it")
         if networks is not None:
             saved = nets.load_networks(networks)
-            nets.check_fits(saved, plan, Blocks(arr, plan.axes).shape5[0], networks)
+            nets.check_fits(saved, plan, src.shape5[0], networks)
             config = nets.config_of(saved, config.device if config is not None else "auto")
     if client is not None:  # the workers' devices decide the "auto" preset, not this machine's
         from .distributed import worker_device
@@ -150,7 +152,6 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name,
                            kernel=ax_kernel.name if ax_kernel is not None else lat_kernel.name)
     progress = Progress(callback, {"plan": report.plan, "preset": cfg.preset_name})
-    src = Blocks(arr, plan.axes)
     stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
     given = None
     if saved is not None:  # the networks' own intensity mapping, so time points stay comparable
@@ -162,7 +163,6 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         if st.constant:
             warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=3)
 
-    final5 = out_shape(src.shape5, plan)
     store, result = None, None
     if out is None:
         out_axes = plan.axes
