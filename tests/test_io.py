@@ -63,3 +63,44 @@ def test_cli_axes_option_and_per_spatial_axis_scale(tmp_path, stack):
     back = read_image(out)
     assert back.axes == "ZCYX" and back.data.shape == (6, 2, 64, 72)
     assert main(["upscale", str(src), str(tmp_path / "x.tif"), "--axes", "ZYX", "--scale", "2", "1", "1"]) == 2
+
+
+def test_ome_tiff_units_are_read_per_axis(tmp_path):
+    import tifffile
+
+    from napari_zssr.io import read_image
+
+    path = tmp_path / "mixed.ome.tif"
+    md = {"axes": "ZYX", "PhysicalSizeZ": 1.2, "PhysicalSizeZUnit": "µm", "PhysicalSizeY": 300.0,
+          "PhysicalSizeYUnit": "nm", "PhysicalSizeX": 300.0, "PhysicalSizeXUnit": "nm"}
+    tifffile.imwrite(path, np.zeros((3, 8, 8), np.uint16), ome=True, metadata=md)
+    img = read_image(path)
+    assert img.unit == "nm"
+    assert img.pixel_size == pytest.approx({"Z": 1200.0, "Y": 300.0, "X": 300.0})
+
+
+@pytest.mark.parametrize("unit, symbol", [("micrometer", "µm"), ("um", "µm"), ("micron", "µm"), ("nm", "nm"),
+                                          (None, "µm")])
+def test_ome_tiff_is_written_with_ome_unit_symbols(tmp_path, unit, symbol):
+    import tifffile
+
+    from napari_zssr.io import ImageData, read_image, write_image
+
+    path = tmp_path / "o.ome.tif"
+    write_image(path, ImageData(np.zeros((3, 8, 8), np.uint16), "ZYX", {"Z": 1.0, "Y": 0.25, "X": 0.25}, unit))
+    with tifffile.TiffFile(path) as tif:
+        xml = tif.ome_metadata
+    assert f'PhysicalSizeXUnit="{symbol}"' in xml and f'PhysicalSizeZUnit="{symbol}"' in xml
+    back = read_image(path)
+    assert back.pixel_size == pytest.approx({"Z": 1.0, "Y": 0.25, "X": 0.25})
+
+
+def test_length_units_in_every_spelling():
+    from napari_zssr.lengths import length_unit, ngff_name, ome_symbol, to_unit
+
+    for name in ("um", "µm", "μm", "micron", "microns", "micrometer"):
+        assert length_unit(name) == "um" and ngff_name(name) == "micrometer" and ome_symbol(name) == "µm"
+    assert length_unit("pixel") is None and length_unit("second") is None and length_unit("") is None
+    assert to_unit(1200, "nm", "um") == pytest.approx(1.2)
+    with pytest.raises(ValueError, match="'second' is not a length unit"):
+        to_unit(1, "second", "um")

@@ -201,3 +201,85 @@ def test_preview_runs_on_the_current_plane_and_estimates_the_whole_run(qtbot, ma
     assert out.data_to_world((0, 0, 0))[0] == pytest.approx(src.data_to_world((3, 0, 0))[0])
     assert "the whole layer: about" in widget.status.value and "(5, 40, 48)" in widget.status.value
     assert len(viewer.layers) == 2
+
+
+@pytest.mark.parametrize("t_unit", ["second", "pixel"])
+def test_make_isotropic_on_a_time_lapse_converts_spatial_axes_only(make_napari_viewer, t_unit):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((3, 4, 16, 16), np.float32), scale=(30.0, 1200.0, 0.3, 0.3),
+                             units=(t_unit, "nanometer", "micrometer", "micrometer"))
+    widget = ZSSRWidget(viewer)
+    widget.layer.value = layer
+    widget.axes.value = "TZYX"
+    widget.factors.value = "1, 1, 1, 1"
+    widget.make_isotropic()
+    assert widget.parsed_factors() == pytest.approx([1, 4, 1, 1])
+    assert widget.mode.value == "isotropic"
+
+
+@pytest.mark.parametrize("units, scale, message", [
+    (None, (1.0, 1.0, 1.0), "no voxel sizes"),
+    (("second", "micrometer", "micrometer"), (2.0, 0.3, 0.3), "the Z axis is in second"),
+    (("pixel", "micrometer", "micrometer"), (2.0, 0.3, 0.3), "the Z axis is in pixel"),
+])
+def test_make_isotropic_says_what_is_missing(make_napari_viewer, units, scale, message):
+    viewer = make_napari_viewer()
+    kw = {} if units is None else {"units": units}
+    layer = viewer.add_image(np.zeros((4, 16, 16), np.float32), scale=scale, **kw)
+    widget = ZSSRWidget(viewer)
+    widget.layer.value = layer
+    widget.factors.value = "1, 1, 1"
+    widget.make_isotropic()  # no exception reaches the user
+    assert message in widget.status.value and widget.factors.value == "1, 1, 1"
+
+
+def test_closing_the_viewer_waits_for_this_widgets_run_only(qtbot, make_napari_viewer):
+    import threading
+
+    from napari.qt.threading import thread_worker
+
+    stop, ended = threading.Event(), threading.Event()
+
+    @thread_worker
+    def other_plugins_work():
+        stop.wait(20)  # some other plugin's long job
+        ended.set()
+
+    other = other_plugins_work()
+    other_done = []
+    other.finished.connect(lambda: other_done.append(True))
+    other.start()
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((40, 48)).astype(np.float32))
+    widget = ZSSRWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.preset.value, widget.max_steps.value, widget.device.value = "fast", 5000, "cpu"
+    worker = widget.run()
+    finished = []
+    worker.finished.connect(lambda: finished.append(True))
+    qtbot.waitUntil(lambda: "training" in widget.status.value, timeout=60_000)
+    try:
+        viewer.close()
+        assert widget._stopped.is_set(), "the widget's own run was not waited for"
+        assert not ended.is_set(), "closing waited for another plugin's worker"
+    finally:
+        stop.set()
+    qtbot.waitUntil(lambda: bool(other_done) and bool(finished), timeout=15_000)
+
+
+def test_a_run_that_does_not_stop_in_time_is_reported_not_raised(qtbot, make_napari_viewer, caplog):
+    import logging
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((40, 48)).astype(np.float32))
+    widget = ZSSRWidget(viewer)
+    widget.preset.value, widget.max_steps.value, widget.device.value = "fast", 5000, "cpu"
+    worker = widget.run()
+    finished = []
+    worker.finished.connect(lambda: finished.append(True))
+    qtbot.waitUntil(lambda: "training" in widget.status.value, timeout=60_000)
+    with caplog.at_level(logging.WARNING, logger="napari_zssr"):
+        assert widget.shutdown(timeout_ms=0) is False
+    assert any("did not stop within" in r.getMessage() for r in caplog.records)
+    qtbot.waitUntil(lambda: bool(finished), timeout=15_000)  # it still stops, at its next progress report
+    assert len(viewer.layers) == 1

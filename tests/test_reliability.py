@@ -46,10 +46,11 @@ def image(h=40, w=48):
 
 @contextlib.contextmanager
 def memory_limit(max_pixels: int | None = None, *, training: bool | None = None, max_batch: int | None = None,
-                 calls: list | None = None, only_on: str | None = None):
+                 calls: list | None = None, only_on: str | None = None, message: str | None = None):
     """The network's forward raises torch.cuda.OutOfMemoryError as a GPU with little memory would:
     when its input has more than ``max_pixels`` pixels or a batch above ``max_batch`` (in training
-    mode only, eval mode only, or both)."""
+    mode only, eval mode only, or both). With ``message``, a RuntimeError with that text instead
+    (cuDNN and cuBLAS report failed allocations so)."""
     original = ZSSRNet.forward
 
     def forward(self, x):
@@ -59,6 +60,8 @@ def memory_limit(max_pixels: int | None = None, *, training: bool | None = None,
             if big or batch:
                 if calls is not None:
                     calls.append(tuple(x.shape))
+                if message is not None:
+                    raise RuntimeError(message)
                 raise torch.cuda.OutOfMemoryError(
                     f"CUDA out of memory. Tried to allocate {x.numel() * 4 * self.convs[0].out_channels} bytes")
         return original(self, x)
@@ -190,6 +193,30 @@ def _oom_training():
         return zssr(image(24, 28), 2, config=tiny())
 
 
+def _cudnn_alloc_failed_training():
+    with memory_limit(max_batch=1, training=True, message="cuDNN error: CUDNN_STATUS_ALLOC_FAILED"):
+        return zssr(image(24, 28), 2, config=tiny())
+
+
+def _cublas_alloc_failed_inference():
+    with memory_limit(1500, training=False,
+                      message="CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"):
+        return zssr(image(24, 28), 2, config=tiny(tile_pixels=4096))
+
+
+def _resume_with_other_networks():
+    """A store begun applying one networks file, resumed with another of the same settings."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = np.stack([IMG, IMG[::-1]])
+        a, b, out = (os.path.join(tmp, n) for n in ("a.pt", "b.pt", "o.zarr"))
+        upscale(stack, (1, 2, 2), config=tiny(), save_networks=a)
+        upscale(np.ascontiguousarray(stack[:, :, ::-1]), (1, 2, 2), config=tiny(), save_networks=b)
+        with contextlib.suppress(Cancelled):
+            upscale(stack, (1, 2, 2), networks=a, out=out, config=tiny(),
+                    callback=lambda p: False if p.get("done") == 1 else None)
+        return upscale(stack, (1, 2, 2), networks=b, out=out, config=tiny())
+
+
 def _oom_always_training():
     with memory_limit(0, training=True):
         return zssr(image(24, 28), 2, config=tiny())
@@ -290,6 +317,17 @@ CASES = [
     ("oom-inference", "CUDA out of memory in the final pass above 1500 pixels per forward", _oom_inference, None,
      ""),
     ("oom-training", "CUDA out of memory in training with a batch above 1", _oom_training, None, ""),
+    ("oom-cudnn-training", "cuDNN's CUDNN_STATUS_ALLOC_FAILED in training with a batch above 1 (retried)",
+     _cudnn_alloc_failed_training, None, ""),
+    ("oom-cublas-inference", "cuBLAS's CUBLAS_STATUS_ALLOC_FAILED in the final pass above 1500 pixels (retried)",
+     _cublas_alloc_failed_inference, None, ""),
+    ("scale-factors-end", "zssr: scale_factors ending at 2 x 2.5 for a scale of 2",
+     lambda: zssr(IMG, 2, config=tiny(scale_factors=[(1.5, 1.5), (2, 2.5)])), ValueError,
+     "must end at the requested scale"),
+    ("networks-resume-other", "upscale(out=, networks=): resume a store with another networks file",
+     _resume_with_other_networks, FileExistsError, "unfinished run of another job"),
+    ("cli-mode", "CLI: --mode isotropic for a 2-D file", lambda: _cli(["--scale", "2", "--mode", "isotropic"]),
+     CLIError, "does not fit"),
     ("oom-training-always", "out of memory in every training step, on the CPU", _oom_always_training, MemoryError,
      "out of memory training on CPU"),
     ("oom-inference-always", "out of memory in every forward of the final pass, on the CPU", _oom_always_inference,
@@ -434,8 +472,9 @@ def markdown() -> str:
         "`test_case_gets_its_documented_outcome` checks every row (exception type and message text).",
         "Out-of-memory cases are made on the CPU by a network whose forward raises",
         "`torch.cuda.OutOfMemoryError` above a pixel budget or batch size (a GPU's real fault needs a GPU);",
-        "after tile retries the result equals the untiled one within 1e-5, and after training retries it",
-        "equals an uninterrupted run with the smaller batch or crops (tests in the same file).",
+        "cuDNN's and cuBLAS's failed allocations (a RuntimeError with their status text) are retried the same",
+        "way. After tile retries the result equals the untiled one within 1e-5, and after training retries",
+        "it equals an uninterrupted run with the smaller batch or crops (tests in the same file).",
         "Property-based tests of the same functions with random shapes, dtypes, values and factors are in",
         "`tests/test_properties.py`.",
         "Faults of big runs are tested in `tests/test_scale.py` and `tests/test_cli.py`: a full disk (a",
@@ -444,6 +483,14 @@ def markdown() -> str:
         "of a dask LocalCluster killed mid-run has its task retried and the output is complete; a",
         "cancelled run into a zarr store leaves only `<out>.partial`, and rerunning the same job resumes",
         "it; the viewer closed during a run stops the worker without a traceback (`tests/test_napari.py`).",
+        "An isotropic run into a zarr store on a LocalCluster whose workers write each chunk 50 ms late",
+        "(as on a network filesystem) loses no row: every chunk belongs to exactly one unit",
+        "(`tests/test_scale.py`). The CLI prints every warning of a run, also those raised before an",
+        "error, and the report's notes; an interrupted zarr run says where its finished units are kept",
+        "(`tests/test_cli_options.py`). \"make isotropic\" on a time-lapse converts the spatial axes only,",
+        "and says which axis lacks a length unit (`tests/test_napari.py`).",
+        "Comparisons between two code paths, thread counts or machines are made within a tolerance",
+        "(`tests/compare.py`): float sums come out in another order on another CPU.",
         "",
     ]
     return "\n".join(head + rows) + "\n"

@@ -91,10 +91,13 @@ def test_callback_reports_and_can_cancel(structured_image, tiny_config):
 
 def test_default_config_is_reported(structured_image):
     seen = []
-    cfg_steps = ZSSRConfig.preset("fast").max_iters
     with pytest.raises(Cancelled):
         zssr(structured_image, 2, callback=lambda p: seen.append(p) or False)
-    assert seen[0]["preset"] == "fast" and seen[0]["device"].startswith("CPU") and seen[0]["total"] == cfg_steps
+    from napari_zssr.core.device import auto_preset_name, describe_device, resolve_device
+
+    dev = resolve_device("auto")  # config=None asks for the auto preset on the auto device
+    assert seen[0]["preset"] == auto_preset_name(dev) and seen[0]["device"] == describe_device(dev)
+    assert seen[0]["total"] == ZSSRConfig.preset(auto_preset_name(dev)).max_iters
 
 
 def test_small_images_are_valid_and_constant_image_warns(tiny_config):

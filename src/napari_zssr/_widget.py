@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 import time
 
 import numpy as np
@@ -108,13 +109,35 @@ def layer_geometry(layer, axes: str):
     return scale, translate
 
 
-def _to_common_unit(layer, values):
-    """Layer scales in one unit, converting with pint when the layer's axes have different units."""
-    units = getattr(layer, "units", None)
-    if not units or len(set(map(str, units))) <= 1:
-        return list(values)
-    common = units[-1]
-    return [float((v * u).to(common).magnitude) for v, u in zip(values, units)]
+def spatial_steps(layer, axes: str) -> dict:
+    """The layer's voxel size on each of Z, Y and X in ``axes``, in the unit of X.
+
+    Only spatial axes are converted (a T axis in seconds or frames is left alone). A ValueError
+    says which axis has no length unit or one that does not convert.
+    """
+    scale, _ = layer_geometry(layer, axes)
+    units = list(getattr(layer, "units", None) or [])
+    if layer.rgb:
+        units = units + [None]
+    spatial = [a for a in "ZYX" if a in axes]
+    if len(units) != len(axes):
+        return {a: float(scale[axes.index(a)]) for a in spatial}
+    names = {a: str(units[axes.index(a)]) for a in spatial}
+    if all(n == "pixel" for n in names.values()):
+        if all(float(scale[axes.index(a)]) == 1.0 for a in spatial):
+            raise ValueError("the layer has no voxel sizes (scale 1 and no unit on every spatial axis): set the "
+                             "layer's scale to the z step and pixel size, or type the z factor")
+        return {a: float(scale[axes.index(a)]) for a in spatial}  # sizes without units, taken as one unit
+    ref = units[axes.index("X")]
+    out = {}
+    for a in spatial:
+        u = units[axes.index(a)]
+        try:
+            out[a] = float((float(scale[axes.index(a)]) * u).to(ref).magnitude)
+        except Exception as exc:  # noqa: BLE001 - pint's DimensionalityError and friends
+            raise ValueError(f"the {a} axis is in {names[a]} and X in {names['X']}: these do not convert "
+                             f"({type(exc).__name__}); give every spatial axis a length unit") from None
+    return out
 
 
 def device_choices():
@@ -172,6 +195,8 @@ class ZSSRWidget(Container):
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress, Qt.QueuedConnection)
         self._worker = None
+        self._stopped = threading.Event()  # set when this widget's run has left its worker function
+        self._stopped.set()
         self._cancel = False
         self._closing = False
         self._t0 = 0.0
@@ -191,21 +216,31 @@ class ZSSRWidget(Container):
             qt_window.installEventFilter(self._close_watcher)
         self.native.destroyed.connect(self.shutdown)
 
-    def shutdown(self, *_, timeout_ms: int = 30_000):
-        """The viewer or the widget is going away: cancel a run, wait for its thread, add nothing."""
+    def shutdown(self, *_, timeout_ms: int = 30_000) -> bool:
+        """The viewer or the widget is going away: cancel this widget's run, wait for it, add nothing.
+
+        Only this widget's own worker is waited for, never the other workers of napari or of other
+        plugins. Returns False when the run did not stop within ``timeout_ms`` (it then ends on its
+        own at its next progress call, and adds nothing).
+        """
         self._closing = True
         self._cancel = True
         worker = self._worker
         if worker is None:
-            return
+            return True
         try:
             worker.quit()
         except RuntimeError:  # the worker's Qt object is already gone
             pass
-        # a cancel lands within about a second; no thread may outlive the window
-        from napari.qt.threading import WorkerBase
+        # a cancel lands within about a second
+        if self._stopped.wait(timeout_ms / 1000):
+            return True
+        import logging
 
-        WorkerBase.await_workers(msecs=timeout_ms)
+        logging.getLogger("napari_zssr").warning(
+            "the ZSSR run did not stop within %.0f s of closing; it ends at its next progress report and adds "
+            "nothing", timeout_ms / 1000)
+        return False
 
     def _refresh_layers(self, *_):
         self.layer.reset_choices()
@@ -248,13 +283,16 @@ class ZSSRWidget(Container):
         if layer is None or "Z" not in axes:
             self.status.value = "make isotropic needs an image with a Z axis"
             return
-        scale, _ = layer_geometry(layer, axes)
-        scale = _to_common_unit(layer, scale) if not layer.rgb else scale
-        vals = self.parsed_factors()
+        try:
+            steps = spatial_steps(layer, axes)
+            vals = self.parsed_factors()
+        except ValueError as exc:
+            self.status.value = f"make isotropic: {exc}"
+            return
         zi, xi = axes.index("Z"), axes.index("X")
-        fz = scale[zi] / (scale[xi] / vals[xi])
+        fz = steps["Z"] / (steps["X"] / vals[xi])
         if fz <= 1.0 + 1e-9:
-            self.status.value = f"the z step ({scale[zi]:g}) is not coarser than the pixel size: nothing to do"
+            self.status.value = f"the z step ({steps['Z']:g}) is not coarser than the pixel size: nothing to do"
             return
         vals[zi] = round(fz, 4)
         self.factors.value = ", ".join(f"{v:g}" for v in vals)
@@ -333,6 +371,7 @@ class ZSSRWidget(Container):
             self.status.value = f"error: {exc}"
             return None
         self._cancel = False
+        self._stopped.clear()
         self._t0 = time.perf_counter()
         self.plot.clear()
         self.progress.value = 0
@@ -399,6 +438,8 @@ class ZSSRWidget(Container):
             return run_upscale(data, factors, axes=axes, mode=mode, config=cfg, callback=callback, **kw)
         except Cancelled:
             return None  # a cancel is not an error: no traceback, no notification
+        finally:
+            self._stopped.set()
 
     def cancel(self, *_):
         """Ask the run to stop; it does within about a second, and adds no layer."""

@@ -100,8 +100,8 @@ def upscale_file(args) -> dict:
     flat = img.axes in ("YX", "YXS")
     cluster = getattr(args, "scheduler", None) or getattr(args, "workers", None)
     nets = getattr(args, "networks", None) or getattr(args, "save_networks", None)
-    if flat and not to_zarr and not cluster and not nets and not getattr(args, "isotropic", False) and args.scale \
-            and len(args.scale) <= 2:
+    plain = getattr(args, "mode", "auto") in ("auto", "planes") and not getattr(args, "isotropic", False)
+    if flat and plain and not to_zarr and not cluster and not nets and args.scale and len(args.scale) <= 2:
         return _upscale_2d(args, img)
     return _upscale_stack(args, img, to_zarr)
 
@@ -140,6 +140,8 @@ def stack_factors(axes: str, shape, scale, isotropic: bool, pixel_size: dict) ->
     """One factor per axis from --scale (per axis, or per spatial axis) and --isotropic."""
     spatial = [a for a in axes if a in "ZYX"]
     factors = {a: 1.0 for a in axes}
+    if scale and len(scale) == 1 and spatial == ["Y", "X"]:
+        scale = list(scale) * 2  # a 2-D image: one factor means both axes, as in the 2-D path
     if scale:
         if len(scale) == len(axes):
             factors = dict(zip(axes, scale))
@@ -214,11 +216,13 @@ def _summary(res) -> str:
     if units is None:
         what = f"scale {rep.scale[0]:g} x {rep.scale[1]:g}"
         train_s, infer_s, steps = rep.train_seconds, rep.infer_seconds, rep.steps
+        notes = list(rep.notes)
     else:
         what = rep.plan
         train_s = sum(u.train_seconds for u in units)
         infer_s = sum(u.infer_seconds for u in units)
         steps = [s for u in units for s in u.steps]
+        notes = list(dict.fromkeys(n for u in units for n in u.notes))
     return "\n".join([
         f"{res['input']} {tuple(res['in_shape'])} -> {res['output']} {tuple(res['out_shape'])}",
         f"  {what}; preset {rep.preset}, kernel {rep.kernel}",
@@ -226,7 +230,7 @@ def _summary(res) -> str:
         f"steps {steps}",
         f"  internal gain over cubic on the data's own LR->HR pairs: {rep.gain_db:+.2f} dB" if rep.gain_db == rep.gain_db
         else "  internal gain over cubic: not measured (no network was trained in this run)",
-    ])
+    ] + [f"  note: {n}" for n in notes])
 
 
 def demo(args) -> dict:
@@ -304,21 +308,50 @@ def main(argv=None) -> int:
     if args.command == "upscale" and not args.scale and not args.isotropic:
         print("napari-zssr: error: give --scale (or --isotropic for a stack with voxel sizes)", file=sys.stderr)
         return 2
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+    # every warning of the run reaches the user, also those raised before an error
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
             res = demo(args) if args.command == "demo" else upscale_file(args)
-        for w in caught:
-            if issubclass(w.category, UserWarning):
-                print(f"warning: {w.message}", file=sys.stderr)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, OSError, ConnectionError) as exc:
-        print(f"napari-zssr: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("napari-zssr: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        except (ValueError, TypeError, FileNotFoundError, FileExistsError, OSError, ConnectionError) as exc:
+            print_warnings(caught)
+            print(f"napari-zssr: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print_warnings(caught)
+            print(f"napari-zssr: interrupted; {_what_was_kept(args)}", file=sys.stderr)
+            return 130
+    print_warnings(caught)
     print(_summary(res))
     return 0
+
+
+def print_warnings(caught) -> None:
+    """The run's own warnings (the UserWarning and RuntimeWarning kinds), each once; libraries'
+    deprecation notices are not the user's business."""
+    seen = set()
+    for w in caught:
+        if not issubclass(w.category, (UserWarning, RuntimeWarning)):
+            continue
+        kind = "warning" if w.category is UserWarning else f"warning ({w.category.__name__})"
+        line = f"{kind}: {w.message}"
+        if line not in seen:
+            seen.add(line)
+            print(line, file=sys.stderr)
+
+
+def _what_was_kept(args) -> str:
+    """What an interrupted run leaves: a zarr output keeps its finished units to resume; files are written
+    only when complete."""
+    from .io import is_zarr_path
+
+    out = getattr(args, "output", None)
+    if out and is_zarr_path(out):
+        partial = os.path.abspath(out).rstrip("/\\") + ".partial"
+        if os.path.exists(partial):
+            return (f"the units finished so far are kept in {partial}; run the same command again to resume, "
+                    f"or remove it")
+    return "nothing was written"
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import numpy as np
 from .core.checks import cast_result  # noqa: F401 - the CLI and upscale() cast through io
 
 PNG_EXT = (".png",)
-MICRON_NAMES = ("micron", "microns", "um", "\u00b5m", "\u03bcm")
 TIFF_EXT = (".tif", ".tiff")
 
 
@@ -89,8 +88,10 @@ def read_zarr(path) -> ImageData:
             raise ValueError(f"{path} is a zarr group with no image (no OME multiscales, no array '0')")
     else:
         arr = node
-    if unit in ("micrometer", "micron"):
-        unit = "um"
+    if unit is not None:
+        from .lengths import length_unit
+
+        unit = length_unit(unit) or unit
     if axes is None or len(axes) != arr.ndim or set(axes) - set("TCZYX"):
         axes = {2: "YX", 3: "ZYX"}.get(arr.ndim, "")
     return ImageData(arr, axes, sizes, unit, {"zarr": True})
@@ -144,27 +145,41 @@ def _imagej_sizes(tif):
             unit = {2: "inch", 3: "cm"}.get(int(page.tags["ResolutionUnit"].value))
     if "spacing" in ij:
         pixel_size["Z"] = float(ij["spacing"])
-    if isinstance(unit, str) and unit.lower() in MICRON_NAMES:
-        unit = "um"
+    if isinstance(unit, str):
+        from .lengths import length_unit
+
+        unit = length_unit(unit) or unit
     meta = {"imagej": {k: v for k, v in ij.items() if isinstance(v, (str, int, float))}} if ij else {}
     return pixel_size, unit, meta
 
 
 def _ome_sizes(xml: str):
+    """Voxel sizes per axis from OME-XML, each axis read in its own unit (OME's default is µm) and
+    all expressed in the unit of X (or of the first axis that has a size)."""
     import xml.etree.ElementTree as ET
+
+    from .lengths import length_unit, to_unit
 
     root = ET.fromstring(xml)
     pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
-    sizes, unit = {}, None
+    raw = {}
     if pixels is not None:
         for a in "XYZ":
             v = pixels.get(f"PhysicalSize{a}")
             if v is not None:
-                sizes[a] = float(v)
-                unit = unit or pixels.get(f"PhysicalSize{a}Unit", "µm")
-    if isinstance(unit, str) and unit.lower() in MICRON_NAMES:
-        unit = "um"
-    return sizes, unit
+                raw[a] = (float(v), pixels.get(f"PhysicalSize{a}Unit", "\u00b5m"))
+    if not raw:
+        return {}, None
+    unit = raw.get("X", next(iter(raw.values())))[1]
+    sizes = {}
+    for a, (v, u) in raw.items():
+        if length_unit(u) is None or length_unit(unit) is None:
+            if u != unit:
+                raise ValueError(f"the OME metadata gives {a} in {u!r} and X in {unit!r}, which do not convert")
+            sizes[a] = v
+        else:
+            sizes[a] = to_unit(v, u, unit)
+    return sizes, length_unit(unit) or unit
 
 
 def read_kernel(path) -> np.ndarray:
@@ -280,11 +295,13 @@ def _ome_writer(img: ImageData, provenance):
 
     import tifffile
 
+    from .lengths import ome_symbol
+
     md = {"axes": img.axes}
     for a in "XYZ":
         if a in img.pixel_size:
             md[f"PhysicalSize{a}"] = img.pixel_size[a]
-            md[f"PhysicalSize{a}Unit"] = "µm" if img.unit in (None, "um") else img.unit
+            md[f"PhysicalSize{a}Unit"] = ome_symbol(img.unit)
     if provenance:
         md["Description"] = json.dumps(provenance, default=str)
 

@@ -12,8 +12,9 @@ import os
 FORMAT = "napari-zssr networks 1"
 
 
-def save_networks(path, models: dict, plan, cfg, kernel: str, stats, overwrite: bool = False) -> None:
-    """Write ``models`` ({(kind, channel): units.Model}) with what applying them needs, atomically."""
+def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool = False) -> None:
+    """Write ``models`` ({(kind, channel): units.Model}) with what applying them needs, atomically:
+    the kernels themselves too (back-projection uses them), not only their names."""
     import torch
 
     from . import __version__
@@ -22,9 +23,14 @@ def save_networks(path, models: dict, plan, cfg, kernel: str, stats, overwrite: 
     if not models:
         raise ValueError("no networks were trained in this run (every unit was already done or constant): "
                          "nothing to save")
+    plan, cfg = job.plan, job.cfg
+    lat, ax = job.lat_kernel, job.ax_kernel
     payload = {
         "format": FORMAT, "version": __version__, "axes": plan.axes, "scale": [float(v) for v in plan.scale],
         "mode": plan.mode, "config": _plain(cfg.to_dict()), "kernel": kernel,
+        "lateral_kernel": None if lat is None else {
+            "name": lat.name, "array": None if lat.array is None else torch.from_numpy(lat.array.copy())},
+        "axial_kernel": None if ax is None else {"name": ax.name, "taps": torch.from_numpy(ax.taps.copy())},
         "ranges": [[float(s.lo), float(s.span)] for s in stats],
         "networks": [{"kind": kind, "channel": int(c), "state": m.state, "in_channels": int(m.channels),
                       "scale": [float(v) for v in m.scale], "bp_iters": int(m.bp_iters)}
@@ -68,6 +74,30 @@ def models_of(saved: dict) -> dict:
 
     return {(n["kind"], n["channel"]): Model.from_state(n["kind"], n["state"], n["in_channels"], n["scale"],
                                                         n["bp_iters"]) for n in saved["networks"]}
+
+
+def kernels_of(saved: dict) -> tuple:
+    """(lateral, axial) kernels of the saving run, as its units used them (None where a stage was absent)."""
+    from .core.axial import AxialKernel
+    from .core.resize import Kernel
+
+    lat, ax = saved.get("lateral_kernel"), saved.get("axial_kernel")
+    lateral = None
+    if lat is not None:
+        lateral = Kernel(lat["name"] if lat["array"] is None else lat["array"].numpy(), ndim_max=2)
+    axial = None if ax is None else AxialKernel(ax["taps"].numpy(), ax["name"])
+    return lateral, axial
+
+
+def digest(path) -> str:
+    """A fingerprint of a networks file's content, for the job id of a store that applies it."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def config_of(saved: dict, device: str):

@@ -14,9 +14,6 @@ import shutil
 import numpy as np
 
 ATTR = "napari_zssr"
-UNITS = {"micron": "micrometer", "microns": "micrometer", "um": "micrometer", "\u00b5m": "micrometer",
-         "\u03bcm": "micrometer", "micrometer": "micrometer", "nm": "nanometer", "nanometer": "nanometer",
-         "mm": "millimeter", "millimeter": "millimeter"}
 
 
 def _zarr():
@@ -146,7 +143,9 @@ def _remove(path) -> None:
 def ome_metadata(axes: str, voxel_size, translate, unit, name: str = "napari-zssr") -> dict:
     """NGFF 0.4 ``multiscales`` entry for one level at path ``0``; ``axes`` must be in TCZYX order."""
     kinds = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
-    unit = UNITS.get(str(unit).lower()) if unit else None
+    from .lengths import ngff_name
+
+    unit = ngff_name(unit) if unit else None
     ax = []
     for a in axes:
         entry = {"name": a.lower(), "type": kinds[a]}

@@ -70,6 +70,58 @@ def slab_rows(cfg, Z: int, X: int, Y: int) -> int:
     return int(min(Y, max(2 * cfg.depth, budget // max(1, Z * X))))
 
 
+CHUNK_VALUES = 1 << 22  # at most about 16 MB of float32 per output chunk
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The units of one stage and the region of the output each one writes.
+
+    planes: one unit per (c, t, z), writing the whole enlarged plane z; isotropic: one unit per
+    (c, t, k), writing rows ``rows_of(k)`` of Y through every output plane. The output store's
+    chunks are derived from here, so every chunk is written by exactly one unit: two workers
+    writing parts of one chunk would each rewrite the whole chunk, and one write would be lost.
+    """
+
+    stage: str      # "planes" or "isotropic"
+    src5: tuple     # (C, T, Z, Y, X) of the stage's input
+    rows: int = 0   # isotropic: rows of Y per unit
+
+    @property
+    def shape(self) -> tuple:
+        """(C, T, units per time point): the index of every unit, and of its done flag."""
+        C, T, Z, Y, _ = self.src5
+        return (C, T, Z) if self.stage == "planes" else (C, T, -(-Y // self.rows))
+
+    def keys(self, channels) -> list:
+        _, T, n = self.shape
+        return [(c, t, k) for c in channels for t in range(T) for k in range(n)]
+
+    def rows_of(self, k: int) -> tuple:
+        """Isotropic: the rows ``a:b`` of Y that unit k writes."""
+        Y = self.src5[3]
+        return k * self.rows, min(Y, (k + 1) * self.rows)
+
+    def chunks(self, out5) -> tuple:
+        """(C, T, Z, Y, X) chunk shape of the stage's output ``out5``: whole units, never parts of two."""
+        _, _, Z, Y, X = out5
+        if self.stage == "planes":
+            return (1, 1, 1, Y, X)
+        # a unit spans every output plane, so splitting Z keeps each chunk within one unit
+        return (1, 1, max(1, min(Z, CHUNK_VALUES // max(1, self.rows * X))), self.rows, X)
+
+
+def unit_grid(stage: str, src5, cfg) -> Grid:
+    """The grid of units of a planes or isotropic stage over an input of (C, T, Z, Y, X) ``src5``."""
+    src5 = tuple(int(n) for n in src5)
+    if stage == "planes":
+        return Grid("planes", src5)
+    if stage != "isotropic":
+        raise ValueError(f"stage must be 'planes' or 'isotropic', got {stage!r}")
+    _, _, Z, Y, X = src5
+    return Grid("isotropic", src5, slab_rows(cfg, Z, X, Y))
+
+
 def train_lateral(job: Job, planes, seed: int, progress):
     """Planes mode: one network on fathers drawn from ``planes`` (2-D arrays). -> (Model, ZSSRReport)"""
     import torch

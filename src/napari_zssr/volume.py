@@ -103,6 +103,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
                 ome=None, unit=None, client=None, networks=None, save_networks=None):
     """As :func:`upscale`, returning ``(result, UpscaleReport)``."""
     from .core.axial import axial_kernel
+    from .core.config import schedule_for
     from .core.train import Progress
     from .core.zssr import check_kernel_2d, resolve_config
     from .units import Job
@@ -138,6 +139,8 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         cfg, _ = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
     else:
         cfg, _ = resolve_config(config)
+    if plan.mode in ("planes", "both"):
+        schedule_for(cfg, plan.lateral_scale)  # an explicit scale_factors list is checked here, not on a worker
     out_dtype = np.dtype(np.float32 if dtype is None else dtype)
     check_dtype(np.empty(0, out_dtype), "dtype")
     vs = _voxel_size(voxel_size, len(arr.shape))
@@ -147,6 +150,14 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     if plan.mode in ("isotropic", "both"):
         fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
         ax_kernel = axial_kernel(kernel, plan.z_factor, fine_step, psf_voxel_size)
+    net_digest = ""
+    if saved is not None:  # the saving run's kernels: back-projection must use what the networks learnt with
+        if kernel is not None:
+            warnings.warn("kernel is ignored when applying saved networks: their own kernel is used", stacklevel=3)
+        saved_lat, saved_ax = nets.kernels_of(saved)
+        lat_kernel = saved_lat or lat_kernel
+        ax_kernel = saved_ax or ax_kernel
+        net_digest = nets.digest(networks)
     job = Job(plan, cfg, lat_kernel, ax_kernel)
 
     report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name,
@@ -163,6 +174,15 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         if st.constant:
             warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=3)
 
+    from .units import unit_grid
+
+    mid5 = out_shape(src.shape5, Plan(plan.axes, plan.scale, "planes", plan.planes)) if plan.mode == "both" else None
+    grids = {}
+    if plan.mode in ("planes", "both"):
+        grids["planes"] = unit_grid("planes", src.shape5, cfg)
+    if plan.mode in ("isotropic", "both"):
+        grids["isotropic"] = unit_grid("isotropic", mid5 or src.shape5, cfg)
+    final_grid = grids["isotropic" if plan.mode != "planes" else "planes"]
     store, result = None, None
     if out is None:
         out_axes = plan.axes
@@ -170,14 +190,14 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     else:
         ome = str(out).rstrip("/").endswith(".ome.zarr") if ome is None else bool(ome)
         out_axes = "".join(a for a in "TCZYX" if a in plan.axes) if ome else plan.axes
-        store = OutputStore(out, _job_id(job, arr, stats, out_dtype, out_axes), overwrite)
+        store = OutputStore(out, _job_id(job, arr, stats, out_dtype, out_axes, net_digest), overwrite)
         result = store.existing_result()
         if result is not None:
             report.seconds = time.perf_counter() - t0
             progress(force=True, stage="done", seconds=report.seconds, skipped=True)
             return result, report
         meta = _ome(plan, out_axes, vs, unit) if ome else None
-        dest = Blocks(store.open(shape_for(out_axes, final5), _chunks(out_axes, final5, plan, cfg), out_dtype,
+        dest = Blocks(store.open(shape_for(out_axes, final5), shape_for(out_axes, final_grid.chunks(final5)), out_dtype,
                                  out_axes, {"version": __version__, "plan": report.plan, "preset": cfg.preset_name,
                                             "config": cfg.to_dict(), "factors": dict(zip(plan.axes, plan.scale)),
                                             "kernel": report.kernel}, meta), out_axes)
@@ -187,21 +207,20 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         _fill_constant(dest, stats, final5)
         live = [c for c, st in enumerate(stats) if not st.constant]
         if plan.mode == "planes":
-            _planes_stage(runner, job, src, stats, dest, _flags(store, "done_planes", src.shape5[:3]),
+            _planes_stage(runner, job, grids["planes"], src, stats, dest, _flags(store, "done_planes", grids["planes"]),
                           live, report, progress, denorm=True, given=given)
         elif plan.mode == "isotropic":
-            _isotropic_stage(runner, job, src, stats, dest, _flags(store, "done_z", _slab_grid(src.shape5, cfg)),
-                             live, report, progress, given=given)
+            _isotropic_stage(runner, job, grids["isotropic"], src, stats, dest,
+                             _flags(store, "done_z", grids["isotropic"]), live, report, progress, given=given)
         else:
-            mid5 = out_shape(src.shape5, Plan(plan.axes, plan.scale, "planes", plan.planes))
-            mid_chunks = (1, 1, 1) + mid5[3:]
-            mid = Blocks(store.scratch("planes", mid5, mid_chunks) if store is not None
+            mid = Blocks(store.scratch("planes", mid5, grids["planes"].chunks(mid5)) if store is not None
                          else np.empty(mid5, np.float32), "CTZYX")
-            _planes_stage(runner, job, src, stats, mid, _flags(store, "done_planes", src.shape5[:3]),
+            _planes_stage(runner, job, grids["planes"], src, stats, mid, _flags(store, "done_planes", grids["planes"]),
                           live, report, progress, denorm=False, given=given)
             unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
-            _isotropic_stage(runner, job, mid, unit_stats, dest, _flags(store, "done_z", _slab_grid(mid5, cfg)),
-                             live, report, progress, out_stats=stats, given=given)
+            _isotropic_stage(runner, job, grids["isotropic"], mid, unit_stats, dest,
+                             _flags(store, "done_z", grids["isotropic"]), live, report, progress, out_stats=stats,
+                             given=given)
     except BaseException:
         runner.cancel()
         raise
@@ -215,7 +234,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     if save_networks is not None:
         from . import networks as nets
 
-        nets.save_networks(save_networks, report.networks, plan, cfg, report.kernel, stats, overwrite)
+        nets.save_networks(save_networks, report.networks, job, report.kernel, stats, overwrite)
     if store is not None:
         result = store.finish({"seconds": report.seconds, "device": report.device, "gain_db": report.gain_db,
                                "steps": [u.steps for u in report.units]})
@@ -262,13 +281,12 @@ def _read(src: Blocks, st: ChannelStats, c, t, zs=slice(None), ys=slice(None), x
     return x
 
 
-def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progress, denorm: bool, given=None):
+def _planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, progress, denorm: bool, given=None):
     from .units import apply_plane, train_lateral
 
     cfg, plan = job.cfg, job.plan
     _, T, Z = src.shape5[:3]
-    ids = [(t, z) for t in range(T) for z in range(Z)]
-    todo = [(c, t, z) for c in channels for t, z in ids if flags is None or not flags[c, t, z]]
+    todo = [key for key in grid.keys(channels) if flags is None or not flags[key]]
     shared = plan.planes == "shared"
     trains = _train_channels(runner, job, src, stats, todo, progress, given, "lateral", train_lateral, 0) \
         if shared else {}
@@ -293,20 +311,18 @@ def _planes_stage(runner, job, src, stats, dest, flags, channels, report, progre
                      "lateral" if shared else None)
 
 
-def _isotropic_stage(runner, job, src, stats, dest, flags, channels, report, progress, out_stats=None, given=None):
-    from .units import apply_slab, slab_rows, train_axial
+def _isotropic_stage(runner, job, grid, src, stats, dest, flags, channels, report, progress, out_stats=None,
+                     given=None):
+    from .units import apply_slab, train_axial
 
     cfg = job.cfg
     out_stats = stats if out_stats is None else out_stats
-    _, T, Z, Y, X = src.shape5
-    rows = slab_rows(cfg, Z, X, Y)
-    n_slabs = -(-Y // rows)
-    todo = [(c, t, k) for c in channels for t in range(T) for k in range(n_slabs)
-            if flags is None or not flags[c, t, k]]
+    Y = src.shape5[3]
+    todo = [key for key in grid.keys(channels) if flags is None or not flags[key]]
     trains = _train_channels(runner, job, src, stats, todo, progress, given, "axial", train_axial, 1_000_000)
 
     def unit(c, t, k):
-        a, b = k * rows, min(Y, (k + 1) * rows)
+        a, b = grid.rows_of(k)
         lo_row, hi_row = max(0, a - cfg.depth), min(Y, b + cfg.depth)
         slab = _read(src, stats[c], c, t, slice(None), slice(lo_row, hi_row))
         st = out_stats[c]
@@ -391,29 +407,8 @@ def _fill_constant(dest: Blocks, stats, final5) -> None:
                                np.full((1,) + tuple(final5[3:]), st.lo, dest.array.dtype))
 
 
-def _flags(store, name, shape):
-    return None if store is None else store.done_flags(name, shape)
-
-
-def _slab_grid(shape5, cfg):
-    from .units import slab_rows
-
-    C, T, Z, Y, X = shape5
-    return (C, T, -(-Y // slab_rows(cfg, Z, X, Y)))
-
-
-def _chunks(axes: str, shape5, plan, cfg) -> tuple:
-    """One output plane per chunk in planes mode; in isotropic mode, chunks that tile each slab's rows."""
-    from .units import slab_rows
-
-    _, _, Z, Y, X = shape5
-    if plan.mode == "planes":
-        per = {"C": 1, "T": 1, "Z": 1, "Y": Y, "X": X}
-    else:
-        src_z = round((Z - 1) / plan.z_factor) + 1
-        rows = slab_rows(cfg, src_z, X, Y)
-        per = {"C": 1, "T": 1, "Z": max(1, min(Z, (1 << 22) // max(1, rows * X))), "Y": rows, "X": X}
-    return tuple(per[a] for a in axes)
+def _flags(store, name, grid):
+    return None if store is None else store.done_flags(name, grid.shape)
 
 
 def _voxel_size(voxel_size, ndim):
@@ -436,12 +431,14 @@ def _ome(plan, out_axes, vs, unit):
     return ome_metadata(out_axes, [new_size[i] for i in order], [new_origin[i] for i in order], unit)
 
 
-def _job_id(job, arr, stats, out_dtype, out_axes) -> str:
-    """A fingerprint of what decides the result: settings, shape, and the planes sampled from each channel."""
+def _job_id(job, arr, stats, out_dtype, out_axes, networks_digest: str = "") -> str:
+    """A fingerprint of what decides the result: settings, shape, the planes sampled from each channel,
+    and the content of the networks applied (a store begun with one networks file is never resumed
+    with another)."""
     h = hashlib.sha256()
     lat = job.lat_kernel
     h.update(repr((job.plan, job.cfg.to_dict(), lat.name if lat else None, arr.shape, str(np.dtype(arr.dtype)),
-                   str(out_dtype), out_axes, [s.digest for s in stats])).encode())
+                   str(out_dtype), out_axes, [s.digest for s in stats], networks_digest)).encode())
     for k in (getattr(lat, "array", None), getattr(job.ax_kernel, "taps", None)):
         if k is not None:
             h.update(np.ascontiguousarray(k).tobytes())

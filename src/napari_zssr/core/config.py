@@ -180,6 +180,19 @@ _PRESET_VALUES = {
 }
 
 
+def schedule_for(cfg: ZSSRConfig, target) -> list:
+    """The (sy, sx) scale steps of a run to ``target``: ``cfg.scale_factors`` when given (it must end at
+    ``target``), else the gradual schedule of ``cfg.gradual_steps`` steps."""
+    target = tuple(float(v) for v in target)
+    if not cfg.scale_factors:
+        return gradual_schedule(target, cfg.gradual_steps)
+    steps = [tuple(float(v) for v in st) for st in cfg.scale_factors]
+    if any(abs(a - b) > 1e-9 * max(1.0, b) for a, b in zip(steps[-1], target)):
+        raise ValueError(f"scale_factors must end at the requested scale {target}, but its last step is "
+                         f"{steps[-1]}; make the last step {target} or give gradual_steps instead")
+    return steps
+
+
 def gradual_schedule(target, steps: int):
     """Intermediate (sy, sx) scale steps ending at ``target``.
 

@@ -48,11 +48,14 @@ def auto_preset_name(dev) -> str:
     return "paper" if dev.type == "cuda" else "fast"
 
 
-_OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate memory")
+# what torch, cuDNN and cuBLAS say when an allocation fails (not all raise torch.OutOfMemoryError)
+_OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate memory",
+             "not enough memory", "cudnn_status_alloc_failed", "cublas_status_alloc_failed")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """True for torch's CUDA/MPS out-of-memory errors, the CPU allocator's "can't allocate memory" and MemoryError."""
+    """True for torch's CUDA/MPS out-of-memory errors, cuDNN's and cuBLAS's failed allocations, the CPU
+    allocator's "can't allocate memory" and MemoryError."""
     import torch
 
     oom_type = getattr(torch.cuda, "OutOfMemoryError", None)

@@ -25,7 +25,9 @@ def free_bytes(device) -> int:
         return 1 << 32  # unknown platform: assume 4 GB
 
 
-def tile_pixels_for(width: int, device, fraction: float = 0.25, live_activations: int = 4) -> int:
+def tile_pixels_for(width: int, device, fraction: float = 0.25, live_activations: int = 4, free=None) -> int:
     """Pixels per forward pass such that ``live_activations`` float32 activations of ``width``
-    channels take at most ``fraction`` of the free memory."""
-    return max(4096, int(fraction * free_bytes(device)) // (4 * width * live_activations))
+    channels take at most ``fraction`` of the free memory (``free`` bytes; read from the device
+    when None), never fewer than 4096."""
+    free = free_bytes(device) if free is None else int(free)
+    return max(4096, int(fraction * free) // (4 * width * live_activations))

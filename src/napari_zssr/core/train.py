@@ -178,11 +178,12 @@ def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layo
 
 def _policy(lr, steps_log, err_log, cfg):
     """Divide the rate by 10 when the recent reconstruction errors no longer fall convincingly."""
-    n = cfg.learning_rate_slope_range // cfg.run_test_every
-    xs, ys = np.asarray(steps_log[-n:], float), np.asarray(err_log[-n:], float)
-    if len(xs) < 4:
-        # polyfit's covariance needs more points than coefficients + 2
+    n = cfg.learning_rate_slope_range // cfg.run_test_every  # the tests in the window
+    # polyfit's covariance needs more points than coefficients + 2; a window that holds fewer (a
+    # config that tests rarely) leaves the rate alone rather than fitting the whole history
+    if n < 4 or len(steps_log) < 4:
         return lr, False
+    xs, ys = np.asarray(steps_log[-n:], float), np.asarray(err_log[-n:], float)
     (slope, _), cov = np.polyfit(xs, ys, 1, cov=True)
     std = math.sqrt(max(cov[0, 0], 0.0))
     if -cfg.learning_rate_change_ratio * slope < std:

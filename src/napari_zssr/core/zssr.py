@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checks import check_finite, check_image, check_output_size, check_scale, seed_for
-from .config import ZSSRConfig, gradual_schedule
+from .config import ZSSRConfig, schedule_for
 from .device import (
     auto_preset_name,
     describe_device,
@@ -154,8 +154,7 @@ def resolve_config(config, device_type=None):
 
 
 def start_report(cfg, dev, scale, kernel_name: str, progress, plan: str) -> ZSSRReport:
-    schedule = ([tuple(s) for s in cfg.scale_factors] if cfg.scale_factors
-                else gradual_schedule(scale, cfg.gradual_steps))
+    schedule = schedule_for(cfg, scale)
     report = ZSSRReport(preset=cfg.preset_name, device=describe_device(dev), scale=tuple(scale),
                         schedule=schedule, kernel=kernel_name, seed=cfg.seed)
     progress.base.update(preset=cfg.preset_name, device=report.device, plan=plan, scale=tuple(scale))
