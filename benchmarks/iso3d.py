@@ -73,7 +73,7 @@ def main(argv=None):
     import tifffile
 
     from napari_zssr import ZSSRConfig
-    from napari_zssr.volume import run_upscale
+    from napari_zssr.stack.upscale import run_upscale
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--k", nargs="+", type=int, default=[4])

@@ -29,7 +29,7 @@ def main(argv=None):
     from iso3d import nuclei_path
 
     from napari_zssr import ZSSRConfig
-    from napari_zssr.volume import run_upscale
+    from napari_zssr.stack.upscale import run_upscale
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="fast")

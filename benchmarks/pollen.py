@@ -45,7 +45,7 @@ def main(argv=None):
     from PIL import Image
 
     from napari_zssr import ZSSRConfig
-    from napari_zssr.volume import run_upscale
+    from napari_zssr.stack.upscale import run_upscale
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--wheels", default="wheels")

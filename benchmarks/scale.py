@@ -59,7 +59,7 @@ def _worker_start(dask_worker):
     import torch
 
     import napari_zssr  # noqa: F401
-    import napari_zssr.units  # noqa: F401
+    import napari_zssr.stack.units  # noqa: F401
 
     sys.path.insert(0, HERE)
     import scale  # this file as a module, so the sampler is not shipped by value
@@ -120,7 +120,7 @@ def run_case(args) -> dict:
     from common import parse_overrides
 
     from napari_zssr import ZSSRConfig
-    from napari_zssr.volume import run_upscale
+    from napari_zssr.stack.upscale import run_upscale
 
     if args.case == "dask":
         import distributed  # noqa: F401  (imported before the baseline, as torch is)

@@ -61,7 +61,8 @@ def engine_run(src, cfg, dev, steps: int, seed: int = 0) -> float:
     from napari_zssr.core.augment import FatherSampler
     from napari_zssr.core.network import ZSSRNet
     from napari_zssr.core.resize import Kernel
-    from napari_zssr.core.train import Progress, SRPairs, train
+    from napari_zssr.core.progress import Progress
+    from napari_zssr.core.train import SRPairs, train
 
     cfg = cfg.replace(max_iters=steps, min_iters=steps)
     sync(dev)
@@ -161,7 +162,7 @@ def end_to_end_iso(preset, dev_name, overrides):
     from iso3d import nuclei_path
 
     from napari_zssr import ZSSRConfig
-    from napari_zssr.volume import run_upscale
+    from napari_zssr.stack.upscale import run_upscale
 
     stack = tifffile.imread(nuclei_path())
     cfg = ZSSRConfig.preset(preset, device=dev_name, **overrides)

@@ -23,7 +23,7 @@ def main():
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_zssr._widget import ZSSRWidget
+    from napari_zssr.plugin.widget import ZSSRWidget
 
     from napari.settings import get_settings
 

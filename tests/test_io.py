@@ -96,7 +96,7 @@ def test_ome_tiff_is_written_with_ome_unit_symbols(tmp_path, unit, symbol):
 
 
 def test_length_units_in_every_spelling():
-    from napari_zssr.lengths import length_unit, ngff_name, ome_symbol, to_unit
+    from napari_zssr.io.units import length_unit, ngff_name, ome_symbol, to_unit
 
     for name in ("um", "µm", "μm", "micron", "microns", "micrometer"):
         assert length_unit(name) == "um" and ngff_name(name) == "micrometer" and ome_symbol(name) == "µm"

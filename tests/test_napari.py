@@ -5,10 +5,10 @@ import pytest
 
 napari = pytest.importorskip("napari")
 
-from napari_zssr._reader import napari_get_reader  # noqa: E402
-from napari_zssr._sample_data import nuclei_aniso_sample  # noqa: E402
-from napari_zssr._widget import ZSSRWidget  # noqa: E402
-from napari_zssr._writer import write_single_image  # noqa: E402
+from napari_zssr.plugin.reader import napari_get_reader  # noqa: E402
+from napari_zssr.plugin.sample_data import nuclei_aniso_sample  # noqa: E402
+from napari_zssr.plugin.widget import ZSSRWidget  # noqa: E402
+from napari_zssr.plugin.writer import write_single_image  # noqa: E402
 
 
 def _tiny(widget):

@@ -174,7 +174,7 @@ def _store_under_a_file():
 
 
 def _unreachable_scheduler():
-    from napari_zssr.distributed import connect
+    from napari_zssr.stack.runners import connect
 
     return connect("tcp://127.0.0.1:9", timeout=2)
 
@@ -398,7 +398,7 @@ def test_training_retry_with_smaller_crops_equals_an_uninterrupted_run():
 
 
 def test_isotropic_training_retry_with_smaller_batch_equals_an_uninterrupted_run():
-    from napari_zssr.volume import run_upscale
+    from napari_zssr.stack.upscale import run_upscale
 
     vol = np.stack([image(24, 28) * (1 + 0.1 * z) for z in range(4)])
     calls = []

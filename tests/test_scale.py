@@ -236,7 +236,7 @@ def test_a_worker_killed_mid_run_is_retried_and_the_output_is_complete(tiny_conf
 
 
 def test_scheduler_that_does_not_answer_fails_fast():
-    from napari_zssr.distributed import connect
+    from napari_zssr.stack.runners import connect
 
     t0 = time.perf_counter()
     with pytest.raises(ConnectionError, match="no dask scheduler answered at tcp://127.0.0.1:9"):
@@ -278,7 +278,7 @@ def test_both_modes_through_a_store_equal_the_in_memory_result(tiny_config, tmp_
 def test_devices_are_those_of_the_workers_and_a_scheduler_file_connects(cluster, tmp_path, stack, tiny_config):
     import json
 
-    from napari_zssr.distributed import connect, worker_device
+    from napari_zssr.stack.runners import connect, worker_device
 
     assert worker_device(cluster, "auto") == "cpu"
     with pytest.raises(ValueError, match="no worker of the dask cluster can use device 'cuda'"):
@@ -377,9 +377,9 @@ def test_isotropic_store_on_a_cluster_with_slow_writes_loses_no_rows(cluster, ti
 @pytest.mark.parametrize("mode_scale", [(2.0, 1, 1), (1.7, 1.5, 1.5), (1, 2, 1.5)])
 @pytest.mark.parametrize("tile", [None, 700, 3000])
 def test_every_output_chunk_belongs_to_exactly_one_unit(tiny_config, mode_scale, tile):
-    from napari_zssr.blocks import out_shape
-    from napari_zssr.core.plan import Plan, make_plan
-    from napari_zssr.units import unit_grid
+    from napari_zssr.stack.blocks import out_shape
+    from napari_zssr.stack.plan import Plan, make_plan
+    from napari_zssr.stack.units import unit_grid
 
     cfg = tiny_config.replace(tile_pixels=tile)
     shape5 = (1, 1, 7, 61, 23)

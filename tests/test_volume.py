@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from napari_zssr import upscale
-from napari_zssr.core.plan import make_plan
-from napari_zssr.volume import run_upscale
+from napari_zssr.stack.plan import make_plan
+from napari_zssr.stack.upscale import run_upscale
 
 
 @pytest.mark.parametrize(

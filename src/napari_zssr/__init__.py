@@ -15,9 +15,9 @@ _LAZY = {
     "ZSSRConfig": ".core.config",
     "zssr": ".core.zssr",
     "run_zssr": ".core.zssr",
-    "Cancelled": ".core.train",
-    "upscale": ".volume",
-    "run_upscale": ".volume",
+    "Cancelled": ".core.progress",
+    "upscale": ".stack.upscale",
+    "run_upscale": ".stack.upscale",
     "gaussian_psf": ".core.kernels",
 }
 

@@ -57,7 +57,7 @@ def _config(args, client=None):
     from .core.device import auto_preset_name, resolve_device
 
     if client is not None:  # the workers' devices count, not this machine's
-        from .distributed import worker_device
+        from .stack.runners import worker_device
 
         dev = torch.device(worker_device(client, args.device))
     else:
@@ -107,7 +107,8 @@ def upscale_file(args) -> dict:
 
 
 def _write_result(args, img, result, factors, report):
-    from .io import ImageData, cast_result, write_image
+    from .core.checks import cast_result
+    from .io import ImageData, write_image
 
     out_dtype = img.data.dtype if args.dtype == "same" else np.dtype(args.dtype)
     if np.issubdtype(out_dtype, np.floating):
@@ -165,7 +166,7 @@ def stack_factors(axes: str, shape, scale, isotropic: bool, pixel_size: dict) ->
 
 
 def _upscale_stack(args, img, to_zarr: bool = False) -> dict:
-    from .volume import run_upscale
+    from .stack.upscale import run_upscale
 
     data, axes = img.data, img.axes.replace("S", "C")
     factors = stack_factors(axes, data.shape, args.scale, getattr(args, "isotropic", False), img.pixel_size)
@@ -205,7 +206,7 @@ def _client(args):
         return None, lambda: None
     if scheduler and workers:
         raise ValueError("give --scheduler (an existing cluster) or --workers (a local one), not both")
-    from .distributed import connect
+    from .stack.runners import connect
 
     return connect(scheduler, workers)
 
@@ -234,7 +235,7 @@ def _summary(res) -> str:
 
 
 def demo(args) -> dict:
-    from ._sample_data import sample_path
+    from .io import sample_path
 
     src = sample_path("nuclei_aniso")
     out_dir = args.out or tempfile.mkdtemp(prefix="napari-zssr-demo-")

@@ -108,7 +108,7 @@ def back_project(sr, lr, scale, kernel: Kernel, iters: int):
     return sr
 
 
-def _median(stack):
+def median(stack):
     # the mean of the two middle values for an even count, as numpy's median (torch's takes the lower)
     s, _ = torch.sort(stack, dim=0)
     n = s.shape[0]
@@ -166,7 +166,7 @@ def _super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, t
         else:
             outs = [_one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check)
                     for k, f in transforms(scale[0] == scale[1], flips)]
-            sr = outs[0] if len(outs) == 1 else _median(torch.stack(outs))
+            sr = outs[0] if len(outs) == 1 else median(torch.stack(outs))
             del outs
     finally:
         net.to(memory_format=torch.contiguous_format)
@@ -188,7 +188,7 @@ def _batched_transforms(net, lr, scale, kernel, bp_iters, flips, tile_pixels, la
         if check is not None:
             check()
     sr = back_project(torch.cat(outs).contiguous(), lr, scale, kernel, bp_iters)
-    return sr[0:1] if sr.shape[0] == 1 else _median(sr[:, None])
+    return sr[0:1] if sr.shape[0] == 1 else median(sr[:, None])
 
 
 def _one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check):

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from .axial import AxialKernel, coarse_length, down_matrix, fine_length, up_matrix
-from .infer import _median, forward_tiled
-from .resize import _apply_matrix
+from .infer import median, forward_tiled
+from .resize import apply_matrix
 
 
 class LateralSampler:
@@ -52,13 +52,13 @@ class AxialPairs:
         m = coarse_length(h, self.f)
         if m < 2:
             raise ValueError(f"crops of {h} rows are too short for a factor of {self.f:g}; raise crop_size")
-        son = _apply_matrix(father, down_matrix(h, self.f, self.kernel), -2)
+        son = apply_matrix(father, down_matrix(h, self.f, self.kernel), -2)
         if self.noise_std > 0:
             son = son + self.noise_std * torch.randn(son.shape, generator=self.generator, device=son.device,
                                                      dtype=son.dtype)
         son = son.clamp(self.clip[0], self.clip[1])
         hf = fine_length(m, self.f)
-        return _apply_matrix(son, up_matrix(m, self.f, hf), -2), father[..., :hf, :]
+        return apply_matrix(son, up_matrix(m, self.f, hf), -2), father[..., :hf, :]
 
     def test_pair(self, image, size):
         H, W = image.shape[-2:]
@@ -74,7 +74,7 @@ def back_project_z(sr, lr, f, kernel: AxialKernel, iters: int):
     down = down_matrix(sr.shape[-2], f, kernel, lr.shape[-2])
     up = up_matrix(lr.shape[-2], f, sr.shape[-2])
     for _ in range(iters):
-        sr = sr + _apply_matrix(lr - _apply_matrix(sr, down, -2), up, -2)
+        sr = sr + apply_matrix(lr - apply_matrix(sr, down, -2), up, -2)
     return sr
 
 
@@ -92,12 +92,12 @@ def restore_planes(net, lr, f, kernel: AxialKernel, bp_iters: int, flips: bool, 
     outs = []
     for dims in dims_sets:
         x = torch.flip(lr, dims) if dims else lr
-        sr = forward_tiled(net, _apply_matrix(x, up, -2), tile_pixels, check)
+        sr = forward_tiled(net, apply_matrix(x, up, -2), tile_pixels, check)
         sr = torch.flip(sr, dims) if dims else sr
         outs.append(back_project_z(sr, lr, f, kernel, bp_iters))
         if check is not None:
             check()
-    sr = outs[0] if len(outs) == 1 else _median(torch.stack(outs))
+    sr = outs[0] if len(outs) == 1 else median(torch.stack(outs))
     return back_project_z(sr, lr, f, kernel, bp_iters)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from .kernels import KERNELS, kernel_name, shift_kernel, validate_numeric_kernel
 
 
-def _ceil(v: float) -> int:
+def ceil_size(v: float) -> int:
     # n * (1/3) * 3 style products land a hair above an integer; MATLAB-made files expect the integer.
     return int(math.ceil(round(v, 9)))
 
@@ -39,7 +39,7 @@ def resolve_geometry(shape, scale=None, output_shape=None):
             if not math.isfinite(s) or s <= 0:
                 raise ValueError(f"scale factors must be positive and finite, got {list(sc)}")
         scales[: len(sc)] = sc
-    out = [_ceil(n * s) for n, s in zip(shape, scales)]
+    out = [ceil_size(n * s) for n, s in zip(shape, scales)]
     from .checks import check_output_size
 
     check_output_size(out, "imresize")
@@ -258,14 +258,14 @@ def resize_torch(t, scale=None, output_shape=None, kernel="cubic", antialias=Tru
         kern = k.shifted([p for _, p in mats])
         t = _correlate_symmetric(t, torch.tensor(kern, dtype=t.dtype, device=t.device), dims)
         for d, (m, _) in zip(dims, mats):
-            t = _apply_matrix(t, m, d)
+            t = apply_matrix(t, m, d)
         return t
     order = np.argsort(scales, kind="stable")
     for i in order:
         if scales[i] == 1.0 and out_shape[i] == shape[i]:
             continue
         m = weight_matrix(t.shape[dims[i]], out_shape[i], scales[i], k.name, bool(antialias))
-        t = _apply_matrix(t, m, dims[i])
+        t = apply_matrix(t, m, dims[i])
     return t
 
 
@@ -291,7 +291,7 @@ def _as_tensor(m: np.ndarray, like):
     return tm
 
 
-def _apply_matrix(t, m: np.ndarray, dim: int):
+def apply_matrix(t, m: np.ndarray, dim: int):
     import torch
 
     moved = torch.movedim(t, dim, -1)

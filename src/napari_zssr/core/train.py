@@ -4,40 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from .progress import Progress
 from .resize import Kernel, resize_torch
-
-
-class Cancelled(Exception):
-    """Raised when a progress callback returns False."""
-
-
-class Progress:
-    """Calls the user's callback at most every ``interval`` seconds (and when forced)."""
-
-    def __init__(self, callback, base: dict, interval: float = 0.5):
-        self.callback = callback
-        self.base = base
-        self.interval = interval
-        self.last = -math.inf
-
-    def __call__(self, force: bool = False, **info) -> None:
-        if self.callback is None:
-            return
-        now = time.perf_counter()
-        if not force and now - self.last < self.interval:
-            return
-        self.last = now
-        if self.callback({**self.base, **info}) is False:
-            raise Cancelled("cancelled by the progress callback")
-
-    def due(self) -> bool:
-        return self.callback is not None and time.perf_counter() - self.last >= self.interval
 
 
 @dataclass

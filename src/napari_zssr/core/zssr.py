@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,31 +17,10 @@ from .device import (
     is_out_of_memory,
     resolve_device,
 )
-from .resize import Kernel, _ceil, imresize
+from .progress import Progress, ZSSRReport
+from .resize import Kernel, ceil_size, imresize
 
 log = logging.getLogger("napari_zssr")
-
-
-@dataclass
-class ZSSRReport:
-    """What a run did: the settings it resolved and how well it reconstructs its own image."""
-
-    preset: str
-    device: str
-    scale: tuple
-    schedule: list
-    kernel: str
-    seed: int
-    seconds: float = 0.0
-    steps: list = field(default_factory=list)
-    gain_db: float = float("nan")
-    train_seconds: float = 0.0
-    infer_seconds: float = 0.0
-    history: list = field(default_factory=list)
-    notes: list = field(default_factory=list)  # out-of-memory retries and fallbacks, in words
-
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "history"}
 
 
 def zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callback=None) -> np.ndarray:
@@ -72,13 +50,13 @@ def zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callback=
 
 def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callback=None, unit_id: int = 0):
     """As :func:`zssr`, returning ``(result, ZSSRReport)``."""
-    from .train import Cancelled, Progress
+    from .progress import Cancelled
 
     t0 = time.perf_counter()
     arr, channel_axis = check_image(image, channel_axis)
     scale = check_scale(scale, 2, "zssr")
     spatial = [n for i, n in enumerate(arr.shape) if i != channel_axis]
-    out_shape = [_ceil(n * s) for n, s in zip(spatial, scale)]
+    out_shape = [ceil_size(n * s) for n, s in zip(spatial, scale)]
     check_output_size(out_shape + ([arr.shape[channel_axis]] if channel_axis is not None else []))
     kern = check_kernel_2d(kernel)
     cfg, dev = resolve_config(config)

@@ -17,8 +17,8 @@ def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool =
     the kernels themselves too (back-projection uses them), not only their names."""
     import torch
 
-    from . import __version__
-    from .io import atomic_write
+    from .. import __version__
+    from ..io import atomic_write
 
     if not models:
         raise ValueError("no networks were trained in this run (every unit was already done or constant): "
@@ -78,8 +78,8 @@ def models_of(saved: dict) -> dict:
 
 def kernels_of(saved: dict) -> tuple:
     """(lateral, axial) kernels of the saving run, as its units used them (None where a stage was absent)."""
-    from .core.axial import AxialKernel
-    from .core.resize import Kernel
+    from ..core.axial import AxialKernel
+    from ..core.resize import Kernel
 
     lat, ax = saved.get("lateral_kernel"), saved.get("axial_kernel")
     lateral = None
@@ -101,7 +101,7 @@ def digest(path) -> str:
 
 
 def config_of(saved: dict, device: str):
-    from .core.config import ZSSRConfig
+    from ..core.config import ZSSRConfig
 
     values = dict(saved["config"])
     values["device"] = device

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core.checks import check_numeric
+from ..core.checks import check_numeric
 
 
 def is_lazy(data) -> bool:
@@ -66,13 +66,13 @@ def result_shape(shape, plan) -> tuple:
 
 def out_shape(blocks_shape5, plan) -> tuple:
     """(C, T, Z, Y, X) of the result for an input of (C, T, Z, Y, X)."""
-    from .core.axial import fine_length
-    from .core.resize import _ceil
+    from ..core.axial import fine_length
+    from ..core.resize import ceil_size
 
     C, T, Z, Y, X = blocks_shape5
     sy, sx = plan.lateral_scale
     if plan.mode in ("planes", "both"):
-        Y, X = _ceil(Y * sy), _ceil(X * sx)
+        Y, X = ceil_size(Y * sy), ceil_size(X * sx)
     if plan.mode in ("isotropic", "both"):
         Z = fine_length(Z, plan.z_factor)
     return (C, T, Z, Y, X)

@@ -6,7 +6,7 @@ import numpy as np
 
 
 def write_single_image(path: str, data, meta: dict):
-    from .io import ImageData, write_image
+    from ..io import ImageData, write_image
 
     arr = np.asarray(data)
     axes = (meta.get("metadata") or {}).get("axes")

@@ -143,7 +143,7 @@ def spatial_steps(layer, axes: str) -> dict:
 def device_choices():
     import torch
 
-    from .core.device import describe_device, resolve_device
+    from ..core.device import describe_device, resolve_device
 
     out = [(f"auto ({describe_device(resolve_device('auto'))})", "auto"), ("CPU", "cpu")]
     for i in range(torch.cuda.device_count()):
@@ -300,8 +300,8 @@ class ZSSRWidget(Container):
             self.mode.value = "isotropic"
 
     def _config(self):
-        from .core.config import ZSSRConfig
-        from .core.device import auto_preset_name, resolve_device
+        from ..core.config import ZSSRConfig
+        from ..core.device import auto_preset_name, resolve_device
 
         dev = resolve_device(self.device.value)
         name = self.preset.value.split()[0]
@@ -311,12 +311,12 @@ class ZSSRWidget(Container):
         return cfg.with_max_iters(int(self.max_steps.value)) if self.max_steps.value else cfg
 
     def _kernel_args(self, layer, axes, factors, mode):
-        from .core.kernels import gaussian_kernel, gaussian_psf
+        from ..core.kernels import gaussian_kernel, gaussian_psf
 
         if self.kernel.value == KERNELS[0]:
             return {}
         if self.kernel.value == KERNELS[2]:
-            from .io import read_kernel
+            from ..io import read_kernel
 
             return {"kernel": read_kernel(self.kernel_file.value)}
         scale, _ = layer_geometry(layer, axes)
@@ -345,8 +345,8 @@ class ZSSRWidget(Container):
         from napari.qt.threading import create_worker
         from napari.utils.notifications import show_error
 
-        from .blocks import as_array
-        from .core.plan import make_plan
+        from ..stack.blocks import as_array
+        from ..stack.plan import make_plan
 
         try:
             layer = self.layer.value
@@ -416,8 +416,8 @@ class ZSSRWidget(Container):
 
         import torch
 
-        from .blocks import result_shape
-        from .core.memory import free_bytes
+        from ..stack.blocks import result_shape
+        from ..core.memory import free_bytes
 
         n = math.prod(result_shape(data.shape, plan))
         if 4 * n <= self.ram_fraction * free_bytes(torch.device("cpu")):
@@ -427,8 +427,8 @@ class ZSSRWidget(Container):
         return {"out": os.path.join(folder, f"{name}.zarr")}
 
     def _work(self, data, factors, axes, mode, cfg, kw):
-        from .core.train import Cancelled
-        from .volume import run_upscale
+        from ..core.progress import Cancelled
+        from ..stack.upscale import run_upscale
 
         def callback(p):
             self._relay.progress.emit(dict(p))
@@ -466,7 +466,7 @@ class ZSSRWidget(Container):
             self.status.value = f"{unit}applying the network" + (f" ({done}/{total})" if done and total else "")
 
     def _on_done(self, layer, plan, res, start=None, full_plan=None):
-        from .core.plan import output_geometry
+        from ..stack.plan import output_geometry
 
         if self._closing:
             return  # the viewer was closed during the run: nothing to add, nobody to tell
@@ -516,7 +516,7 @@ class ZSSRWidget(Container):
     @staticmethod
     def _estimate(layer, full_plan, report, preview_voxels: int) -> str:
         """The whole run from the preview: the same training, inference in proportion to the output."""
-        from .blocks import result_shape
+        from ..stack.blocks import result_shape
 
         full_shape = layer.data[0].shape if getattr(layer, "multiscale", False) else layer.data.shape
         out = result_shape(full_shape, full_plan)

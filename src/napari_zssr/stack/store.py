@@ -138,22 +138,3 @@ def _remove(path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     elif os.path.exists(path):
         os.remove(path)
-
-
-def ome_metadata(axes: str, voxel_size, translate, unit, name: str = "napari-zssr") -> dict:
-    """NGFF 0.4 ``multiscales`` entry for one level at path ``0``; ``axes`` must be in TCZYX order."""
-    kinds = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
-    from .lengths import ngff_name
-
-    unit = ngff_name(unit) if unit else None
-    ax = []
-    for a in axes:
-        entry = {"name": a.lower(), "type": kinds[a]}
-        if kinds[a] == "space" and unit:
-            entry["unit"] = unit
-        ax.append(entry)
-    transforms = [{"type": "scale", "scale": [float(v) for v in voxel_size]}]
-    if any(float(t) != 0 for t in translate):
-        transforms.append({"type": "translation", "translation": [float(t) for t in translate]})
-    return {"version": "0.4", "name": name, "axes": ax,
-            "datasets": [{"path": "0", "coordinateTransformations": transforms}]}

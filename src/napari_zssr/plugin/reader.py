@@ -16,7 +16,7 @@ def napari_get_reader(path):
 
 def read_tiff_layer(path):
     """[(data, kwargs, "image")] with scale, axis labels, units and the axes in metadata."""
-    from .io import read_image
+    from ..io import read_image
 
     if isinstance(path, list):
         path = path[0]

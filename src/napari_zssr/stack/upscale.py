@@ -7,34 +7,20 @@ import math
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
+from ..core.checks import check_finite, check_output_size, seed_for
+from ..core.progress import Progress, UpscaleReport, ZSSRReport
+from ..io.ngff import ome_metadata
 from .blocks import Blocks, as_array, check_dtype, out_shape, shape_for
-from .core.checks import check_finite, check_output_size, seed_for
-from .core.plan import Plan, make_plan
-from .distributed import InProcess, OnDask, Target
-from .store import OutputStore, ome_metadata
+from .plan import Plan, make_plan
+from .runners import InProcess, OnDask, Target
+from .store import OutputStore
 
 MAX_SOURCES = 16  # planes a shared network draws its fathers from (evenly spaced through the stack)
-
-
-@dataclass
-class UpscaleReport:
-    plan: str
-    preset: str = ""
-    device: str = ""
-    kernel: str = ""
-    seconds: float = 0.0
-    units: list = field(default_factory=list)  # one ZSSRReport per trained network
-    networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> units.Model (shared runs)
-
-    @property
-    def gain_db(self) -> float:
-        gains = [u.gain_db for u in self.units if np.isfinite(u.gain_db)]
-        return float(np.mean(gains)) if gains else float("nan")
 
 
 def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
@@ -102,10 +88,9 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
                 planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False,
                 ome=None, unit=None, client=None, networks=None, save_networks=None):
     """As :func:`upscale`, returning ``(result, UpscaleReport)``."""
-    from .core.axial import axial_kernel
-    from .core.config import schedule_for
-    from .core.train import Progress
-    from .core.zssr import check_kernel_2d, resolve_config
+    from ..core.axial import axial_kernel
+    from ..core.config import schedule_for
+    from ..core.zssr import check_kernel_2d, resolve_config
     from .units import Job
 
     t0 = time.perf_counter()
@@ -134,7 +119,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
             nets.check_fits(saved, plan, src.shape5[0], networks)
             config = nets.config_of(saved, config.device if config is not None else "auto")
     if client is not None:  # the workers' devices decide the "auto" preset, not this machine's
-        from .distributed import worker_device
+        from .runners import worker_device
 
         cfg, _ = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
     else:
@@ -255,7 +240,7 @@ class ChannelStats:
 
 def _channel_stats(src: Blocks, c: int) -> ChannelStats:
     """The channel's intensity range from evenly spaced planes, as the networks see them."""
-    from .core.zssr import channel_range
+    from ..core.zssr import channel_range
 
     _, T, Z = src.shape5[:3]
     where = _sources([(t, z) for t in range(T) for z in range(Z)])
@@ -386,8 +371,6 @@ def _collect_reports(runner, trains, report, seconds, owner, kind=None) -> None:
 
 def _loaded(given, kind, c, job):
     """What a training unit would have returned, for a network loaded from a file."""
-    from .core.zssr import ZSSRReport
-
     if (kind, c) not in given:
         raise ValueError(f"the networks file has no {kind} network for channel {c}")
     model = given[kind, c]
@@ -423,7 +406,7 @@ def _voxel_size(voxel_size, ndim):
 
 
 def _ome(plan, out_axes, vs, unit):
-    from .core.plan import output_geometry
+    from .plan import output_geometry
 
     sizes = vs if vs is not None else [1.0] * len(plan.axes)
     new_size, new_origin = output_geometry(plan, sizes, [0.0] * len(plan.axes))

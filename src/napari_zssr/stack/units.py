@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core.config import ZSSRConfig
-from .core.plan import Plan
+from ..core.config import ZSSRConfig
+from .plan import Plan
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Job:
     ax_kernel: object = None    # core.axial.AxialKernel, isotropic mode
 
     def device(self):
-        from .core.device import resolve_device
+        from ..core.device import resolve_device
 
         return resolve_device(self.cfg.device)
 
@@ -55,7 +55,7 @@ class Model:
     def net(self, cfg, dev):
         key = str(dev)
         if key not in self._live:
-            from .core.network import ZSSRNet
+            from ..core.network import ZSSRNet
 
             net = ZSSRNet(self.channels, cfg.width, cfg.depth, cfg.learn_residual)
             net.load_state_dict(self.state)
@@ -126,7 +126,7 @@ def train_lateral(job: Job, planes, seed: int, progress):
     """Planes mode: one network on fathers drawn from ``planes`` (2-D arrays). -> (Model, ZSSRReport)"""
     import torch
 
-    from .core.zssr import start_report, train_zssr
+    from ..core.zssr import start_report, train_zssr
 
     dev = job.device()
     scale = job.plan.lateral_scale
@@ -140,8 +140,8 @@ def train_axial(job: Job, planes, seed: int, progress):
     """Isotropic mode: one network on lateral crops of ``planes`` for the z factor. -> (Model, ZSSRReport)"""
     import torch
 
-    from .core.isotropic import train_isotropic
-    from .core.zssr import start_report, train_with_retries
+    from ..core.isotropic import train_isotropic
+    from ..core.zssr import start_report, train_with_retries
 
     dev = job.device()
     f = job.plan.z_factor
@@ -158,7 +158,7 @@ def apply_plane(job: Job, model: Model, plane: np.ndarray, progress=None) -> np.
     """Planes mode: the enlarged plane (Y', X') of one normalised plane (Y, X)."""
     import torch
 
-    from .core.infer import default_tile_pixels, super_resolve
+    from ..core.infer import default_tile_pixels, super_resolve
 
     dev = job.device()
     cfg = job.cfg
@@ -174,10 +174,10 @@ def apply_slab(job: Job, model: Model, slab: np.ndarray, row0: int, rows: int, p
 
     import torch
 
-    from .core.axial import fine_length
-    from .core.device import describe_device, free_memory, is_out_of_memory
-    from .core.infer import default_tile_pixels
-    from .core.isotropic import restore_slab
+    from ..core.axial import fine_length
+    from ..core.device import describe_device, free_memory, is_out_of_memory
+    from ..core.infer import default_tile_pixels
+    from ..core.isotropic import restore_slab
 
     dev = job.device()
     cfg, f = job.cfg, job.plan.z_factor

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core.train import Cancelled, Progress
+from ..core.progress import Cancelled, Progress
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Target:
             raise fs_error(exc, getattr(store, "root", store) or "the output") from exc
 
     def _write(self, block: np.ndarray) -> None:
-        from .core.checks import cast_result
+        from ..core.checks import cast_result
 
         block = block if block.ndim == 3 else block[None]
         vals = block if (self.lo, self.span) == (0.0, 1.0) else block * np.float32(self.span) + np.float32(self.lo)
@@ -195,7 +195,7 @@ def worker_device(client, name: str = "auto") -> str:
 
 
 def _probe_device(name):
-    from .core.device import resolve_device
+    from ..core.device import resolve_device
 
     try:
         return resolve_device(name).type, None

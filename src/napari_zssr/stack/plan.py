@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_factor_limit
+from ..core.checks import check_factor_limit
 
 AXIS_LETTERS = "TCZYX"
 

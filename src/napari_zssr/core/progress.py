@@ -1,0 +1,74 @@
+"""Progress, cancel and the reports of a run: plain Python, no torch, so every layer can use them."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class Cancelled(Exception):
+    """Raised when a progress callback returns False."""
+
+
+class Progress:
+    """Calls the user's callback at most every ``interval`` seconds (and when forced)."""
+
+    def __init__(self, callback, base: dict, interval: float = 0.5):
+        self.callback = callback
+        self.base = base
+        self.interval = interval
+        self.last = -math.inf
+
+    def __call__(self, force: bool = False, **info) -> None:
+        if self.callback is None:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < self.interval:
+            return
+        self.last = now
+        if self.callback({**self.base, **info}) is False:
+            raise Cancelled("cancelled by the progress callback")
+
+    def due(self) -> bool:
+        return self.callback is not None and time.perf_counter() - self.last >= self.interval
+
+
+@dataclass
+class ZSSRReport:
+    """What a run did: the settings it resolved and how well it reconstructs its own image."""
+
+    preset: str
+    device: str
+    scale: tuple
+    schedule: list
+    kernel: str
+    seed: int
+    seconds: float = 0.0
+    steps: list = field(default_factory=list)
+    gain_db: float = float("nan")
+    train_seconds: float = 0.0
+    infer_seconds: float = 0.0
+    history: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # out-of-memory retries and fallbacks, in words
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "history"}
+
+
+@dataclass
+class UpscaleReport:
+    plan: str
+    preset: str = ""
+    device: str = ""
+    kernel: str = ""
+    seconds: float = 0.0
+    units: list = field(default_factory=list)  # one ZSSRReport per trained network
+    networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> units.Model (shared runs)
+
+    @property
+    def gain_db(self) -> float:
+        gains = [u.gain_db for u in self.units if np.isfinite(u.gain_db)]
+        return float(np.mean(gains)) if gains else float("nan")

@@ -1,0 +1,71 @@
+"""Reading and writing images with their pixel sizes (PNG, TIFF, zarr); files are written atomically."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .files import PNG_EXT, TIFF_EXT, atomic_write, file_ext, is_zarr_path
+from .image_data import ImageData
+
+
+def read_image(path, lazy: bool = False) -> ImageData:
+    """Read a PNG, a TIFF (gray or RGB, 8 or 16 bit, float; ImageJ or OME stacks) or a zarr / OME-Zarr store.
+
+    With ``lazy`` a TIFF's data is a zarr view of the file, read plane by plane when used; zarr
+    stores are always read lazily.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    if is_zarr_path(path):
+        from .ngff import read_zarr
+
+        return read_zarr(path)
+    ext = file_ext(path)
+    if ext in PNG_EXT:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            if im.mode == "P":
+                im = im.convert("RGB")
+            arr = np.array(im)
+        if arr.dtype == np.int32 and arr.min() >= 0 and arr.max() < 65536:
+            arr = arr.astype(np.uint16)  # Pillow reads 16-bit PNGs as mode "I"
+        return ImageData(arr, "YX" if arr.ndim == 2 else "YXS")
+    if ext in TIFF_EXT:
+        from .tiff import read_tiff
+
+        return read_tiff(path, lazy)
+    raise ValueError(f"unsupported file type {ext!r} for {path}; use PNG, TIFF or a .zarr store")
+
+
+def write_image(path, img: ImageData, overwrite: bool = False, provenance: dict | None = None) -> None:
+    """Write PNG (8/16-bit gray, 8-bit RGB) or TIFF with axes and voxel sizes, atomically.
+
+    ``.ome.tif`` writes OME-TIFF (physical sizes per axis); other TIFFs are ImageJ hyperstacks
+    (axes reordered to ImageJ's T, Z, C, Y, X order; voxel sizes as resolution and spacing).
+    """
+    ext = file_ext(path)
+    arr = img.data
+    if ext in PNG_EXT:
+        if arr.ndim > 2 and img.axes != "YXS":
+            raise ValueError(f"PNG holds one 2-D image, not axes {img.axes} {arr.shape}; write a TIFF")
+        if arr.dtype not in (np.uint8, np.uint16) or (arr.dtype == np.uint16 and arr.ndim == 3):
+            raise ValueError(f"PNG holds 8-bit gray/RGB or 16-bit gray, not {arr.dtype} {arr.shape}; write a TIFF")
+
+        def write(tmp):
+            from PIL import Image
+
+            Image.fromarray(arr).save(tmp, format="PNG")
+    elif ext in TIFF_EXT:
+        from .tiff import imagej_writer, ome_writer
+
+        if str(path).lower().endswith((".ome.tif", ".ome.tiff")):
+            write = ome_writer(img, provenance)
+        else:
+            write = imagej_writer(img, provenance)
+    else:
+        raise ValueError(f"unsupported output type {ext!r} for {path}; use .png, .tif or .ome.tif")
+    atomic_write(path, write, overwrite)
