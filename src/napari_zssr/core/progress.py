@@ -66,7 +66,7 @@ class UpscaleReport:
     kernel: str = ""
     seconds: float = 0.0
     units: list = field(default_factory=list)  # one ZSSRReport per trained network
-    networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> units.Model (shared runs)
+    networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> TrainedNetwork (shared runs)
 
     @property
     def gain_db(self) -> float:

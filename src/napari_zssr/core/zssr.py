@@ -95,7 +95,7 @@ def _run_network(chw, lo, span, scale, kern, cfg, dev, progress, unit_id, report
     x = torch.as_tensor(((chw - lo) / span).astype(np.float32), device=dev)
     model = train_zssr([x], scale, kern, cfg, dev, progress, seed_for(cfg.seed, unit_id), report)
     t1 = time.perf_counter()
-    sr = model.predict(x)
+    sr = predict(model, x, kern, cfg, model.device, progress)
     report.infer_seconds += time.perf_counter() - t1
     if sr.device != model.device:
         report.notes.append(f"the final pass ran out of memory on {describe_device(model.device)} and ran on the CPU")
@@ -150,28 +150,20 @@ def finish_report(report: ZSSRReport, t0: float, progress) -> None:
     progress(force=True, stage="done", gain_db=report.gain_db, seconds=report.seconds, steps=report.steps)
 
 
-class TrainedZSSR:
-    """A network trained for one scale on one image (or one channel of a stack), ready to apply."""
+def predict(model, x, kernel: Kernel, cfg, device, progress=None, scale=None, bp_iters=None):
+    """Super-resolve a normalised (C, H, W) tensor with a lateral ``model`` (a TrainedNetwork): the
+    ensemble, median and back-projection. Returns (C, H', W'), on the CPU after a fallback."""
+    from .infer import default_tile_pixels, super_resolve
 
-    def __init__(self, net, scale, kernel: Kernel, cfg, device, progress, bp_iters: int):
-        self.net, self.scale, self.kernel, self.cfg, self.device = net, tuple(scale), kernel, cfg, device
-        self.progress, self.bp_iters = progress, bp_iters
-        from .infer import default_tile_pixels
-
-        self.tile = default_tile_pixels(cfg, device)
-
-    def predict(self, x, scale=None, bp_iters=None):
-        """Super-resolve a normalised (C, H, W) tensor; returns (C, H', W') (on the CPU after a fallback)."""
-        from .infer import super_resolve
-
-        scale = self.scale if scale is None else scale
-        bp = self.bp_iters if bp_iters is None else bp_iters
-        sr = super_resolve(self.net, x[None].to(self.device), scale, self.kernel, bp, self.cfg.output_flip, self.tile,
-                           check=lambda: self.progress(stage="infer"))
-        return sr[0]
+    scale = model.scale if scale is None else scale
+    bp = model.bp_iters if bp_iters is None else bp_iters
+    check = None if progress is None else (lambda: progress(stage="infer"))
+    sr = super_resolve(model.on(device), x[None].to(device), scale, kernel, bp, cfg.output_flip,
+                       default_tile_pixels(cfg, device), check)
+    return sr[0]
 
 
-def train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, report: ZSSRReport) -> TrainedZSSR:
+def train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, report: ZSSRReport):
     """Train one network on fathers drawn from ``sources`` (normalised (C, H, W) tensors).
 
     With gradual steps, each intermediate output of every source joins the pool of fathers.
@@ -180,7 +172,7 @@ def train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, repo
     again from the same seed with half the batch, then half the crop size (each retry gives exactly
     what an uninterrupted run with those settings gives); once they are as small as they go, a GPU
     run falls back to the CPU with a warning, and a CPU run raises MemoryError. The report's
-    ``notes`` say what happened; the returned model's ``device`` is where it ended up.
+    ``notes`` say what happened. Returns a lateral TrainedNetwork, whose ``device`` is where it ended up.
     """
     return train_with_retries(
         lambda c, d: _train_zssr([src.to(d) for src in sources], scale, kern, c, d, progress, seed, report),
@@ -240,12 +232,12 @@ def _reset_report(report: ZSSRReport) -> None:
     report.train_seconds = report.infer_seconds = 0.0
 
 
-def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, report: ZSSRReport) -> TrainedZSSR:
+def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, report: ZSSRReport):
     """One attempt of :func:`train_zssr` with the given config and device."""
     import torch
 
     from .augment import FatherSampler
-    from .network import ZSSRNet
+    from .network import TrainedNetwork, ZSSRNet
     from .train import SRPairs, train
 
     clip = (min(float(s.min()) for s in sources), max(float(s.max()) for s in sources))
@@ -256,7 +248,6 @@ def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, rep
     net.reset(cfg.init_variance, torch.Generator().manual_seed(seed))
     sampler = FatherSampler(sources, cfg.crop_size, cfg, rng)
     schedule = report.schedule
-    model = TrainedZSSR(net, scale, kern, cfg, dev, progress, cfg.back_projection_for(len(schedule) - 1))
     test_image = sources[len(sources) // 2][None]
     for i, st in enumerate(schedule):
         t1 = time.perf_counter()
@@ -270,11 +261,11 @@ def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, rep
                  total=stats.steps, rec_error=stats.rec_error, gain_db=stats.gain_db)
         if i < len(schedule) - 1:
             t2 = time.perf_counter()
+            step = TrainedNetwork("lateral", net, st, cfg.back_projection_for(i))
             for src in list(sampler.sources[: len(sources)]):
-                sampler.add_source(model.predict(src, st, cfg.back_projection_for(i)).to(src.device),
-                                   weight=st[0] * st[1])
+                sampler.add_source(predict(step, src, kern, cfg, dev, progress).to(src.device), weight=st[0] * st[1])
             report.infer_seconds += time.perf_counter() - t2
-    return model
+    return TrainedNetwork("lateral", net, scale, cfg.back_projection_for(len(schedule) - 1))
 
 
 def channel_range(values):

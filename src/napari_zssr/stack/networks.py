@@ -13,7 +13,7 @@ FORMAT = "napari-zssr networks 1"
 
 
 def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool = False) -> None:
-    """Write ``models`` ({(kind, channel): units.Model}) with what applying them needs, atomically:
+    """Write ``models`` ({(kind, channel): TrainedNetwork}) with what applying them needs, atomically:
     the kernels themselves too (back-projection uses them), not only their names."""
     import torch
 
@@ -69,11 +69,13 @@ def check_fits(saved: dict, plan, n_channels: int, path) -> None:
 
 
 def models_of(saved: dict) -> dict:
-    """{(kind, channel): units.Model} rebuilt from a loaded file."""
-    from .units import Model
+    """{(kind, channel): TrainedNetwork} rebuilt from a loaded file."""
+    from ..core.network import TrainedNetwork
 
-    return {(n["kind"], n["channel"]): Model.from_state(n["kind"], n["state"], n["in_channels"], n["scale"],
-                                                        n["bp_iters"]) for n in saved["networks"]}
+    cfg = saved["config"]
+    return {(n["kind"], n["channel"]): TrainedNetwork.from_state(n["kind"], n["state"], n["scale"], n["bp_iters"],
+                                                                 cfg["width"], cfg["depth"], cfg["learn_residual"])
+            for n in saved["networks"]}
 
 
 def kernels_of(saved: dict) -> tuple:

@@ -132,7 +132,7 @@ class OnDask:
         return self.client.scatter([value], hash=False)[0]
 
     def model(self, fut):
-        """A future of the trained Model alone, made once per training task and kept on the cluster."""
+        """A future of the TrainedNetwork alone, made once per training task and kept on the cluster."""
         if fut.key not in self.models:
             self.models[fut.key] = self.client.submit(_model_of, fut, pure=False, retries=self.retries)
         return self.models[fut.key]

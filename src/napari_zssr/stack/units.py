@@ -1,7 +1,7 @@
 """The units of work of a stack run: train one network, apply it to one plane or one slab.
 
-Each unit takes numpy arrays (normalised float32) and returns numpy arrays or a ``Model`` (the
-trained weights on the CPU plus what applying them needs), so the same functions run in this
+Each unit takes numpy arrays (normalised float32) and returns numpy arrays or a
+``core.network.TrainedNetwork`` (pickled as CPU weights), so the same functions run in this
 process or on a dask worker, and a unit gives the same result wherever it runs.
 """
 
@@ -28,39 +28,6 @@ class Job:
         from ..core.device import resolve_device
 
         return resolve_device(self.cfg.device)
-
-
-class Model:
-    """A trained network as CPU tensors; the live network is rebuilt once per process on demand."""
-
-    def __init__(self, kind: str, net, scale, bp_iters: int = 0):
-        self.kind, self.scale, self.bp_iters = kind, tuple(scale), int(bp_iters)
-        self.channels = net.convs[0].in_channels
-        self.state = {k: v.detach().to("cpu").clone() for k, v in net.state_dict().items()}
-        self._live = {}
-
-    @classmethod
-    def from_state(cls, kind: str, state: dict, channels: int, scale, bp_iters: int = 0) -> Model:
-        model = cls.__new__(cls)
-        model.__setstate__({"kind": kind, "scale": tuple(scale), "bp_iters": int(bp_iters),
-                            "channels": int(channels), "state": dict(state)})
-        return model
-
-    def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k != "_live"}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state, _live={})
-
-    def net(self, cfg, dev):
-        key = str(dev)
-        if key not in self._live:
-            from ..core.network import ZSSRNet
-
-            net = ZSSRNet(self.channels, cfg.width, cfg.depth, cfg.learn_residual)
-            net.load_state_dict(self.state)
-            self._live[key] = net.to(dev).eval()
-        return self._live[key]
 
 
 def slab_rows(cfg, Z: int, X: int, Y: int) -> int:
@@ -123,7 +90,7 @@ def unit_grid(stage: str, src5, cfg) -> Grid:
 
 
 def train_lateral(job: Job, planes, seed: int, progress):
-    """Planes mode: one network on fathers drawn from ``planes`` (2-D arrays). -> (Model, ZSSRReport)"""
+    """Planes mode: one network on fathers drawn from ``planes`` (2-D arrays). -> (TrainedNetwork, ZSSRReport)"""
     import torch
 
     from ..core.zssr import start_report, train_zssr
@@ -132,15 +99,15 @@ def train_lateral(job: Job, planes, seed: int, progress):
     scale = job.plan.lateral_scale
     report = start_report(job.cfg, dev, scale, job.lat_kernel.name, progress, job.plan.describe())
     sources = [torch.as_tensor(np.asarray(p, np.float32)[None], device=dev) for p in planes]
-    trained = train_zssr(sources, scale, job.lat_kernel, job.cfg, dev, progress, seed, report)
-    return Model("lateral", trained.net, scale, trained.bp_iters), report
+    return train_zssr(sources, scale, job.lat_kernel, job.cfg, dev, progress, seed, report), report
 
 
 def train_axial(job: Job, planes, seed: int, progress):
-    """Isotropic mode: one network on lateral crops of ``planes`` for the z factor. -> (Model, ZSSRReport)"""
+    """Isotropic mode: one network on lateral crops of ``planes`` for the z factor. -> (TrainedNetwork, ZSSRReport)"""
     import torch
 
     from ..core.isotropic import train_isotropic
+    from ..core.network import TrainedNetwork
     from ..core.zssr import start_report, train_with_retries
 
     dev = job.device()
@@ -151,25 +118,24 @@ def train_axial(job: Job, planes, seed: int, progress):
     net = train_with_retries(
         lambda c, d: train_isotropic([p.to(d) for p in lateral], f, job.ax_kernel, c, d, progress, seed, report),
         job.cfg, dev, report)
-    return Model("axial", net, (f, 1.0)), report
+    return TrainedNetwork("axial", net, (f, 1.0)), report
 
 
-def apply_plane(job: Job, model: Model, plane: np.ndarray, progress=None) -> np.ndarray:
-    """Planes mode: the enlarged plane (Y', X') of one normalised plane (Y, X)."""
+def apply_plane(job: Job, model, plane: np.ndarray, progress=None) -> np.ndarray:
+    """Planes mode: the enlarged plane (Y', X') of one normalised plane (Y, X) by a lateral TrainedNetwork."""
     import torch
 
-    from ..core.infer import default_tile_pixels, super_resolve
+    from ..core.zssr import predict
 
     dev = job.device()
-    cfg = job.cfg
-    x = torch.as_tensor(np.asarray(plane, np.float32)[None, None], device=dev)
-    sr = super_resolve(model.net(cfg, dev), x, model.scale, job.lat_kernel, model.bp_iters, cfg.output_flip,
-                       default_tile_pixels(cfg, dev), _check(progress))
-    return sr[0, 0].to("cpu", torch.float32).numpy()
+    x = torch.as_tensor(np.asarray(plane, np.float32)[None], device=dev)
+    sr = predict(model, x, job.lat_kernel, job.cfg, dev, progress)
+    return sr[0].to("cpu", torch.float32).numpy()
 
 
-def apply_slab(job: Job, model: Model, slab: np.ndarray, row0: int, rows: int, progress=None) -> np.ndarray:
-    """Isotropic mode: (Z', rows, X) for the rows ``row0:row0 + rows`` of a normalised slab (Z, Y, X)."""
+def apply_slab(job: Job, model, slab: np.ndarray, row0: int, rows: int, progress=None) -> np.ndarray:
+    """Isotropic mode: (Z', rows, X) for the rows ``row0:row0 + rows`` of a normalised slab (Z, Y, X), by an
+    axial TrainedNetwork."""
     import warnings
 
     import torch
@@ -183,7 +149,7 @@ def apply_slab(job: Job, model: Model, slab: np.ndarray, row0: int, rows: int, p
     cfg, f = job.cfg, job.plan.z_factor
     out = np.empty((fine_length(slab.shape[0], f), rows, slab.shape[2]), np.float32)
     try:
-        return restore_slab(model.net(cfg, dev), slab, row0, rows, f, job.ax_kernel, cfg, dev,
+        return restore_slab(model.on(dev), slab, row0, rows, f, job.ax_kernel, cfg, dev,
                             default_tile_pixels(cfg, dev), out, _check(progress))
     except Exception as exc:  # only out-of-memory errors on an accelerator are handled
         if dev.type == "cpu" or not is_out_of_memory(exc):
@@ -193,7 +159,7 @@ def apply_slab(job: Job, model: Model, slab: np.ndarray, row0: int, rows: int, p
     warnings.warn(f"out of memory on {describe_device(dev)} restoring rows {row0}..{row0 + rows}: this slab runs on "
                   f"the CPU (slower)", RuntimeWarning, stacklevel=2)
     cpu = torch.device("cpu")
-    return restore_slab(model.net(cfg, cpu), slab, row0, rows, f, job.ax_kernel, cfg, cpu,
+    return restore_slab(model.on(cpu), slab, row0, rows, f, job.ax_kernel, cfg, cpu,
                         default_tile_pixels(cfg, cpu), out, _check(progress))
 
 
