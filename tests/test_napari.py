@@ -283,3 +283,22 @@ def test_a_run_that_does_not_stop_in_time_is_reported_not_raised(qtbot, make_nap
     assert any("did not stop within" in r.getMessage() for r in caplog.records)
     qtbot.waitUntil(lambda: bool(finished), timeout=15_000)  # it still stops, at its next progress report
     assert len(viewer.layers) == 1
+
+
+def test_an_rgb_layer_gets_the_answer_of_the_api(qtbot, make_napari_viewer, structured_image):
+    from napari_zssr import ZSSRConfig, zssr
+
+    viewer = make_napari_viewer()
+    rgb = np.clip(np.stack([structured_image, 255 - structured_image, structured_image * 0.5 + 10], -1), 0, 255)
+    src = viewer.add_image(rgb.astype(np.uint8), rgb=True)
+    widget = ZSSRWidget(viewer)
+    widget.layer.value = src
+    assert widget.axes.value == "YXS"
+    widget.factors.value = "2, 2, 1"
+    _tiny(widget)
+    _run_and_wait(qtbot, widget)
+    out = viewer.layers[-1]
+    assert out.rgb and out.data.shape == (80, 96, 3)
+    cfg = ZSSRConfig.preset("fast", device="cpu", seed=0).with_max_iters(8)
+    api = np.clip(np.round(zssr(rgb.astype(np.uint8), 2, config=cfg, channel_axis=-1)), 0, 255)
+    assert np.abs(out.data.astype(float) - api).max() <= 1  # the same network; rounding may differ by one level

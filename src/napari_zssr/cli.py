@@ -97,13 +97,7 @@ def upscale_file(args) -> dict:
             raise ValueError(f"--axes {args.axes} has {len(args.axes)} letters; {args.input} has {img.data.ndim} axes "
                              f"(shape {img.data.shape}, read as {img.axes})")
         img.axes = args.axes.upper()
-    flat = img.axes in ("YX", "YXS")
-    cluster = getattr(args, "scheduler", None) or getattr(args, "workers", None)
-    nets = getattr(args, "networks", None) or getattr(args, "save_networks", None)
-    plain = getattr(args, "mode", "auto") in ("auto", "planes") and not getattr(args, "isotropic", False)
-    if flat and plain and not to_zarr and not cluster and not nets and args.scale and len(args.scale) <= 2:
-        return _upscale_2d(args, img)
-    return _upscale_stack(args, img, to_zarr)
+    return _upscale(args, img, to_zarr)
 
 
 def _write_result(args, img, result, factors, report):
@@ -118,23 +112,6 @@ def _write_result(args, img, result, factors, report):
                   "device": report.device, "kernel": report.kernel, "seed": args.seed}
     write_image(args.output, ImageData(cast_result(result, out_dtype), img.axes, sizes, img.unit),
                 overwrite=args.overwrite, provenance=provenance)
-
-
-def _upscale_2d(args, img) -> dict:
-    from .core.zssr import run_zssr
-
-    data = img.data
-    scale = tuple(args.scale) * (2 if len(args.scale) == 1 else 1)
-    callback, close = _progress_bar(args.quiet)
-    t = time.perf_counter()
-    try:
-        sr, report = run_zssr(data, scale, kernel=_kernel(args.kernel), config=_config(args),
-                              channel_axis=-1 if data.ndim == 3 else None, callback=callback)
-    finally:
-        close()
-    _write_result(args, img, sr, {"Y": scale[0], "X": scale[1]}, report)
-    return {"input": args.input, "output": args.output, "in_shape": data.shape, "out_shape": sr.shape,
-            "seconds": time.perf_counter() - t, "report": report}
 
 
 def stack_factors(axes: str, shape, scale, isotropic: bool, pixel_size: dict) -> tuple:
@@ -165,10 +142,11 @@ def stack_factors(axes: str, shape, scale, isotropic: bool, pixel_size: dict) ->
     return tuple(float(factors[a]) for a in axes)
 
 
-def _upscale_stack(args, img, to_zarr: bool = False) -> dict:
+def _upscale(args, img, to_zarr: bool = False) -> dict:
+    """Every file takes one path, upscale(): an RGB image (S) is trained jointly, channels (C) one by one."""
     from .stack.upscale import run_upscale
 
-    data, axes = img.data, img.axes.replace("S", "C")
+    data, axes = img.data, img.axes
     factors = stack_factors(axes, data.shape, args.scale, getattr(args, "isotropic", False), img.pixel_size)
     kernel = _kernel(args.kernel)
     if getattr(args, "axial_sigma", None) is not None:

@@ -95,7 +95,7 @@ def guess_axes(layer) -> str:
     if layer.rgb:
         spatial = labels if all(a in "TZYX" and len(a) == 1 for a in labels) and len(set(labels)) == len(labels) \
             else list("TZYX"[-(nd - 1):])
-        return "".join(spatial) + "C"
+        return "".join(spatial) + "S"  # RGB colour samples: one network over the colours, as the API and CLI
     if len(labels) == nd and all(len(a) == 1 and a in "TCZYX" for a in labels) and len(set(labels)) == nd:
         return "".join(labels)
     return {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TCZYX"}.get(nd, "")
@@ -164,7 +164,7 @@ class ZSSRWidget(Container):
         self._viewer = napari_viewer
         self._image_type = Image
         self.layer = ComboBox(label="image", choices=self._layer_choices, nullable=True)
-        self.axes = LineEdit(label="axes", tooltip="T, C, Z, Y, X per array axis (C: channels)")
+        self.axes = LineEdit(label="axes", tooltip="T, C, Z, Y, X, S per array axis (C: channels, one network each; S: RGB colours, one network for all)")
         self.mode = ComboBox(label="mode", choices=["auto", "planes", "isotropic", "both"], value="auto")
         self.factors = LineEdit(label="factors", tooltip="one factor per axis, e.g. 4, 1, 1 for z x4")
         self.make_iso = PushButton(text="make isotropic (z factor from the layer's scale)")
@@ -364,6 +364,8 @@ class ZSSRWidget(Container):
             plan = make_plan(data.shape, factors, axes, self.mode.value)
             cfg = self._config()
             kw = self._kernel_args(layer, axes, factors, plan.mode)
+            if layer.rgb:  # napari shows RGB as 8-bit or [0, 1] floats: the source's dtype, rounded and clipped
+                kw["dtype"] = layer.data.dtype
             if not preview:
                 kw.update(self._big_result_store(layer, data, plan))
         except (ValueError, TypeError, OSError) as exc:
@@ -500,7 +502,7 @@ class ZSSRWidget(Container):
         if not layer.rgb:
             kwargs["contrast_limits"] = layer.contrast_limits
         try:
-            self._viewer.add_image(out.astype(layer.data.dtype) if layer.rgb else out, **kwargs)
+            self._viewer.add_image(out, **kwargs)
         except TypeError:  # older napari without units / axis_labels
             kwargs.pop("units", None)
             kwargs.pop("axis_labels", None)

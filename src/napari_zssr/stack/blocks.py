@@ -29,10 +29,12 @@ def check_dtype(data, what: str = "data") -> None:
 
 
 class Blocks:
-    """Blocks of an array with axes ``axes`` (letters of TCZYX) addressed as (c, t, z, y, x).
+    """Blocks of an array with axes ``axes`` (letters of TCZYX, or S in place of C) addressed as (c, t, z, y, x).
 
-    A block is always returned and accepted as (Z, Y, X), with Z of length 1 where the array has
-    no Z axis; C and T select one index (0 where the array has no such axis).
+    A block is returned and accepted as (Z, Y, X), with Z of length 1 where the array has no Z
+    axis; T selects one index (0 where the array has no such axis), and so does C (or S) when
+    ``c`` is an int. With ``c=slice(None)`` (all channels, as the colours of an RGB image are
+    used together) a block is (C, Z, Y, X).
     """
 
     def __init__(self, array, axes: str):
@@ -40,22 +42,33 @@ class Blocks:
         self.shape5 = shape5_of(array.shape, axes)
 
     def _index(self, c, t, zs, ys, xs):
-        pick = {"C": c, "T": t, "Z": zs, "Y": ys, "X": xs}
+        pick = {"C": c, "S": c, "T": t, "Z": zs, "Y": ys, "X": xs}
         return tuple(pick[a] for a in self.axes)
+
+    def _layout(self, c):
+        """The axes of an indexed block, and the order that makes them (C,) Z, Y, X."""
+        kept = [a for a in self.axes if a in "ZYX" or (a in "CS" and not isinstance(c, (int, np.integer)))]
+        want = ([a for a in kept if a in "CS"]) + [a for a in "ZYX" if a in kept]
+        return kept, [kept.index(a) for a in want]
 
     def read(self, c, t, zs=slice(None), ys=slice(None), xs=slice(None)) -> np.ndarray:
         block = np.asarray(self.array[self._index(c, t, zs, ys, xs)])
-        return block if "Z" in self.axes else block[None]
+        _, order = self._layout(c)
+        block = np.transpose(block, order)
+        return block if "Z" in self.axes else np.expand_dims(block, -3)
 
     def write(self, c, t, zs, ys, xs, block: np.ndarray) -> None:
-        self.array[self._index(c, t, zs, ys, xs)] = block if "Z" in self.axes else block[0]
+        block = block if "Z" in self.axes else np.squeeze(block, -3)
+        _, order = self._layout(c)
+        self.array[self._index(c, t, zs, ys, xs)] = np.transpose(block, np.argsort(order))
 
     def plane(self, c, t, z) -> np.ndarray:
-        return self.read(c, t, slice(z, z + 1))[0]
+        return self.read(c, t, slice(z, z + 1))[..., 0, :, :]
 
 
 def shape5_of(shape, axes: str) -> tuple:
-    """(C, T, Z, Y, X) of an array of ``shape`` with ``axes``, 1 where it has no such axis."""
+    """(C, T, Z, Y, X) of an array of ``shape`` with ``axes`` (S counts as C), 1 where it has no such axis."""
+    axes = axes.replace("S", "C")
     return tuple(shape[axes.index(a)] if a in axes else 1 for a in "CTZYX")
 
 
@@ -79,4 +92,5 @@ def out_shape(blocks_shape5, plan) -> tuple:
 
 
 def shape_for(axes: str, shape5) -> tuple:
-    return tuple(shape5["CTZYX".index(a)] for a in axes)
+    """The shape in ``axes`` order of a (C, T, Z, Y, X) shape (S counts as C)."""
+    return tuple(shape5["CTZYX".index(a)] for a in axes.replace("S", "C"))

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..core.checks import check_factor_limit
 
-AXIS_LETTERS = "TCZYX"
+AXIS_LETTERS = "TCZYXS"
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,17 @@ class Plan:
 
     @property
     def channel_axis(self):
-        return self.axes.index("C") if "C" in self.axes else None
+        """The axis of fluorescence channels (C) or of colour samples (S), or None."""
+        for a in "CS":
+            if a in self.axes:
+                return self.axes.index(a)
+        return None
+
+    @property
+    def joint(self) -> bool:
+        """True for an RGB(A) image: its colour samples (S) share one network, as the paper trains RGB;
+        fluorescence channels (C) get one network each."""
+        return "S" in self.axes
 
     @property
     def lateral_scale(self) -> tuple:
@@ -35,7 +45,8 @@ class Plan:
         parts = []
         if self.mode in ("planes", "both"):
             sy, sx = self.lateral_scale
-            parts.append(f"planes mode on Y/X x{sy:g} x{sx:g} ({self.planes} network per channel)")
+            per = "for all colours" if self.joint else "per channel"
+            parts.append(f"planes mode on Y/X x{sy:g} x{sx:g} ({self.planes} network {per})")
         if self.mode in ("isotropic", "both"):
             parts.append(f"isotropic mode on Z x{self.z_factor:g} (trained on lateral planes, applied to XZ and YZ)")
         return f"axes {self.axes}: " + ", then ".join(parts)
@@ -57,8 +68,9 @@ def resolve_axes(shape, axes=None, channel_axis=None) -> str:
             return rest[:ca] + "C" + rest[ca:]
         if ndim == 3 and shape[-1] in (3, 4) and min(shape[:2]) > 8:
             raise ValueError(
-                f"an array of shape {tuple(shape)} looks like an RGB(A) image, not a z stack; pass axes='YXC' "
-                f"(or channel_axis=-1) for colour, or axes='ZYX' if it really is a stack of {shape[0]} planes")
+                f"an array of shape {tuple(shape)} looks like an RGB(A) image, not a z stack; pass axes='YXS' "
+                f"for colour (one network over the colours), axes='YXC' for channels (one network each), or "
+                f"axes='ZYX' if it really is a stack of {shape[0]} planes")
         if ndim in (2, 3):
             return {2: "YX", 3: "ZYX"}[ndim]
         raise ValueError(f"a {ndim}-D array must name its axes, e.g. axes='TCZYX' or 'CZYX'")
@@ -69,9 +81,11 @@ def resolve_axes(shape, axes=None, channel_axis=None) -> str:
         raise ValueError(f"axes {axes!r} has {len(axes)} letters but the array has {ndim} axes (shape {tuple(shape)})")
     bad = set(axes) - set(AXIS_LETTERS)
     if bad:
-        raise ValueError(f"axes {axes!r} uses {''.join(sorted(bad))}; use letters from T, C, Z, Y, X")
+        raise ValueError(f"axes {axes!r} uses {''.join(sorted(bad))}; use letters from T, C, Z, Y, X, S")
     if len(set(axes)) != len(axes):
-        raise ValueError(f"axes {axes!r} repeats a letter; each of T, C, Z, Y, X may appear once")
+        raise ValueError(f"axes {axes!r} repeats a letter; each of T, C, Z, Y, X, S may appear once")
+    if "C" in axes and "S" in axes:
+        raise ValueError(f"axes {axes!r} has both C (channels) and S (RGB colour samples); give one of them")
     if "Y" not in axes or "X" not in axes:
         raise ValueError(f"axes {axes!r} must contain Y and X")
     if axes.index("Y") > axes.index("X") or any(axes.index(a) > axes.index("Y") for a in "Z" if a in axes):
@@ -79,7 +93,7 @@ def resolve_axes(shape, axes=None, channel_axis=None) -> str:
     if channel_axis is not None:
         if not -ndim <= channel_axis < ndim:
             raise ValueError(f"channel_axis {channel_axis} does not exist in an array of shape {tuple(shape)}")
-        if "C" not in axes or axes.index("C") != channel_axis % ndim:
+        if not any(a in axes and axes.index(a) == channel_axis % ndim for a in "CS"):
             raise ValueError(f"channel_axis={channel_axis} disagrees with axes {axes!r}")
     return axes
 
@@ -100,8 +114,9 @@ def make_plan(shape, scale, axes=None, mode="auto", channel_axis=None, planes="s
             raise ValueError(f"scale factors must be positive and finite, got {factors}")
         if v < 1:
             raise ValueError(f"upscale only enlarges: the factor on {a} is {v:g} (use imresize to shrink)")
-        if a in "CT" and v != 1:
-            raise ValueError(f"the factor on the {'channel' if a == 'C' else 'time'} axis must be 1, got {v:g}")
+        if a in "CTS" and v != 1:
+            what = {"C": "channel", "T": "time", "S": "colour"}[a]
+            raise ValueError(f"the factor on the {what} axis must be 1, got {v:g}")
     check_factor_limit(factors, "upscale")
     big = {a for a, v in zip(axes, factors) if v > 1}
     if not big:
@@ -118,6 +133,9 @@ def make_plan(shape, scale, axes=None, mode="auto", channel_axis=None, planes="s
         raise ValueError(
             f"mode {mode!r} does not fit factors {dict(zip(axes, factors))}: planes mode enlarges Y/X, isotropic "
             f"mode enlarges Z, both does both; this scale calls for {auto!r}")
+    if mode in ("isotropic", "both") and "S" in axes:
+        raise ValueError(f"axes {axes!r}: RGB colour samples (S) are enlarged in planes mode only; name the "
+                         "axis C to enlarge each colour's z as a channel")
     if mode in ("isotropic", "both"):
         nz = shape[axes.index("Z")]
         if nz < 2:
@@ -135,7 +153,7 @@ def output_geometry(plan: Plan, scale, translate):
     new_scale, new_translate = [], []
     for a, f, s, t in zip(plan.axes, plan.scale, scale, translate):
         s, t = float(s), float(t)
-        if f == 1 or a in "CT":
+        if f == 1 or a in "CTS":
             new_scale.append(s)
             new_translate.append(t)
         elif a == "Z" and plan.mode in ("isotropic", "both"):

@@ -26,8 +26,8 @@ class Target:
 
     blocks: object          # blocks.Blocks over the destination array
     where: tuple            # (c, t, zs, ys, xs)
-    lo: float = 0.0         # result = value * span + lo, then cast to dtype
-    span: float = 1.0
+    lo: object = 0.0        # result = value * span + lo (floats, or per-channel arrays), then cast to dtype
+    span: object = 1.0
     dtype: object = np.float32
     done: object = None     # (flags array, index): set once the region is written
 
@@ -43,8 +43,9 @@ class Target:
     def _write(self, block: np.ndarray) -> None:
         from ..core.checks import cast_result
 
-        block = block if block.ndim == 3 else block[None]
-        vals = block if (self.lo, self.span) == (0.0, 1.0) else block * np.float32(self.span) + np.float32(self.lo)
+        block = block if block.ndim >= 3 else block[None]
+        identity = np.all(np.asarray(self.lo) == 0) and np.all(np.asarray(self.span) == 1)
+        vals = block if identity else block * np.asarray(self.span, np.float32) + np.asarray(self.lo, np.float32)
         dtype = np.dtype(self.dtype)
         vals = cast_result(vals, dtype) if np.issubdtype(dtype, np.integer) else vals.astype(dtype, copy=False)
         self.blocks.write(*self.where, vals)

@@ -98,7 +98,8 @@ def train_lateral(job: Job, planes, seed: int, progress):
     dev = job.device()
     scale = job.plan.lateral_scale
     report = start_report(job.cfg, dev, scale, job.lat_kernel.name, progress, job.plan.describe())
-    sources = [torch.as_tensor(np.asarray(p, np.float32)[None], device=dev) for p in planes]
+    # a plane is (Y, X), or (C, Y, X) for the colours of an RGB image trained together
+    sources = [torch.as_tensor(_chw(p), device=dev) for p in planes]
     return train_zssr(sources, scale, job.lat_kernel, job.cfg, dev, progress, seed, report), report
 
 
@@ -122,15 +123,16 @@ def train_axial(job: Job, planes, seed: int, progress):
 
 
 def apply_plane(job: Job, model, plane: np.ndarray, progress=None) -> np.ndarray:
-    """Planes mode: the enlarged plane (Y', X') of one normalised plane (Y, X) by a lateral TrainedNetwork."""
+    """Planes mode: one normalised plane (Y, X), or (C, Y, X) for an RGB image, enlarged by a lateral
+    TrainedNetwork: (1, Y', X'), or (C, 1, Y', X')."""
     import torch
 
     from ..core.zssr import predict
 
     dev = job.device()
-    x = torch.as_tensor(np.asarray(plane, np.float32)[None], device=dev)
-    sr = predict(model, x, job.lat_kernel, job.cfg, dev, progress)
-    return sr[0].to("cpu", torch.float32).numpy()
+    x = torch.as_tensor(_chw(plane), device=dev)
+    sr = predict(model, x, job.lat_kernel, job.cfg, dev, progress).to("cpu", torch.float32).numpy()
+    return sr[:, None] if np.ndim(plane) == 3 else sr  # (C, Z=1, Y', X') or (Z=1, Y', X')
 
 
 def apply_slab(job: Job, model, slab: np.ndarray, row0: int, rows: int, progress=None) -> np.ndarray:
@@ -161,6 +163,11 @@ def apply_slab(job: Job, model, slab: np.ndarray, row0: int, rows: int, progress
     cpu = torch.device("cpu")
     return restore_slab(model.on(cpu), slab, row0, rows, f, job.ax_kernel, cfg, cpu,
                         default_tile_pixels(cfg, cpu), out, _check(progress))
+
+
+def _chw(plane) -> np.ndarray:
+    p = np.asarray(plane, np.float32)
+    return p[None] if p.ndim == 2 else p
 
 
 def _check(progress):

@@ -191,6 +191,8 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     try:
         _fill_constant(dest, stats, final5)
         live = [c for c, st in enumerate(stats) if not st.constant]
+        if plan.joint:  # one network over all colours, unit channel 0; a constant colour is learnt with the rest
+            live = [0] if live else []
         if plan.mode == "planes":
             _planes_stage(runner, job, grids["planes"], src, stats, dest, _flags(store, "done_planes", grids["planes"]),
                           live, report, progress, denorm=True, given=given)
@@ -254,16 +256,34 @@ def _channel_stats(src: Blocks, c: int) -> ChannelStats:
     return ChannelStats(lo, span, constant, where, hashlib.sha256(np.ascontiguousarray(stack).tobytes()).hexdigest())
 
 
-def _read(src: Blocks, st: ChannelStats, c, t, zs=slice(None), ys=slice(None), xs=slice(None)) -> np.ndarray:
-    """A block in the units the networks see: (value - lo) / span, float32."""
-    block = src.read(c, t, zs, ys, xs)
+def _read(src: Blocks, stats, c, t, zs=slice(None), ys=slice(None), xs=slice(None), joint=False) -> np.ndarray:
+    """A block in the units the networks see: (value - lo) / span per channel, float32; (Z, Y, X) of
+    channel ``c``, or (C, Z, Y, X) of every channel for a ``joint`` (RGB) plan."""
+    block = src.read(slice(None) if joint else c, t, zs, ys, xs)
     if not isinstance(src.array, np.ndarray) and np.issubdtype(block.dtype, np.floating):
         check_finite(block, f"data (channel {c}, time {t})")
     x = block.astype(np.float32)
-    if (st.lo, st.span) != (0.0, 1.0):
-        x -= np.float32(st.lo)
-        x /= np.float32(st.span)
+    for i, st in (enumerate(stats) if joint else [(None, stats[c])]):
+        if (st.lo, st.span) != (0.0, 1.0):
+            part = x if i is None else x[i]
+            part -= np.float32(st.lo)
+            part /= np.float32(st.span)
     return x
+
+
+def _plane(x: np.ndarray) -> np.ndarray:
+    """The one plane of a (Z=1, Y, X) or (C, Z=1, Y, X) block: (Y, X) or (C, Y, X)."""
+    return x[..., 0, :, :]
+
+
+def _range(stats, c, joint: bool, denorm: bool):
+    """(lo, span) that map a unit's result back to input units: per channel for a joint plan."""
+    if not denorm:
+        return 0.0, 1.0
+    if joint:
+        return (np.array([st.lo for st in stats], np.float32)[:, None, None, None],
+                np.array([st.span for st in stats], np.float32)[:, None, None, None])
+    return stats[c].lo, stats[c].span
 
 
 def _planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, progress, denorm: bool, given=None):
@@ -276,8 +296,10 @@ def _planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, 
     trains = _train_channels(runner, job, src, stats, todo, progress, given, "lateral", train_lateral, 0) \
         if shared else {}
 
+    joint = plan.joint
+
     def unit(c, t, z):
-        plane = _read(src, stats[c], c, t, slice(z, z + 1))[0]
+        plane = _plane(_read(src, stats, c, t, slice(z, z + 1), joint=joint))
         if shared:
             model = runner.model(trains[c])
         else:
@@ -285,10 +307,9 @@ def _planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, 
             progress.base.update(unit=c * T * Z + i + 1, units=len(stats) * T * Z)
             trains[c, i] = runner.submit(train_lateral, job, [plane], seed_for(cfg.seed, c * 1_000_003 + i))
             model = runner.model(trains[c, i])
-        st = stats[c]
-        target = Target(dest, (c, t, slice(z, z + 1), slice(None), slice(None)), st.lo if denorm else 0.0,
-                        st.span if denorm else 1.0, dest.array.dtype if denorm else np.float32,
-                        None if flags is None else (flags, (c, t, z)))
+        lo, span = _range(stats, c, joint, denorm)
+        target = Target(dest, (slice(None) if joint else c, t, slice(z, z + 1), slice(None), slice(None)), lo, span,
+                        dest.array.dtype if denorm else np.float32, None if flags is None else (flags, (c, t, z)))
         return runner.submit(apply_plane, job, model, plane, target=target)
 
     seconds = _stream(runner, todo, unit, progress, "plane")
@@ -309,7 +330,7 @@ def _isotropic_stage(runner, job, grid, src, stats, dest, flags, channels, repor
     def unit(c, t, k):
         a, b = grid.rows_of(k)
         lo_row, hi_row = max(0, a - cfg.depth), min(Y, b + cfg.depth)
-        slab = _read(src, stats[c], c, t, slice(None), slice(lo_row, hi_row))
+        slab = _read(src, stats, c, t, slice(None), slice(lo_row, hi_row))
         st = out_stats[c]
         target = Target(dest, (c, t, slice(None), slice(a, b), slice(None)), st.lo, st.span, dest.array.dtype,
                         None if flags is None else (flags, (c, t, k)))
@@ -327,7 +348,7 @@ def _train_channels(runner, job, src, stats, todo, progress, given, kind, train_
         if given is not None:
             trains[c] = runner.given(_loaded(given, kind, c, job))
             continue
-        planes = [_read(src, stats[c], c, t, slice(z, z + 1))[0] for t, z in stats[c].sample]
+        planes = [_plane(_read(src, stats, c, t, slice(z, z + 1), joint=job.plan.joint)) for t, z in stats[c].sample]
         trains[c] = runner.submit(train_fn, job, planes, seed_for(job.cfg.seed, unit_base + c))
     return trains
 
