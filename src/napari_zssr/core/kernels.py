@@ -136,9 +136,14 @@ def gaussian_psf(na: float, wavelength: float, refractive_index: float, voxel_si
     vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,))
     if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
         raise ValueError(f"voxel_size must be three positive sizes (z, y, x), got {voxel_size!r}")
-    sig_xy = 0.21 * wavelength / na
-    sig_z = 0.66 * wavelength * refractive_index / na**2
+    sig_z, sig_xy = widefield_sigmas(na, wavelength, refractive_index)
     return gaussian_kernel(np.array([sig_z, sig_xy, sig_xy]) / vs, size=shape)
+
+
+def widefield_sigmas(na: float, wavelength: float, refractive_index: float) -> tuple:
+    """(sigma_z, sigma_xy) of the Gaussian approximation of a widefield PSF, in the wavelength's unit:
+    0.66 lambda n / NA^2 and 0.21 lambda / NA (Zhang, Zerubia and Olivo-Marin 2007)."""
+    return 0.66 * wavelength * refractive_index / na**2, 0.21 * wavelength / na
 
 
 def psf_sigmas(psf, voxel_size) -> tuple:

@@ -65,3 +65,29 @@ def ngff_name(unit) -> str | None:
     """The OME-Zarr (NGFF) name of a length unit ("micrometer"), or None when it is not one."""
     sym = length_unit(unit)
     return _NGFF.get(sym) if sym else None
+
+
+def spatial_sizes(axes: str, scale, units=None) -> tuple:
+    """The voxel size on each of Z, Y and X in ``axes``, all in the unit of X, and that unit's symbol.
+
+    ``scale`` and ``units`` (names or pint units; None, or "pixel", for none) have one entry per
+    letter of ``axes``. Only spatial axes are converted: a T axis in seconds or frames is left
+    alone. Sizes without any length unit are returned as they are, with unit None; a ValueError
+    says which axis has no length unit beside others that have one, or has no sizes at all.
+    """
+    spatial = [a for a in "ZYX" if a in axes]
+    sizes = {a: float(scale[axes.index(a)]) for a in spatial}
+    names = {a: (None if units is None or units[axes.index(a)] is None else str(units[axes.index(a)]))
+             for a in spatial}
+    symbols = {a: length_unit(n) if n not in (None, "pixel") else None for a, n in names.items()}
+    if all(v is None for v in symbols.values()):
+        if all(v == 1.0 for v in sizes.values()):
+            raise ValueError("the layer has no voxel sizes (scale 1 and no unit on every spatial axis): set the "
+                             "layer's scale to the z step and pixel size, or type the z factor")
+        return sizes, None  # sizes in one unnamed unit
+    ref = symbols["X"]
+    for a in spatial:
+        if symbols[a] is None or ref is None:
+            raise ValueError(f"the {a} axis is in {names[a] or 'no unit'} and X in {names['X'] or 'no unit'}: these "
+                             f"do not convert; give every spatial axis a length unit")
+    return {a: to_unit(v, symbols[a], ref) for a, v in sizes.items()}, ref

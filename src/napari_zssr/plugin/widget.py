@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 import time
@@ -20,8 +19,8 @@ from magicgui.widgets import (
     SpinBox,
 )
 from qtpy.QtCore import QEvent, QObject, Qt, Signal
-from qtpy.QtGui import QColor, QPainter, QPen
-from qtpy.QtWidgets import QSizePolicy, QWidget
+
+from .loss_plot import LossPlot
 
 PRESETS = ["auto", "fast", "paper", "gradual", "real (noisy data)"]
 KERNELS = ["cubic (default)", "Gaussian from optics", "file"]
@@ -44,45 +43,6 @@ class _CloseWatcher(QObject):
         if event.type() == QEvent.Close:
             self._on_close()
         return False
-
-
-class LossPlot(QWidget):
-    """A small live plot of the training loss and reconstruction error (log scale)."""
-
-    def __init__(self):
-        super().__init__()
-        self.setMinimumHeight(70)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self.loss, self.rec = [], []
-
-    def clear(self):
-        self.loss, self.rec = [], []
-        self.update()
-
-    def add(self, loss, rec):
-        if loss is not None and loss > 0:
-            self.loss.append(float(loss))
-        if rec is not None and rec > 0 and math.isfinite(rec) and (not self.rec or rec != self.rec[-1]):
-            self.rec.append(float(rec))
-        self.update()
-
-    def paintEvent(self, event):
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor(30, 30, 36))
-        w, h = self.width(), self.height()
-        for series, colour in ((self.loss, QColor(90, 170, 255)), (self.rec, QColor(255, 160, 60))):
-            if len(series) < 2:
-                continue
-            v = np.log10(np.asarray(series))
-            lo, hi = v.min(), v.max()
-            span = hi - lo or 1.0
-            p.setPen(QPen(colour, 1.5))
-            pts = [(i * (w - 4) / (len(v) - 1) + 2, h - 4 - (x - lo) / span * (h - 8)) for i, x in enumerate(v)]
-            for (x0, y0), (x1, y1) in itertools.pairwise(pts):
-                p.drawLine(int(x0), int(y0), int(x1), int(y1))
-        p.setPen(QColor(200, 200, 200))
-        p.drawText(4, 12, "loss (blue), reconstruction error (orange), log scale")
-        p.end()
 
 
 def guess_axes(layer) -> str:
@@ -109,35 +69,13 @@ def layer_geometry(layer, axes: str):
     return scale, translate
 
 
-def spatial_steps(layer, axes: str) -> dict:
-    """The layer's voxel size on each of Z, Y and X in ``axes``, in the unit of X.
+def spatial_sizes_of(layer, axes: str) -> tuple:
+    """The layer's voxel sizes per letter of Z, Y, X in one unit, and that unit (io.units.spatial_sizes)."""
+    from ..io.units import spatial_sizes
 
-    Only spatial axes are converted (a T axis in seconds or frames is left alone). A ValueError
-    says which axis has no length unit or one that does not convert.
-    """
     scale, _ = layer_geometry(layer, axes)
-    units = list(getattr(layer, "units", None) or [])
-    if layer.rgb:
-        units = units + [None]
-    spatial = [a for a in "ZYX" if a in axes]
-    if len(units) != len(axes):
-        return {a: float(scale[axes.index(a)]) for a in spatial}
-    names = {a: str(units[axes.index(a)]) for a in spatial}
-    if all(n == "pixel" for n in names.values()):
-        if all(float(scale[axes.index(a)]) == 1.0 for a in spatial):
-            raise ValueError("the layer has no voxel sizes (scale 1 and no unit on every spatial axis): set the "
-                             "layer's scale to the z step and pixel size, or type the z factor")
-        return {a: float(scale[axes.index(a)]) for a in spatial}  # sizes without units, taken as one unit
-    ref = units[axes.index("X")]
-    out = {}
-    for a in spatial:
-        u = units[axes.index(a)]
-        try:
-            out[a] = float((float(scale[axes.index(a)]) * u).to(ref).magnitude)
-        except Exception as exc:  # noqa: BLE001 - pint's DimensionalityError and friends
-            raise ValueError(f"the {a} axis is in {names[a]} and X in {names['X']}: these do not convert "
-                             f"({type(exc).__name__}); give every spatial axis a length unit") from None
-    return out
+    units = list(getattr(layer, "units", None) or [None] * layer.ndim) + ([None] if layer.rgb else [])
+    return spatial_sizes(axes, scale, units if len(units) == len(axes) else None)
 
 
 def device_choices():
@@ -284,7 +222,7 @@ class ZSSRWidget(Container):
             self.status.value = "make isotropic needs an image with a Z axis"
             return
         try:
-            steps = spatial_steps(layer, axes)
+            steps, _ = spatial_sizes_of(layer, axes)
             vals = self.parsed_factors()
         except ValueError as exc:
             self.status.value = f"make isotropic: {exc}"
@@ -311,24 +249,19 @@ class ZSSRWidget(Container):
         return cfg.with_max_iters(int(self.max_steps.value)) if self.max_steps.value else cfg
 
     def _kernel_args(self, layer, axes, factors, mode):
-        from ..core.kernels import gaussian_kernel, gaussian_psf
-
         if self.kernel.value == KERNELS[0]:
             return {}
         if self.kernel.value == KERNELS[2]:
             from ..io import read_kernel
 
             return {"kernel": read_kernel(self.kernel_file.value)}
-        scale, _ = layer_geometry(layer, axes)
-        vs = {a: s for a, s in zip(axes, scale)}
-        wl_um = self.wavelength.value / 1000.0
-        if mode == "planes":
-            sig_xy = 0.21 * wl_um / self.na.value
-            fy, fx = factors[axes.index("Y")], factors[axes.index("X")]
-            return {"kernel": gaussian_kernel([sig_xy / (vs["Y"] / fy), sig_xy / (vs["X"] / fx)])}
-        psf_vs = (vs["Z"], vs["Y"], vs["X"])
-        psf = gaussian_psf(self.na.value, wl_um, self.ri.value, psf_vs)
-        return {"kernel": psf, "psf_voxel_size": psf_vs, "voxel_size": [vs.get(a, 1.0) for a in axes]}
+        from ..io.units import to_unit
+        from ..stack.optics import optics_kernel
+
+        sizes, unit = spatial_sizes_of(layer, axes)
+        if unit is not None:  # the wavelength is typed in nm; the optics are computed in micrometres
+            sizes = {a: to_unit(v, unit, "um") for a, v in sizes.items()}
+        return optics_kernel(axes, sizes, factors, mode, self.na.value, self.wavelength.value / 1000.0, self.ri.value)
 
     # ------------------------------------------------------------------ running
 
@@ -389,44 +322,22 @@ class ZSSRWidget(Container):
         return self._worker
 
     def _preview_region(self, layer, shape, plan) -> tuple:
-        """Slices of a small region around what the viewer shows now (all channels, one time point)."""
-        axes = plan.axes
+        """The preview region (stack.preview) around what the viewer shows now."""
+        from ..stack.preview import preview_region
+
         try:
             pos = np.asarray(layer.world_to_data(self._viewer.dims.point[-layer.ndim:]), dtype=float)
         except (ValueError, TypeError, IndexError):
-            pos = np.asarray(shape[: layer.ndim], dtype=float) / 2
-        region = []
-        for i, (a, n) in enumerate(zip(axes, shape)):
-            here = int(np.clip(round(pos[i]), 0, n - 1)) if i < len(pos) else n // 2
-            if a == "T" or (a == "Z" and plan.mode == "planes"):
-                region.append(slice(here, here + 1))
-            elif a in "YX":
-                half = 16 if (a == "Y" and plan.mode != "planes") else 128
-                lo = int(np.clip(n // 2 - half, 0, max(0, n - 2 * half)))
-                region.append(slice(lo, min(n, lo + 2 * half)))
-            else:
-                region.append(slice(0, n))
-        return tuple(region)
+            pos = None
+        return preview_region(shape, plan, pos)
 
     ram_fraction = 0.25  # results bigger than this share of the free RAM go to a zarr store on disk
 
     def _big_result_store(self, layer, data, plan) -> dict:
-        """``out=`` a zarr store in a temporary folder when the result would crowd the RAM; napari then
-        shows it as a dask array read from disk."""
-        import os
-        import tempfile
+        """``out=`` a zarr store when the result would crowd the RAM; napari then reads it lazily."""
+        from ..stack.placement import result_fits_in_ram, store_for
 
-        import torch
-
-        from ..stack.blocks import result_shape
-        from ..core.memory import free_bytes
-
-        n = math.prod(result_shape(data.shape, plan))
-        if 4 * n <= self.ram_fraction * free_bytes(torch.device("cpu")):
-            return {}
-        folder = tempfile.mkdtemp(prefix="napari-zssr-")
-        name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in layer.name) or "result"
-        return {"out": os.path.join(folder, f"{name}.zarr")}
+        return {} if result_fits_in_ram(data.shape, plan, self.ram_fraction) else {"out": store_for(layer.name)}
 
     def _work(self, data, factors, axes, mode, cfg, kw):
         from ..core.progress import Cancelled
@@ -517,17 +428,12 @@ class ZSSRWidget(Container):
 
     @staticmethod
     def _estimate(layer, full_plan, report, preview_voxels: int) -> str:
-        """The whole run from the preview: the same training, inference in proportion to the output."""
-        from ..stack.blocks import result_shape
+        from ..stack.preview import estimate_run
 
         full_shape = layer.data[0].shape if getattr(layer, "multiscale", False) else layer.data.shape
-        out = result_shape(full_shape, full_plan)
-        n_full = math.prod(out)
-        train = sum(u.train_seconds for u in report.units)
-        infer = sum(u.infer_seconds for u in report.units)
-        seconds = train + infer * n_full / max(1, preview_voxels)
-        return (f"the whole layer: about {seconds:.0f} s, result {tuple(out)} "
-                f"({4 * n_full / 2**20:.0f} MB as float32)")
+        est = estimate_run(full_shape, full_plan, report, preview_voxels)
+        return (f"the whole layer: about {est['seconds']:.0f} s, result {est['shape']} "
+                f"({est['megabytes']:.0f} MB as float32)")
 
     def _on_error(self, exc):
         from napari.utils.notifications import show_error

@@ -1,0 +1,30 @@
+"""Where a result goes: in memory when it fits comfortably, else a zarr store on disk read back lazily."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+from .blocks import result_shape
+
+RAM_FRACTION = 0.25  # results bigger than this share of the free RAM go to a zarr store on disk
+
+
+def result_fits_in_ram(shape, plan, fraction: float = RAM_FRACTION, free: int | None = None) -> bool:
+    """True when the float32 result of a run over ``shape`` takes at most ``fraction`` of ``free``
+    bytes (the host's available memory when None)."""
+    if free is None:
+        import torch
+
+        from ..core.memory import free_bytes
+
+        free = free_bytes(torch.device("cpu"))
+    return 4 * math.prod(result_shape(shape, plan)) <= fraction * free
+
+
+def store_for(name: str, folder: str | None = None) -> str:
+    """A new zarr store path for a result called ``name`` (in a new temporary folder by default)."""
+    folder = tempfile.mkdtemp(prefix="napari-zssr-") if folder is None else folder
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name) or "result"
+    return os.path.join(folder, f"{safe}.zarr")
