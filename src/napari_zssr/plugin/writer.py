@@ -20,11 +20,10 @@ def write_single_image(path: str, data, meta: dict):
     scale = meta.get("scale")
     scale = [1.0] * len(spatial_axes) if scale is None else [float(v) for v in scale]
     sizes = {a: float(s) for a, s in zip(spatial_axes, scale) if a in "ZYX"}
+    from ..io.units import length_unit
+
     units = meta.get("units")
-    unit = None
-    if units is not None and len(units):
-        u = str(units[-1])
-        unit = "um" if u in ("micrometer", "um", "µm", "micron") else None if u == "pixel" else u
+    unit = length_unit(str(units[-1])) if units is not None and len(units) else None
     write_image(path, ImageData(arr, axes, sizes, unit), overwrite=True,
                 provenance=(meta.get("metadata") or {}).get("zssr"))
     return [path]
