@@ -82,22 +82,28 @@ def engine_run(src, cfg, dev, steps: int, seed: int = 0) -> float:
     return time.perf_counter() - t
 
 
-def bare_run(channels, cfg, dev, steps: int, crop, seed: int = 0) -> float:
-    """Seconds for ``steps`` forward / L1 / backward / Adam steps on fixed random tensors."""
+def bare_run(channels, cfg, dev, steps: int, crop, seed: int = 0, precision: str = "float32",
+             channels_last: bool = False) -> float:
+    """Seconds for ``steps`` forward / L1 / backward / Adam steps on fixed random tensors, the forward
+    under ``precision`` autocast, optionally in channels-last layout."""
     import torch
 
     from napari_zssr.core.network import ZSSRNet
+    from napari_zssr.core.precision import autocast
 
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     sync(dev)
     t = time.perf_counter()
     torch.manual_seed(seed)
-    net = ZSSRNet(channels, cfg.width, cfg.depth, cfg.learn_residual).to(dev)
+    net = ZSSRNet(channels, cfg.width, cfg.depth, cfg.learn_residual).to(dev).to(memory_format=fmt)
     net.reset(cfg.init_variance, torch.Generator().manual_seed(seed))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
-    x = torch.rand((cfg.batch_size, channels) + tuple(crop), device=dev)
-    y = torch.rand((cfg.batch_size, channels) + tuple(crop), device=dev)
+    x = torch.rand((cfg.batch_size, channels) + tuple(crop), device=dev).contiguous(memory_format=fmt)
+    y = torch.rand((cfg.batch_size, channels) + tuple(crop), device=dev).contiguous(memory_format=fmt)
     for _ in range(steps):
-        loss = torch.mean(torch.abs(net(x) - y))
+        with autocast(dev, precision):
+            out = net(x)
+        loss = torch.mean(torch.abs(out.float() - y))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -113,12 +119,12 @@ def conv_flops(channels, cfg, crop) -> float:
     return 3.0 * fwd
 
 
-def mm_flops(dev, n: int, seconds: float = 3.0) -> float:
-    """Best FLOP/s of torch.mm on two n x n float32 matrices over about ``seconds``."""
+def mm_flops(dev, n: int, seconds: float = 3.0, dtype=None) -> float:
+    """Best FLOP/s of torch.mm on two n x n matrices (float32 unless ``dtype``) over about ``seconds``."""
     import torch
 
-    a = torch.rand(n, n, device=dev)
-    b = torch.rand(n, n, device=dev)
+    a = torch.rand(n, n, device=dev, dtype=dtype or torch.float32)
+    b = torch.rand(n, n, device=dev, dtype=dtype or torch.float32)
     torch.mm(a, b)
     sync(dev)
     best, t_end = float("inf"), time.perf_counter() + seconds

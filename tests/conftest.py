@@ -14,7 +14,8 @@ def tiny_config():
 
     return ZSSRConfig.preset("fast", max_iters=12, min_iters=12, width=8, depth=4, crop_size=24,
                              batch_size=2, run_test_every=4, learning_rate_policy_check_every=4,
-                             learning_rate_slope_range=8, back_projection_iters=2, device="cpu")
+                             learning_rate_slope_range=8, back_projection_iters=2, device="cpu",
+                             precision="float32")
 
 
 @pytest.fixture

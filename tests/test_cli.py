@@ -10,7 +10,7 @@ from PIL import Image
 from napari_zssr.cli import main
 from napari_zssr.io import read_image
 
-FAST = ["--max-iters", "6", "--preset", "fast", "--quiet", "--seed", "0"]
+FAST = ["--max-iters", "6", "--preset", "fast", "--quiet", "--precision", "float32", "--seed", "0"]
 
 
 def _auto_device() -> str:
@@ -120,7 +120,7 @@ def test_bad_arguments(tmp_path, gray_png, capsys):
 def test_console_script_demo(tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "napari-zssr")
     cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "napari_zssr.cli"]
-    res = subprocess.run(cmd + ["demo", "--max-iters", "10", "--quiet", "--out", str(tmp_path)],
+    res = subprocess.run(cmd + ["demo", "--max-iters", "10", "--quiet", "--precision", "float32", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "nuclei_aniso" in res.stdout and "(63, 128, 128)" in res.stdout

@@ -15,7 +15,7 @@ import tifffile
 from napari_zssr.cli import main, print_warnings
 from napari_zssr.io import read_image
 
-FAST = ["--max-iters", "6", "--preset", "fast", "--quiet", "--seed", "0"]
+FAST = ["--max-iters", "6", "--preset", "fast", "--quiet", "--precision", "float32", "--seed", "0"]
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_the_report_notes_are_shown(tmp_path, structured_image, capsys):
 def test_an_interrupted_zarr_run_says_where_its_units_are_kept(tmp_path, stack_tif):
     out = tmp_path / "o.zarr"
     cmd = [sys.executable, "-m", "napari_zssr.cli", "upscale", str(stack_tif), str(out), "--scale", "1", "2", "2",
-           "--max-iters", "100000", "--preset", "fast", "--quiet"]
+           "--max-iters", "100000", "--preset", "fast", "--quiet", "--precision", "float32"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120

@@ -44,7 +44,8 @@ def test_cli_stack_isotropic_from_voxel_sizes(tmp_path, stack):
     src = tmp_path / "stack.tif"
     write_image(src, ImageData(stack, "ZYX", {"Z": 1.0, "Y": 0.25, "X": 0.25}, "um"))
     out = tmp_path / "iso.ome.tif"
-    args = ["upscale", str(src), str(out), "--isotropic", "--max-iters", "6", "--preset", "fast", "--quiet"]
+    args = ["upscale", str(src), str(out), "--isotropic", "--max-iters", "6", "--preset", "fast", "--quiet",
+            "--precision", "float32"]
     assert main(args) == 0
     back = read_image(out)
     assert back.data.shape == (21, 32, 36) and back.data.dtype == np.uint16 and back.axes == "ZYX"
@@ -58,7 +59,7 @@ def test_cli_axes_option_and_per_spatial_axis_scale(tmp_path, stack):
     tifffile.imwrite(src, np.stack([stack, stack // 2]), photometric="minisblack")  # no axes in the file
     out = tmp_path / "two_x2.tif"
     args = ["upscale", str(src), str(out), "--axes", "CZYX", "--scale", "1", "2", "2", "--max-iters", "4",
-            "--preset", "fast", "--quiet"]
+            "--preset", "fast", "--quiet", "--precision", "float32"]
     assert main(args) == 0
     back = read_image(out)
     assert back.axes == "ZCYX" and back.data.shape == (6, 2, 64, 72)

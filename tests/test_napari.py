@@ -13,6 +13,7 @@ from napari_zssr.plugin.writer import write_single_image  # noqa: E402
 
 def _tiny(widget):
     widget.preset.value = "fast"
+    widget.precision.value = "float32"
     widget.max_steps.value = 8
     widget.device.value = "cpu"
 
@@ -299,6 +300,6 @@ def test_an_rgb_layer_gets_the_answer_of_the_api(qtbot, make_napari_viewer, stru
     _run_and_wait(qtbot, widget)
     out = viewer.layers[-1]
     assert out.rgb and out.data.shape == (80, 96, 3)
-    cfg = ZSSRConfig.preset("fast", device="cpu", seed=0).with_max_iters(8)
+    cfg = ZSSRConfig.preset("fast", device="cpu", seed=0, precision="float32").with_max_iters(8)
     api = np.clip(np.round(zssr(rgb.astype(np.uint8), 2, config=cfg, channel_axis=-1)), 0, 255)
     assert np.abs(out.data.astype(float) - api).max() <= 1  # the same network; rounding may differ by one level

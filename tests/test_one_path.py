@@ -33,8 +33,8 @@ def test_the_cli_gives_what_the_api_gives(tmp_path, rgb, tiny_config):
     assert read_image(src).axes == "YXS"
     steps = str(tiny_config.max_iters)
     assert main(["upscale", str(src), str(out), "--scale", "2", "--preset", "fast", "--max-iters", steps, "--quiet",
-                 "--device", "cpu", "--dtype", "float32"]) == 0
-    cfg = tiny_config.__class__.preset("fast", device="cpu").with_max_iters(tiny_config.max_iters)
+                 "--device", "cpu", "--dtype", "float32", "--precision", "float32"]) == 0
+    cfg = tiny_config.__class__.preset("fast", device="cpu", precision="float32").with_max_iters(tiny_config.max_iters)
     assert_close(read_image(out).data, zssr(rgb, 2, config=cfg, channel_axis=-1), 1e-5)
 
 

@@ -30,7 +30,7 @@ def test_noisy_sons_change_the_result_and_the_real_preset_runs(structured_image,
     noisy = zssr(structured_image, 2, config=tiny_config.replace(noise_std=0.05))
     assert np.abs(noisy - clean).max() > 0  # the noise reached training (the same path is otherwise exact)
     small = {k: getattr(tiny_config, k) for k in ("max_iters", "min_iters", "width", "depth", "crop_size",
-                                                  "batch_size", "run_test_every", "device")}
+                                                  "batch_size", "run_test_every", "device", "precision")}
     real = ZSSRConfig.preset("real", **small)
     assert real.noise_std > 0 and not real.output_flip and real.back_projection_iters == 0
     out, report = run_zssr(structured_image, 2, config=real)

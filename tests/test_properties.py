@@ -35,7 +35,7 @@ ODD = [np.bool_, np.complex64, np.complex128, object]
 def micro_config():
     return ZSSRConfig.preset("fast", max_iters=2, min_iters=2, width=4, depth=2, crop_size=8, batch_size=1,
                              run_test_every=2, learning_rate_policy_check_every=2, learning_rate_slope_range=2,
-                             back_projection_iters=1, device="cpu")
+                             back_projection_iters=1, device="cpu", precision="float32")
 
 
 CFG = micro_config()
@@ -363,7 +363,7 @@ def test_cli_any_arguments(data, scale, axes, dtype, shape):
         src, out = os.path.join(tmp, "in.tif"), os.path.join(tmp, "out.tif")
         tifffile.imwrite(src, img, photometric="minisblack")
         argv = ["upscale", src, out, "--scale", *scale, "--max-iters", "2", "--preset", "fast", "--quiet",
-                "--device", "cpu"]
+                "--device", "cpu", "--precision", "float32"]
         if axes is not None:
             argv += ["--axes", axes]
         try:

@@ -29,7 +29,7 @@ from napari_zssr.core.zssr import run_zssr
 def tiny(**over):
     values = {"max_iters": 6, "min_iters": 6, "width": 8, "depth": 4, "crop_size": 24, "batch_size": 2, "run_test_every": 4,
                   "learning_rate_policy_check_every": 4, "learning_rate_slope_range": 8, "back_projection_iters": 2,
-                  "device": "cpu"}
+                  "device": "cpu", "precision": "float32"}
     values.update(over)
     return ZSSRConfig.preset("fast", **values)
 
@@ -124,7 +124,7 @@ def _cli(argv_tail, make_input=True, shape=(12, 14), exist=False):
         try:
             try:
                 rc = main(["upscale", src, out, *argv_tail, "--quiet", "--device", "cpu", "--preset", "fast",
-                           "--max-iters", "2"])
+                           "--max-iters", "2", "--precision", "float32"])
             except SystemExit as exc:
                 rc = exc.code
         finally:

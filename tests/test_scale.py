@@ -168,7 +168,8 @@ import resource, signal, sys
 import numpy as np
 from napari_zssr import upscale, ZSSRConfig
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-cfg = ZSSRConfig.preset("fast", max_iters=4, min_iters=4, width=8, depth=4, crop_size=24, batch_size=2, device="cpu")
+cfg = ZSSRConfig.preset("fast", max_iters=4, min_iters=4, width=8, depth=4, crop_size=24, batch_size=2, device="cpu",
+                         precision="float32")
 data = np.random.default_rng(0).random((3, 40, 40)).astype(np.float32)
 resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))  # every file above 2 kB fails, as on a full disk
 try:
@@ -431,3 +432,13 @@ def test_a_store_begun_with_one_networks_file_is_not_resumed_with_another(stack,
         upscale(stack, (1, 2, 2), networks=nets_b, config=tiny_config, out=out)
     res = upscale(stack, (1, 2, 2), networks=nets_a, config=tiny_config, out=out)  # the same file resumes
     assert_close(res[:], upscale(stack, (1, 2, 2), networks=nets_a, config=tiny_config), 1e-5)
+
+
+def test_on_a_cluster_the_precision_is_chosen_once_for_every_worker(stack4d, tiny_config, cluster):
+    from napari_zssr.stack.upscale import run_upscale
+
+    _, rep = run_upscale(stack4d, (1, 1, 2, 2), axes="CZYX", config=tiny_config.replace(precision="auto"),
+                         client=cluster)
+    assert rep.precision in ("float32", "bfloat16", "float16")
+    assert rep.precision_probe["times"]  # measured on a worker, once
+    assert {u.precision for u in rep.units} == {rep.precision}  # every unit ran in it

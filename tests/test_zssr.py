@@ -45,7 +45,7 @@ def test_learns_to_beat_cubic_on_self_similar_image():
         hr[y : y + h, x : x + w] = rng.uniform(0, 1)
     lr = imresize(hr, 0.5)
     cfg = ZSSRConfig.preset("fast", max_iters=150, min_iters=150, width=32, depth=6, crop_size=32,
-                            batch_size=4, device="cpu", back_projection_iters=4)
+                            batch_size=4, device="cpu", back_projection_iters=4, precision="float32")
     out = zssr(lr, 2, config=cfg)
     cubic = imresize(lr, 2)
     err = lambda a: np.mean((a[4:-4, 4:-4] - hr[4:-4, 4:-4]) ** 2)  # noqa: E731

@@ -63,7 +63,7 @@ def _config(args, client=None):
     else:
         dev = resolve_device(args.device)
     preset = args.preset if args.preset != "auto" else auto_preset_name(dev)
-    over = {"device": args.device, "seed": args.seed}
+    over = {"device": args.device, "seed": args.seed, "precision": getattr(args, "precision", "auto")}
     if args.gradual_steps is not None:
         over["gradual_steps"] = args.gradual_steps
     if args.no_back_projection:
@@ -204,12 +204,19 @@ def _summary(res) -> str:
         notes = list(dict.fromkeys(n for u in units for n in u.notes))
     return "\n".join([
         f"{res['input']} {tuple(res['in_shape'])} -> {res['output']} {tuple(res['out_shape'])}",
-        f"  {what}; preset {rep.preset}, kernel {rep.kernel}",
+        f"  {what}; preset {rep.preset}, kernel {rep.kernel}, precision {rep.precision}" + _probe_text(rep),
         f"  device {rep.device}; {res['seconds']:.1f} s (training {train_s:.1f} s, inference {infer_s:.1f} s); "
         f"steps {steps}",
         f"  internal gain over cubic on the data's own LR->HR pairs: {rep.gain_db:+.2f} dB" if rep.gain_db == rep.gain_db
         else "  internal gain over cubic: not measured (no network was trained in this run)",
     ] + [f"  note: {n}" for n in notes])
+
+
+def _probe_text(rep) -> str:
+    times = (getattr(rep, "precision_probe", None) or {}).get("times")
+    if not times:
+        return ""
+    return " (probe: " + ", ".join(f"{p} {1000 * t:.0f} ms/step" for p, t in times.items()) + ")"
 
 
 def demo(args) -> dict:
@@ -222,6 +229,7 @@ def demo(args) -> dict:
     ns = argparse.Namespace(input=src, output=out, scale=None, isotropic=True, axes=None, mode="auto",
                             planes="shared", axial_sigma=None, psf_voxel_size=None, preset=args.preset, kernel=None,
                             gradual_steps=None, no_back_projection=False, noise_std=None, seed=0, device=args.device,
+                            precision=args.precision,
                             overwrite=True, dtype="same", quiet=args.quiet, max_iters=args.max_iters)
     print(f"napari-zssr {__version__} demo: making the bundled anisotropic stack {os.path.basename(src)} "
           "isotropic (z step 1.16 um -> 0.26 um)")
@@ -237,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--preset", default="auto", choices=["auto", "paper", "gradual", "real", "fast"],
                        help="settings: auto = paper on a CUDA GPU, fast otherwise")
         p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+        p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                       help="the network's precision: auto = the fastest a short probe finds correct on the device")
         p.add_argument("--max-iters", type=int, default=None, help="cap on training steps per scale step")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -57,6 +57,8 @@ class ZSSRConfig:
     tile_pixels: Optional[int] = None
     seed: int = 0
     device: str = "auto"
+    # "auto": the fastest that a short probe on the device finds correct (core/precision.py)
+    precision: str = "auto"
     preset_name: str = field(default="custom", compare=False)
 
     def __post_init__(self):
@@ -91,6 +93,10 @@ class ZSSRConfig:
             self.scale_factors = steps
         if self.learning_rate_policy not in ("reference", "cosine"):
             raise ValueError(f"learning_rate_policy must be 'reference' or 'cosine', got {self.learning_rate_policy!r}")
+        from .precision import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"device must be a string such as 'auto', 'cpu', 'cuda:0', got {self.device!r}")
 

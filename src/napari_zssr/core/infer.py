@@ -55,8 +55,9 @@ def _tile_side(tile_pixels: int, halo: int) -> int:
     return max(16, int(tile_pixels**0.5) - 2 * halo)
 
 
-def forward_tiled(net, x, tile_pixels: int, check=None):
-    """``net(x)`` computed in row/column tiles with a halo of the network's reach (identical result).
+def forward_tiled(net, x, tile_pixels: int, check=None, precision: str = "float32"):
+    """``net(x)`` computed in row/column tiles with a halo of the network's reach (identical result),
+    the network under ``precision`` autocast, the result in float32.
 
     Out of memory (CUDA, MPS or the CPU allocator): the partial result is dropped, the cache
     emptied and the pass redone with tiles of half as many pixels, up to ``TILE_RETRIES`` times;
@@ -67,7 +68,7 @@ def forward_tiled(net, x, tile_pixels: int, check=None):
     tile = int(tile_pixels)
     for attempt in range(TILE_RETRIES + 1):
         try:
-            return _forward_tiled(net, x, tile, check)
+            return _forward_tiled(net, x, tile, check, precision)
         except Exception as exc:  # only out-of-memory errors are retried
             H, W = x.shape[-2:]
             smaller = tile // 2
@@ -81,19 +82,23 @@ def forward_tiled(net, x, tile_pixels: int, check=None):
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _forward_tiled(net, x, tile_pixels: int, check=None):
+def _forward_tiled(net, x, tile_pixels: int, check=None, precision: str = "float32"):
+    from .precision import autocast
+
     H, W = x.shape[-2:]
     if H * W <= tile_pixels:
-        return net(x)
+        with autocast(x.device, precision):
+            return net(x).float()
     halo = net.reach
     side = _tile_side(tile_pixels, halo)
-    out = torch.empty(x.shape[:-3] + (net.convs[-1].out_channels, H, W), device=x.device, dtype=x.dtype)
+    out = torch.empty(x.shape[:-3] + (net.convs[-1].out_channels, H, W), device=x.device, dtype=torch.float32)
     for y0 in range(0, H, side):
         for x0 in range(0, W, side):
             y1, x1 = min(H, y0 + side), min(W, x0 + side)
             ya, xa = max(0, y0 - halo), max(0, x0 - halo)
             yb, xb = min(H, y1 + halo), min(W, x1 + halo)
-            t = net(x[..., ya:yb, xa:xb])
+            with autocast(x.device, precision):
+                t = net(x[..., ya:yb, xa:xb])
             out[..., y0:y1, x0:x1] = t[..., y0 - ya : y0 - ya + (y1 - y0), x0 - xa : x0 - xa + (x1 - x0)]
             if check is not None:
                 check()
@@ -116,7 +121,8 @@ def median(stack):
 
 
 @torch.no_grad()
-def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None):
+def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None,
+                  precision: str = "float32"):
     """The ensemble over transforms of ``lr`` (1, C, H, W), median, then a final back-projection.
 
     Out of memory on a GPU even after the tile retries of :func:`forward_tiled`: a warning, and the
@@ -126,7 +132,7 @@ def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, ti
 
     dev = lr.device
     try:
-        return _super_resolve(net, lr, scale, kernel, bp_iters, flips, tile_pixels, check)
+        return _super_resolve(net, lr, scale, kernel, bp_iters, flips, tile_pixels, check, precision=precision)
     except Exception as exc:  # only out-of-memory errors are handled
         if not is_out_of_memory(exc):
             raise
@@ -142,7 +148,7 @@ def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, ti
     net.to(cpu)
     try:
         tile = min(int(tile_pixels), _tile_for_width(net.convs[0].out_channels, cpu))
-        return _super_resolve(net, lr.to(cpu), scale, kernel, bp_iters, flips, tile, check)
+        return _super_resolve(net, lr.to(cpu), scale, kernel, bp_iters, flips, tile, check, precision=precision)
     finally:
         net.to(dev)
 
@@ -153,18 +159,20 @@ def _oom_text(exc) -> str:
 
 
 def _super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None,
-                   batch_transforms=None):
+                   batch_transforms=None, precision: str = "float32"):
+    from .precision import channels_last
+
     # oneDNN runs inference-sized convolutions markedly faster in channels-last layout on the CPU
-    layout = torch.channels_last if lr.device.type == "cpu" else torch.contiguous_format
+    layout = torch.channels_last if channels_last(lr.device, precision, training=False) else torch.contiguous_format
     # on a GPU one batched pass over the transforms that share a shape beats several small ones;
     # on the CPU the passes are compute-bound already and a batch only multiplies the memory
     batched = lr.device.type != "cpu" if batch_transforms is None else batch_transforms
     net.to(memory_format=layout)
     try:
         if batched:
-            sr = _batched_transforms(net, lr, scale, kernel, bp_iters, flips, tile_pixels, layout, check)
+            sr = _batched_transforms(net, lr, scale, kernel, bp_iters, flips, tile_pixels, layout, check, precision)
         else:
-            outs = [_one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check)
+            outs = [_one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check, precision)
                     for k, f in transforms(scale[0] == scale[1], flips)]
             sr = outs[0] if len(outs) == 1 else median(torch.stack(outs))
             del outs
@@ -173,7 +181,7 @@ def _super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, t
     return back_project(sr, lr, scale, kernel, bp_iters)
 
 
-def _batched_transforms(net, lr, scale, kernel, bp_iters, flips, tile_pixels, layout, check):
+def _batched_transforms(net, lr, scale, kernel, bp_iters, flips, tile_pixels, layout, check, precision):
     """The ensemble with the transforms of one output shape in one batch (tiles shrink to match)."""
     sy, sx = scale
     groups = {}
@@ -183,7 +191,8 @@ def _batched_transforms(net, lr, scale, kernel, bp_iters, flips, tile_pixels, la
     for odd, members in groups.items():
         sc = (sx, sy) if odd else (sy, sx)
         up = torch.cat([interpolate_up(_apply(lr, k, f), sc, None) for k, f in members])
-        res = forward_tiled(net, up.contiguous(memory_format=layout), max(1, tile_pixels // len(members)), check)
+        res = forward_tiled(net, up.contiguous(memory_format=layout), max(1, tile_pixels // len(members)), check,
+                            precision)
         outs.extend(_undo(res[i : i + 1], k, f) for i, (k, f) in enumerate(members))
         if check is not None:
             check()
@@ -191,12 +200,12 @@ def _batched_transforms(net, lr, scale, kernel, bp_iters, flips, tile_pixels, la
     return sr[0:1] if sr.shape[0] == 1 else median(sr[:, None])
 
 
-def _one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check):
+def _one_transform(net, lr, scale, kernel, bp_iters, k, f, tile_pixels, layout, check, precision):
     """One member of the ensemble: transform, interpolate, run the net, undo, back-project."""
     sy, sx = scale
     sc = (sx, sy) if k % 2 else (sy, sx)
     up = interpolate_up(_apply(lr, k, f), sc, None).contiguous(memory_format=layout)
-    sr = _undo(forward_tiled(net, up, tile_pixels, check), k, f).contiguous()
+    sr = _undo(forward_tiled(net, up, tile_pixels, check, precision), k, f).contiguous()
     if check is not None:
         check()
     return back_project(sr, lr, scale, kernel, bp_iters)

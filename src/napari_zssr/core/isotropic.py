@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .axial import AxialKernel, coarse_length, down_matrix, fine_length, up_matrix
-from .infer import median, forward_tiled
+from .infer import forward_tiled, median
 from .resize import apply_matrix
 
 
@@ -79,7 +79,8 @@ def back_project_z(sr, lr, f, kernel: AxialKernel, iters: int):
 
 
 @torch.no_grad()
-def restore_planes(net, lr, f, kernel: AxialKernel, bp_iters: int, flips: bool, tile_pixels: int, check=None):
+def restore_planes(net, lr, f, kernel: AxialKernel, bp_iters: int, flips: bool, tile_pixels: int, check=None,
+                   precision: str = "float32"):
     """Enlarge the rows of planes (B, C, n, w) by f: ensemble of axis-preserving flips, median, back-projection."""
     n = lr.shape[-2]
     nf = fine_length(n, f)
@@ -92,7 +93,10 @@ def restore_planes(net, lr, f, kernel: AxialKernel, bp_iters: int, flips: bool, 
     outs = []
     for dims in dims_sets:
         x = torch.flip(lr, dims) if dims else lr
-        sr = forward_tiled(net, apply_matrix(x, up, -2), tile_pixels, check)
+        up_x = apply_matrix(x, up, -2)
+        if precision != "float32":  # oneDNN's bfloat16 kernels and the tensor cores want channels-last
+            up_x = up_x.contiguous(memory_format=torch.channels_last)
+        sr = forward_tiled(net, up_x, tile_pixels, check, precision)
         sr = torch.flip(sr, dims) if dims else sr
         outs.append(back_project_z(sr, lr, f, kernel, bp_iters))
         if check is not None:
@@ -123,6 +127,8 @@ def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKe
     out[...] = 0
     bp = cfg.back_projection_for(0)
     passes = ((1, row0, row0 + rows, X), (2, 0, X, Y))
+    if cfg.precision != "float32":
+        net.to(memory_format=torch.channels_last)
     for axis, start, stop, other in passes:
         batch = max(1, tile_pixels // max(1, nf * other))
         for a in range(start, stop, batch):
@@ -130,13 +136,14 @@ def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKe
             block = slab[:, a:b, :] if axis == 1 else slab[:, :, a:b]
             # (Z, B, W) -> (B, 1, Z, W)
             planes = torch.as_tensor(np.ascontiguousarray(np.moveaxis(block, axis, 0)), device=device)[:, None]
-            sr = restore_planes(net, planes, f, kernel, bp, cfg.output_flip, tile_pixels, check)
+            sr = restore_planes(net, planes, f, kernel, bp, cfg.output_flip, tile_pixels, check, cfg.precision)
             res = sr[:, 0].to("cpu", torch.float32).numpy()
             if axis == 1:
                 out[:, a - row0 : b - row0, :] += np.moveaxis(res, 0, 1)
             else:
                 out[:, :, a:b] += np.moveaxis(res[:, :, row0 : row0 + rows], 0, 2)
     out *= 0.5
+    net.to(memory_format=torch.contiguous_format)
     return out
 
 

@@ -53,6 +53,8 @@ class ZSSRReport:
     infer_seconds: float = 0.0
     history: list = field(default_factory=list)
     notes: list = field(default_factory=list)  # out-of-memory retries and fallbacks, in words
+    precision: str = "float32"                 # what the network ran in
+    precision_probe: dict = field(default_factory=dict)  # step seconds per precision, when "auto" measured them
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "history"}
@@ -64,6 +66,8 @@ class UpscaleReport:
     preset: str = ""
     device: str = ""
     kernel: str = ""
+    precision: str = ""
+    precision_probe: dict = field(default_factory=dict)  # step seconds per precision, when "auto" measured them
     seconds: float = 0.0
     units: list = field(default_factory=list)  # one ZSSRReport per trained network
     networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> TrainedNetwork (shared runs)

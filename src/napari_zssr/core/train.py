@@ -65,23 +65,24 @@ def _test_crop(image, size):
 
 
 @contextlib.contextmanager
-def _device_settings(net):
-    """On CUDA: the network in channels-last layout and TF32 convolutions, both undone on exit.
+def _device_settings(net, precision: str):
+    """The network's layout for training at ``precision`` (core.precision.channels_last), and TF32
+    convolutions for float32 on CUDA; both undone on exit.
 
-    Yields the memory format the network's inputs should have. Only the convolutions use TF32:
-    the resizes that make the sons are matrix products and stay in full float32. On the CPU
-    nothing changes (oneDNN trains this network faster in the default layout).
+    Yields the memory format the network's inputs should have. Only the convolutions use TF32 or
+    the lower precision: the resizes that make the sons are matrix products in full float32.
     """
+    from .precision import channels_last
+
     dev = next(net.parameters()).device
-    if dev.type != "cuda":
-        yield torch.contiguous_format
-        return
+    layout = torch.channels_last if channels_last(dev, precision, training=True) else torch.contiguous_format
     cudnn = torch.backends.cudnn
     saved = cudnn.allow_tf32
-    cudnn.allow_tf32 = True
-    net.to(memory_format=torch.channels_last)
+    if dev.type == "cuda":
+        cudnn.allow_tf32 = True
+    net.to(memory_format=layout)
     try:
-        yield torch.channels_last
+        yield layout
     finally:
         net.to(memory_format=torch.contiguous_format)
         cudnn.allow_tf32 = saved
@@ -89,34 +90,56 @@ def _device_settings(net):
 
 def train(net, sampler, pairs, cfg, test_image, progress: Progress, stage: int = 0, n_stages: int = 1) -> StageStats:
     """Train ``net`` on fathers from ``sampler`` made into pairs by ``pairs``; returns the stage's statistics."""
-    with _device_settings(net) as layout:
+    if cfg.precision == "auto":  # callers that did not resolve it (zssr() and upscale() do, once per run)
+        from .precision import resolve_precision
+
+        cfg, _ = resolve_precision(cfg, next(net.parameters()).device, net.convs[0].in_channels)
+    with _device_settings(net, cfg.precision) as layout:
         return _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout)
 
 
 def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout) -> StageStats:
+    from .precision import autocast
+
+    dev = next(net.parameters()).device
     stats = StageStats(scale=tuple(pairs.scale))
     lr = cfg.learning_rate
     opt = torch.optim.Adam(net.parameters(), lr=lr)
+    # float16 needs loss scaling (its range is narrow); bfloat16 has float32's range
+    scaler = torch.amp.GradScaler(dev.type) if cfg.precision == "float16" else None
     test_in, test_hr = pairs.test_pair(test_image, cfg.test_max_size)
     test_in = test_in.contiguous(memory_format=layout)
     stats.cubic_error = float(torch.mean((test_in - test_hr) ** 2))
+
+    def rec_error():
+        with torch.no_grad():
+            net.eval()
+            with autocast(dev, cfg.precision):
+                out = net(test_in)
+            net.train()
+            return float(torch.mean((out.float() - test_hr) ** 2))
+
     steps_log, err_log = [], []
     last_change = 0
     loss = None
     net.train()
     for step in range(1, cfg.max_iters + 1):
         net_in, target = pairs.make(sampler.sample(cfg.batch_size))
-        loss = torch.mean(torch.abs(net(net_in.contiguous(memory_format=layout)) - target))
+        with autocast(dev, cfg.precision):
+            out = net(net_in.contiguous(memory_format=layout))
+        loss = torch.mean(torch.abs(out.float() - target))  # the loss in float32, whatever the forward ran in
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
         stats.steps = step
         tested = step % cfg.run_test_every == 0
         if tested:
-            with torch.no_grad():
-                net.eval()
-                stats.rec_error = float(torch.mean((net(test_in) - test_hr) ** 2))
-                net.train()
+            stats.rec_error = rec_error()
             steps_log.append(step)
             err_log.append(stats.rec_error)
         if cfg.learning_rate_policy == "cosine":
@@ -142,9 +165,7 @@ def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layo
             break
     stats.learning_rate = lr
     if not steps_log or steps_log[-1] != stats.steps:
-        with torch.no_grad():
-            net.eval()
-            stats.rec_error = float(torch.mean((net(test_in) - test_hr) ** 2))
+        stats.rec_error = rec_error()
     net.eval()
     return stats
 

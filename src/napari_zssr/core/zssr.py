@@ -17,6 +17,7 @@ from .device import (
     is_out_of_memory,
     resolve_device,
 )
+from .precision import resolve_precision
 from .progress import Progress, ZSSRReport
 from .resize import Kernel, ceil_size, imresize
 
@@ -60,8 +61,12 @@ def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callb
     check_output_size(out_shape + ([arr.shape[channel_axis]] if channel_axis is not None else []))
     kern = check_kernel_2d(kernel)
     cfg, dev = resolve_config(config)
+    schedule_for(cfg, scale)  # an explicit scale_factors list must end at the scale, before any probe
+    channels = arr.shape[channel_axis] if channel_axis is not None else 1
+    cfg, probe = resolve_precision(cfg, dev, channels)
     progress = Progress(callback, {})
     report = start_report(cfg, dev, scale, kern.name, progress, "zssr 2-D")
+    report.precision_probe = probe
 
     chw = np.moveaxis(arr, channel_axis, 0) if channel_axis is not None else arr[None]
     lo, span, constant = normalisation(chw)
@@ -134,10 +139,12 @@ def resolve_config(config, device_type=None):
 def start_report(cfg, dev, scale, kernel_name: str, progress, plan: str) -> ZSSRReport:
     schedule = schedule_for(cfg, scale)
     report = ZSSRReport(preset=cfg.preset_name, device=describe_device(dev), scale=tuple(scale),
-                        schedule=schedule, kernel=kernel_name, seed=cfg.seed)
-    progress.base.update(preset=cfg.preset_name, device=report.device, plan=plan, scale=tuple(scale))
+                        schedule=schedule, kernel=kernel_name, seed=cfg.seed, precision=cfg.precision)
+    progress.base.update(preset=cfg.preset_name, device=report.device, plan=plan, scale=tuple(scale),
+                         precision=cfg.precision)
     progress(force=True, stage="start", step=0, total=cfg.max_iters)
-    log.info("%s: preset %s on %s, scale %s, steps %s", plan, cfg.preset_name, report.device, scale, schedule)
+    log.info("%s: preset %s on %s in %s, scale %s, steps %s", plan, cfg.preset_name, report.device, cfg.precision,
+             scale, schedule)
     return report
 
 
@@ -159,7 +166,7 @@ def predict(model, x, kernel: Kernel, cfg, device, progress=None, scale=None, bp
     bp = model.bp_iters if bp_iters is None else bp_iters
     check = None if progress is None else (lambda: progress(stage="infer"))
     sr = super_resolve(model.on(device), x[None].to(device), scale, kernel, bp, cfg.output_flip,
-                       default_tile_pixels(cfg, device), check)
+                       default_tile_pixels(cfg, device), check, precision=cfg.precision)
     return sr[0]
 
 

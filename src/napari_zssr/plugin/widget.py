@@ -116,6 +116,8 @@ class ZSSRWidget(Container):
         self.kernel_file = FileEdit(label="kernel file", filter="*.npy *.tif *.tiff *.mat", visible=False)
         self.seed = SpinBox(label="seed", min=0, max=2**31 - 1, value=0)
         self.device = ComboBox(label="device", choices=device_choices())
+        self.precision = ComboBox(label="precision", choices=["auto", "float32", "bfloat16", "float16"], value="auto",
+                                  tooltip="the network's precision; auto: the fastest a short probe finds correct")
         self.preview_btn = PushButton(text="Preview (current plane or a band of rows)",
                                       tooltip="run on a small region first: see the result, the time it took "
                                               "and an estimate for the whole layer")
@@ -125,6 +127,7 @@ class ZSSRWidget(Container):
         self.status = Label(label="", value="")
         self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.preset, self.max_steps,
                      self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.seed, self.device,
+                     self.precision,
                      self.preview_btn, self.run_btn, self.cancel_btn, self.progress, self.status])
         self.status.native.setWordWrap(True)  # long messages must not widen the dock
         self.plot = LossPlot()
@@ -238,15 +241,21 @@ class ZSSRWidget(Container):
             self.mode.value = "isotropic"
 
     def _config(self):
+        """A function that builds the run's config; the settings are read and checked now, on the GUI thread."""
         from ..core.config import ZSSRConfig
         from ..core.device import auto_preset_name, resolve_device
 
         dev = resolve_device(self.device.value)
         name = self.preset.value.split()[0]
-        name = auto_preset_name(dev) if name == "auto" else name
-        over = {"seed": int(self.seed.value), "device": self.device.value}
-        cfg = ZSSRConfig.preset(name, **over)
-        return cfg.with_max_iters(int(self.max_steps.value)) if self.max_steps.value else cfg
+        over = {"seed": int(self.seed.value), "device": self.device.value, "precision": self.precision.value}
+        steps = int(self.max_steps.value)
+        ZSSRConfig.preset("fast" if name == "auto" else name, **over)  # a bad setting is refused before the run
+
+        def make():
+            cfg = ZSSRConfig.preset(auto_preset_name(dev) if name == "auto" else name, **over)
+            return cfg.with_max_iters(steps) if steps else cfg
+
+        return make
 
     def _kernel_args(self, layer, axes, factors, mode):
         if self.kernel.value == KERNELS[0]:
@@ -295,7 +304,7 @@ class ZSSRWidget(Container):
                 start = [sl.start for sl in region]
                 data = np.asarray(data[region])
             plan = make_plan(data.shape, factors, axes, self.mode.value)
-            cfg = self._config()
+            make_config = self._config()
             kw = self._kernel_args(layer, axes, factors, plan.mode)
             if layer.rgb:  # napari shows RGB as 8-bit or [0, 1] floats: the source's dtype, rounded and clipped
                 kw["dtype"] = layer.data.dtype
@@ -310,8 +319,8 @@ class ZSSRWidget(Container):
         self._t0 = time.perf_counter()
         self.plot.clear()
         self.progress.value = 0
-        self.status.value = f"{'preview: ' if preview else ''}{plan.describe()} - preset {cfg.preset_name}"
-        self._worker = create_worker(self._work, data, factors, axes, plan.mode, cfg, kw)
+        self.status.value = f"{'preview: ' if preview else ''}{plan.describe()} - preset {self.preset.value}"
+        self._worker = create_worker(self._work, data, factors, axes, plan.mode, make_config, kw)
         self._worker.returned.connect(lambda res: self._on_done(layer, plan, res, start, full_plan if preview
                                                                 else None))
         self._worker.errored.connect(self._on_error)
@@ -339,7 +348,7 @@ class ZSSRWidget(Container):
 
         return {} if result_fits_in_ram(data.shape, plan, self.ram_fraction) else {"out": store_for(layer.name)}
 
-    def _work(self, data, factors, axes, mode, cfg, kw):
+    def _work(self, data, factors, axes, mode, make_config, kw):
         from ..core.progress import Cancelled
         from ..stack.upscale import run_upscale
 
@@ -348,6 +357,7 @@ class ZSSRWidget(Container):
             return not self._cancel
 
         try:
+            cfg = make_config()  # here, in the worker: the "auto" preset may time the device for a few seconds
             return run_upscale(data, factors, axes=axes, mode=mode, config=cfg, callback=callback, **kw)
         except Cancelled:
             return None  # a cancel is not an error: no traceback, no notification
@@ -419,7 +429,7 @@ class ZSSRWidget(Container):
             kwargs.pop("axis_labels", None)
             self._viewer.add_image(out, **kwargs)
         where = f"; kept on disk in {store_path}" if store_path else ""
-        self.status.value = (f"done in {report.seconds:.1f} s on {report.device}; internal gain over cubic "
+        self.status.value = (f"done in {report.seconds:.1f} s on {report.device} in {report.precision}; internal gain over cubic "
                              f"{report.gain_db:+.2f} dB{where}")
         if full_plan is not None:
             estimate = self._estimate(layer, full_plan, report, math.prod(out.shape))

@@ -195,6 +195,19 @@ def worker_device(client, name: str = "auto") -> str:
     return "cuda" if "cuda" in kinds else min(kinds)
 
 
+def worker_precision(client, cfg, channels: int):
+    """``cfg`` with the precision one worker resolves for it (an "auto" probe runs there, once), and what
+    the probe measured; every unit of the run then uses that precision."""
+    return client.submit(_resolve_precision_here, cfg, channels, pure=False).result()
+
+
+def _resolve_precision_here(cfg, channels):
+    from ..core.device import resolve_device
+    from ..core.precision import resolve_precision
+
+    return resolve_precision(cfg, resolve_device(cfg.device), channels)
+
+
 def _probe_device(name):
     from ..core.device import resolve_device
 

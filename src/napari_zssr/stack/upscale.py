@@ -118,12 +118,17 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
             saved = nets.load_networks(networks)
             nets.check_fits(saved, plan, src.shape5[0], networks)
             config = nets.config_of(saved, config.device if config is not None else "auto")
-    if client is not None:  # the workers' devices decide the "auto" preset, not this machine's
-        from .runners import worker_device
+    channels = src.shape5[0] if plan.joint else 1  # the network's input channels
+    if client is not None:  # the workers' devices decide the "auto" preset and precision, not this machine's
+        from .runners import worker_device, worker_precision
 
         cfg, _ = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
+        cfg, probe = worker_precision(client, cfg, channels)  # chosen once, every worker uses it
     else:
-        cfg, _ = resolve_config(config)
+        from ..core.precision import resolve_precision
+
+        cfg, dev = resolve_config(config)
+        cfg, probe = resolve_precision(cfg, dev, channels)
     if plan.mode in ("planes", "both"):
         schedule_for(cfg, plan.lateral_scale)  # an explicit scale_factors list is checked here, not on a worker
     out_dtype = np.dtype(np.float32 if dtype is None else dtype)
@@ -145,7 +150,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         net_digest = nets.digest(networks)
     job = Job(plan, cfg, lat_kernel, ax_kernel)
 
-    report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name,
+    report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name, precision=cfg.precision, precision_probe=probe,
                            kernel=ax_kernel.name if ax_kernel is not None else lat_kernel.name)
     progress = Progress(callback, {"plan": report.plan, "preset": cfg.preset_name})
     stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
