@@ -91,7 +91,7 @@ def main(argv=None):
 
 
 def end_to_end(dev):
-    """Set5 img_002 x2 and the nuclei stack z x4 (sigma 2, true kernel), "fast", at float32 and at auto:
+    """Set5 img_002 x2 and the nuclei stack z x4 (sigma 2, true kernel), "fast", at float32, auto and bfloat16:
     seconds and quality by the protocols of sr2d.py and iso3d.py."""
     import tifffile
     from iso3d import degrade, nuclei_path, score as score3d
@@ -103,7 +103,7 @@ def end_to_end(dev):
     out = {}
     hr, lr = next((h, low) for name, h, low in pairs("Set5", 2) if name == "img_002")
     lr3, truth = degrade(tifffile.imread(nuclei_path()).astype(np.float32), 4, 2.0)
-    for p in ("float32", "auto"):
+    for p in ("float32", "auto", "bfloat16"):
         cfg = ZSSRConfig.preset("fast", device=str(dev), precision=p)
         t = time.perf_counter()
         sr, rep = run_zssr(lr, 2, config=cfg, channel_axis=-1)

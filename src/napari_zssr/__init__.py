@@ -19,9 +19,13 @@ _LAZY = {
     "upscale": ".stack.upscale",
     "run_upscale": ".stack.upscale",
     "gaussian_psf": ".core.kernels",
+    "QualityWarning": ".core.progress",
+    "estimate_kernel": ".core.estimate",
+    "estimate_noise": ".core.estimate",
 }
 
-__all__ = ["imresize", "zssr", "upscale", "ZSSRConfig", "Cancelled", "gaussian_psf", "__version__"]
+__all__ = ["imresize", "zssr", "upscale", "run_zssr", "run_upscale", "ZSSRConfig", "Cancelled", "QualityWarning",
+           "gaussian_psf", "estimate_kernel", "estimate_noise", "__version__"]
 
 
 def __getattr__(name):

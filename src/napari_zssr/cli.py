@@ -209,7 +209,18 @@ def _summary(res) -> str:
         f"steps {steps}",
         f"  internal gain over cubic on the data's own LR->HR pairs: {rep.gain_db:+.2f} dB" if rep.gain_db == rep.gain_db
         else "  internal gain over cubic: not measured (no network was trained in this run)",
-    ] + [f"  note: {n}" for n in notes])
+    ] + _estimate_lines(rep) + [f"  note: {n}" for n in notes])
+
+
+def _estimate_lines(rep) -> list:
+    """What kernel="estimate" found, per channel."""
+    lines = []
+    for c, (sigma, fwhm) in enumerate(zip(getattr(rep, "estimated_sigma", []), getattr(rep, "estimated_fwhm", []))):
+        phys = (getattr(rep, "estimated_fwhm_physical", []) or [None] * (c + 1))[c]
+        where = f" ({phys:.3g} in the voxel sizes' unit)" if phys is not None else ""
+        lines.append(f"  estimated axial profile, channel {c}: sigma {sigma:.3g} px, FWHM {fwhm:.3g} px{where} "
+                     "on the output grid")
+    return lines
 
 
 def _probe_text(rep) -> str:
@@ -268,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "pixels")
     up.add_argument("--psf-voxel-size", type=float, nargs="+", metavar="S",
                     help="voxel size (z y x) of a PSF given with --kernel")
-    up.add_argument("--kernel", help="downscaling kernel: a name (cubic, linear, lanczos2, lanczos3, box) "
-                                     "or a .npy, .tif or .mat file")
+    up.add_argument("--kernel", help="downscaling kernel: a name (cubic, linear, lanczos2, lanczos3, box), "
+                                     "a .npy, .tif or .mat file, or 'estimate' (isotropic mode: the axial profile "
+                                     "read from the stack)")
     up.add_argument("--gradual-steps", type=int, help="number of gradual scale increases (paper: 6)")
     up.add_argument("--no-back-projection", action="store_true", help="switch back-projection off")
     up.add_argument("--noise-std", type=float, help="noise added to the LR sons (normalised units), e.g. 0.0125")

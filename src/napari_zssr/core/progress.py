@@ -13,6 +13,10 @@ class Cancelled(Exception):
     """Raised when a progress callback returns False."""
 
 
+class QualityWarning(UserWarning):
+    """The result may be no better than interpolation, or a step of the run fell back to a default."""
+
+
 class Progress:
     """Calls the user's callback at most every ``interval`` seconds (and when forced)."""
 
@@ -68,6 +72,12 @@ class UpscaleReport:
     kernel: str = ""
     precision: str = ""
     precision_probe: dict = field(default_factory=dict)  # step seconds per precision, when "auto" measured them
+    # kernel="estimate": per channel, the axial profile found (fine-grid taps), its sigma and FWHM in
+    # fine-grid pixels, and the FWHM in the voxel sizes' unit where they are known
+    estimated_kernel: list = field(default_factory=list)
+    estimated_sigma: list = field(default_factory=list)
+    estimated_fwhm: list = field(default_factory=list)
+    estimated_fwhm_physical: list = field(default_factory=list)
     seconds: float = 0.0
     units: list = field(default_factory=list)  # one ZSSRReport per trained network
     networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> TrainedNetwork (shared runs)

@@ -31,6 +31,8 @@ def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool =
         "lateral_kernel": None if lat is None else {
             "name": lat.name, "array": None if lat.array is None else torch.from_numpy(lat.array.copy())},
         "axial_kernel": None if ax is None else {"name": ax.name, "taps": torch.from_numpy(ax.taps.copy())},
+        # kernel="estimate": each channel's own profile
+        "axial_kernels": [{"name": k.name, "taps": torch.from_numpy(k.taps.copy())} for k in job.ax_kernels],
         "ranges": [[float(s.lo), float(s.span)] for s in stats],
         "networks": [{"kind": kind, "channel": int(c), "state": m.state, "in_channels": int(m.channels),
                       "scale": [float(v) for v in m.scale], "bp_iters": int(m.bp_iters)}
@@ -79,7 +81,8 @@ def models_of(saved: dict) -> dict:
 
 
 def kernels_of(saved: dict) -> tuple:
-    """(lateral, axial) kernels of the saving run, as its units used them (None where a stage was absent)."""
+    """(lateral, axial, per-channel axial) kernels of the saving run, as its units used them (None, or
+    an empty tuple, where a stage or an estimate was absent)."""
     from ..core.axial import AxialKernel
     from ..core.resize import Kernel
 
@@ -88,7 +91,8 @@ def kernels_of(saved: dict) -> tuple:
     if lat is not None:
         lateral = Kernel(lat["name"] if lat["array"] is None else lat["array"].numpy(), ndim_max=2)
     axial = None if ax is None else AxialKernel(ax["taps"].numpy(), ax["name"])
-    return lateral, axial
+    per_channel = tuple(AxialKernel(k["taps"].numpy(), k["name"]) for k in saved.get("axial_kernels") or [])
+    return lateral, axial, per_channel
 
 
 def digest(path) -> str:

@@ -7,6 +7,7 @@ process or on a dask worker, and a unit gives the same result wherever it runs.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,13 @@ class Job:
     cfg: ZSSRConfig
     lat_kernel: object = None   # core.resize.Kernel, planes mode
     ax_kernel: object = None    # core.axial.AxialKernel, isotropic mode
+    ax_kernels: tuple = ()      # one AxialKernel per channel where each was estimated from its own data
+
+    def for_channel(self, c: int) -> Job:
+        """The job as channel ``c``'s units see it: with that channel's own axial kernel, if it has one."""
+        if not self.ax_kernels:
+            return self
+        return dataclasses.replace(self, ax_kernel=self.ax_kernels[c], ax_kernels=())
 
     def device(self):
         from ..core.device import resolve_device

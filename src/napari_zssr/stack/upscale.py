@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -135,23 +136,37 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     check_dtype(np.empty(0, out_dtype), "dtype")
     vs = _voxel_size(voxel_size, len(arr.shape))
 
+    estimate = isinstance(kernel, str) and kernel.lower() == "estimate"
+    if estimate and plan.mode != "isotropic":
+        raise ValueError(f'kernel="estimate" reads the axial profile in isotropic mode; this run is {plan.mode} '
+                         "mode (give the kernel, or None for bicubic)")
     lat_kernel = check_kernel_2d(kernel if plan.mode == "planes" else None)
     ax_kernel = None
     if plan.mode in ("isotropic", "both"):
         fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
-        ax_kernel = axial_kernel(kernel, plan.z_factor, fine_step, psf_voxel_size)
+        ax_kernel = axial_kernel(None if estimate else kernel, plan.z_factor, fine_step, psf_voxel_size)
     net_digest = ""
     if saved is not None:  # the saving run's kernels: back-projection must use what the networks learnt with
         if kernel is not None:
-            warnings.warn("kernel is ignored when applying saved networks: their own kernel is used", stacklevel=3)
-        saved_lat, saved_ax = nets.kernels_of(saved)
+            warnings.warn("kernel is ignored when applying saved networks: their own kernel (as saved, estimated "
+                          "or given) is used", stacklevel=3)
+        saved_lat, saved_ax, saved_axs = nets.kernels_of(saved)
         lat_kernel = saved_lat or lat_kernel
         ax_kernel = saved_ax or ax_kernel
         net_digest = nets.digest(networks)
-    job = Job(plan, cfg, lat_kernel, ax_kernel)
+    job = Job(plan, cfg, lat_kernel, ax_kernel, saved_axs if saved is not None else ())
+    estimated = []
+    if estimate and saved is None:
+        job, estimated = _estimate_axial(job, src, fine_step)
 
     report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name, precision=cfg.precision, precision_probe=probe,
                            kernel=ax_kernel.name if ax_kernel is not None else lat_kernel.name)
+    if estimated:
+        report.kernel = "; ".join(k.name for k in job.ax_kernels)
+        report.estimated_kernel = [e["profile"] for e in estimated]
+        report.estimated_sigma = [e["sigma"] for e in estimated]
+        report.estimated_fwhm = [e["fwhm"] for e in estimated]
+        report.estimated_fwhm_physical = [e.get("fwhm_physical") for e in estimated]
     progress = Progress(callback, {"plan": report.plan, "preset": cfg.preset_name})
     stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
     given = None
@@ -339,7 +354,8 @@ def _isotropic_stage(runner, job, grid, src, stats, dest, flags, channels, repor
         st = out_stats[c]
         target = Target(dest, (c, t, slice(None), slice(a, b), slice(None)), st.lo, st.span, dest.array.dtype,
                         None if flags is None else (flags, (c, t, k)))
-        return runner.submit(apply_slab, job, runner.model(trains[c]), slab, a - lo_row, b - a, target=target)
+        return runner.submit(apply_slab, job.for_channel(c), runner.model(trains[c]), slab, a - lo_row, b - a,
+                             target=target)
 
     seconds = _stream(runner, todo, unit, progress, "slab")
     _collect_reports(runner, trains, report, seconds, lambda k: k[0], "axial")
@@ -354,7 +370,7 @@ def _train_channels(runner, job, src, stats, todo, progress, given, kind, train_
             trains[c] = runner.given(_loaded(given, kind, c, job))
             continue
         planes = [_plane(_read(src, stats, c, t, slice(z, z + 1), joint=job.plan.joint)) for t, z in stats[c].sample]
-        trains[c] = runner.submit(train_fn, job, planes, seed_for(job.cfg.seed, unit_base + c))
+        trains[c] = runner.submit(train_fn, job.for_channel(c), planes, seed_for(job.cfg.seed, unit_base + c))
     return trains
 
 
@@ -448,10 +464,45 @@ def _job_id(job, arr, stats, out_dtype, out_axes, networks_digest: str = "") -> 
     lat = job.lat_kernel
     h.update(repr((job.plan, job.cfg.to_dict(), lat.name if lat else None, arr.shape, str(np.dtype(arr.dtype)),
                    str(out_dtype), out_axes, [s.digest for s in stats], networks_digest)).encode())
-    for k in (getattr(lat, "array", None), getattr(job.ax_kernel, "taps", None)):
+    for k in [getattr(lat, "array", None), getattr(job.ax_kernel, "taps", None)] + [a.taps for a in job.ax_kernels]:
         if k is not None:
             h.update(np.ascontiguousarray(k).tobytes())
     return h.hexdigest()[:32]
+
+
+ESTIMATE_SIDE = 256  # the axial profile is read from a central lateral crop of at most this many pixels
+
+
+def _estimate_axial(job, src, fine_step):
+    """The job with each channel's axial profile read from its own data (core.estimate), and what was found.
+
+    A channel too small or too flat to read a profile from keeps the default kernel, with a QualityWarning.
+    """
+    from ..core.axial import AxialKernel
+    from ..core.estimate import estimate_kernel
+    from ..core.progress import QualityWarning
+
+    C, T, Z, Y, X = src.shape5
+    ys = slice(max(0, (Y - ESTIMATE_SIDE) // 2), max(0, (Y - ESTIMATE_SIDE) // 2) + min(Y, ESTIMATE_SIDE))
+    xs = slice(max(0, (X - ESTIMATE_SIDE) // 2), max(0, (X - ESTIMATE_SIDE) // 2) + min(X, ESTIMATE_SIDE))
+    kernels, found = [], []
+    for c in range(C):
+        vol = src.read(c, T // 2, slice(None), ys, xs).astype(np.float64)
+        try:
+            profile, info = estimate_kernel(vol, (job.plan.z_factor, 1, 1), seed=job.cfg.seed)
+        except ValueError as exc:
+            warnings.warn(f"channel {c}: the axial profile could not be estimated ({exc}); using the default "
+                          f"(cubic) kernel instead", QualityWarning, stacklevel=4)
+            kernels.append(job.ax_kernel)
+            found.append({"profile": job.ax_kernel.taps.tolist(), "sigma": float("nan"), "fwhm": float("nan")})
+            continue
+        name = f"estimate(sigma {info['sigma']:.3g} px)"
+        kernels.append(AxialKernel(profile, name))
+        entry = {"profile": profile.tolist(), "sigma": info["sigma"], "fwhm": info["fwhm"]}
+        if fine_step is not None:
+            entry["fwhm_physical"] = info["fwhm"] * fine_step
+        found.append(entry)
+    return dataclasses.replace(job, ax_kernels=tuple(kernels)), found
 
 
 def _sources(planes, n=MAX_SOURCES):

@@ -1,0 +1,145 @@
+"""The degradation read from the data itself: the axial blur of a stack, and the noise level.
+
+Axial profile (isotropic mode): the lateral planes show what the sample looks like at the fine
+grid's resolution. A z line is a lateral-like line blurred by the axial profile and point-sampled
+every f fine pixels. So the profile is the one that, applied along lateral lines and followed by
+the same point sampling, gives lateral lines the power spectrum of the z lines (ESPRESO and ECLARE
+read the MRI slice profile from the in-plane data in this spirit). The profile is modelled as a
+Gaussian of sigma >= 0 fine pixels; sigma 0 is pure point sampling (no axial blur).
+
+Noise: the robust spread (median absolute value / 0.6745) of the finest diagonal Haar detail,
+as Donoho's estimator and scikit-image's ``estimate_sigma`` read it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MAX_LINES = 20000          # z lines (and lateral segments) read for a spectrum
+MIN_PLANES = 5             # fewer planes than this: no spectrum to read along z
+SIGMA_STEPS = 61           # candidate sigmas from 0 to SIGMA_MAX_F * f
+SIGMA_MAX_F = 1.5
+
+
+def estimate_noise(image) -> float:
+    """The standard deviation of white noise in ``image`` (2-D, or n-D read as planes of its last two
+    axes), in the image's units; 0 for a constant image."""
+    x = np.asarray(image, dtype=np.float64)
+    if x.ndim < 2 or min(x.shape[-2:]) < 2:
+        raise ValueError(f"estimate_noise needs planes of at least 2 x 2 pixels, got shape {x.shape}")
+    h, w = (x.shape[-2] // 2) * 2, (x.shape[-1] // 2) * 2
+    x = x[..., :h, :w]
+    hh = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2.0
+    return float(np.median(np.abs(hh)) / 0.6745)
+
+
+def _spectrum(lines: np.ndarray) -> np.ndarray:
+    """Mean power spectrum of the rows of ``lines`` (n, L), each detrended and Hann-windowed."""
+    n = lines.shape[1]
+    t = np.arange(n)
+    # remove each line's mean and slope: z lines cross whole objects, and a ramp leaks power everywhere
+    a = np.vstack([np.ones(n), t - t.mean()]).T
+    coef, *_ = np.linalg.lstsq(a, lines.T, rcond=None)
+    resid = lines - (a @ coef).T
+    win = np.hanning(n + 2)[1:-1]
+    return np.mean(np.abs(np.fft.rfft(resid * win, axis=1)) ** 2, axis=0)
+
+
+def _z_lines(stack: np.ndarray, length: int, rng) -> np.ndarray:
+    """Segments of ``length`` planes of every z line (n, length)."""
+    Z, Y, X = stack.shape
+    lines = stack.reshape(Z, Y * X).T
+    k = Z // length
+    lines = lines[:, : k * length].reshape(-1, length)
+    if lines.shape[0] > MAX_LINES:
+        lines = lines[rng.choice(lines.shape[0], MAX_LINES, replace=False)]
+    return lines
+
+
+def _lateral_lines(planes) -> list:
+    """Rows and columns of the lateral planes, as (n, W) arrays."""
+    return [p for p in planes] + [p.T for p in planes]
+
+
+def _sampled_segments(rows, f: float, sigma: float, length: int, rng) -> np.ndarray:
+    """Lateral lines blurred by a Gaussian of ``sigma``, point-sampled every f pixels, cut to ``length``."""
+    from scipy.ndimage import gaussian_filter1d
+
+    out = []
+    for r in rows:
+        b = gaussian_filter1d(r, sigma, axis=-1, mode="reflect") if sigma > 0 else r
+        W = b.shape[-1]
+        m = int(math.floor((W - 1) / f)) + 1
+        pos = np.arange(m) * f
+        lo = np.floor(pos).astype(int)
+        frac = pos - lo
+        hi = np.minimum(lo + 1, W - 1)
+        s = b[..., lo] * (1 - frac) + b[..., hi] * frac
+        k = m // length
+        if k:
+            out.append(s[..., : k * length].reshape(-1, length))
+    seg = np.concatenate(out)
+    if seg.shape[0] > MAX_LINES:
+        seg = seg[rng.choice(seg.shape[0], MAX_LINES, replace=False)]
+    return seg
+
+
+def estimate_axial_sigma(stack, f: float, seed: int = 0) -> dict:
+    """The axial blur of a (Z, Y, X) stack as a Gaussian sigma in fine-grid (lateral) pixels.
+
+    Returns ``sigma``, the ``misfit`` of the chosen profile and of every candidate (``curve``), and
+    ``frequencies`` used. A ValueError when the stack is too small to read a spectrum along z.
+    """
+    vol = np.asarray(stack, dtype=np.float64)
+    if vol.ndim != 3:
+        raise ValueError(f"estimating the axial profile needs a (Z, Y, X) stack, got shape {vol.shape}")
+    Z, Y, X = vol.shape
+    if Z < MIN_PLANES:
+        raise ValueError(f"estimating the axial profile needs at least {MIN_PLANES} planes, the stack has {Z}")
+    # segments as long as the stack is deep, or as a lateral line holds samples f apart if that is fewer
+    length = min(Z, int(math.floor((min(Y, X) - 1) / f)) + 1)
+    if length < MIN_PLANES:
+        raise ValueError(f"lateral planes of {Y} x {X} are too small to compare with z lines at a factor of {f:g}")
+    rng = np.random.default_rng(seed)
+    pz = _spectrum(_z_lines(vol, length, rng))
+    planes = [vol[i] for i in np.unique(np.linspace(0, Z - 1, min(Z, 16)).round().astype(int))]
+    rows = _lateral_lines(planes)
+    k = np.arange(1, len(pz))  # leave out the mean
+    if pz[k].max() <= 0:
+        raise ValueError("the stack is flat along z: there is no axial structure to read a profile from")
+    sigmas = np.linspace(0.0, SIGMA_MAX_F * f, SIGMA_STEPS)
+    curve = []
+    for s in sigmas:
+        px = _spectrum(_sampled_segments(rows, f, float(s), length, rng))
+        d = np.log(pz[k] + 1e-30) - np.log(px[k] + 1e-30)
+        curve.append(float(np.mean((d - d.mean()) ** 2)))  # the shape of the spectrum, not its level
+    best = int(np.argmin(curve))
+    if 0 < best < len(sigmas) - 1:  # a parabola through the neighbours refines between grid points
+        c0, c1, c2 = curve[best - 1], curve[best], curve[best + 1]
+        den = c0 - 2 * c1 + c2
+        shift = 0.5 * (c0 - c2) / den if den > 0 else 0.0
+        sigma = float(sigmas[best] + np.clip(shift, -1, 1) * (sigmas[1] - sigmas[0]))
+    else:
+        sigma = float(sigmas[best])
+    return {"sigma": max(0.0, sigma), "misfit": curve[best], "curve": curve, "sigmas": sigmas.tolist()}
+
+
+def estimate_kernel(data, scale, *, axes=None, seed: int = 0):
+    """The degradation kernel read from ``data``: for a stack enlarged along z (``scale`` per axis, e.g.
+    (4, 1, 1)), the axial profile on the fine grid as a 1-D array (a Gaussian; a single tap for pure
+    point sampling) and its sigma in fine-grid pixels.
+
+    Returns ``(profile, info)`` with ``info["sigma"]`` and ``info["fwhm"]`` (fine-grid pixels).
+    """
+    from .axial import AxialKernel
+
+    vol = np.asarray(data, dtype=np.float64)
+    sc = [float(v) for v in np.atleast_1d(scale)]
+    if vol.ndim != 3 or len(sc) != 3 or sc[1:] != [1.0, 1.0] or not sc[0] > 1:
+        raise ValueError("estimate_kernel reads the axial profile of a (Z, Y, X) stack enlarged along z only, "
+                         f"e.g. scale (4, 1, 1); got shape {vol.shape} and scale {tuple(sc)}")
+    info = estimate_axial_sigma(vol, sc[0], seed)
+    info["fwhm"] = 2.0 * math.sqrt(2.0 * math.log(2.0)) * info["sigma"]
+    return AxialKernel.gaussian(round(info["sigma"], 6)).taps.copy(), info
