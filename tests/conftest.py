@@ -27,14 +27,19 @@ def structured_image():
     return img.astype(np.float32)
 
 
+def blob_volume(shape, n: int, radii=(2, 5), seed: int = 0) -> np.ndarray:
+    """A float64 volume of ``shape`` holding ``n`` Gaussian blobs of random radii: isotropic structure."""
+    rng = np.random.default_rng(seed)
+    z, y, x = np.mgrid[tuple(slice(0, s) for s in shape)].astype(np.float64)
+    vol = np.zeros(z.shape)
+    for _ in range(n):
+        c = rng.uniform([0, 0, 0], shape)
+        r = rng.uniform(*radii)
+        vol += np.exp(-(((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2) / (2 * r * r)))
+    return vol
+
+
 @pytest.fixture
 def stack():
     """A small anisotropic-looking stack (Z, Y, X) of blobs, uint16."""
-    rng = np.random.default_rng(0)
-    z, y, x = np.mgrid[0:24, 0:32, 0:36].astype(np.float64)
-    vol = np.zeros(z.shape)
-    for _ in range(12):
-        c = rng.uniform([0, 0, 0], [24, 32, 36])
-        r = rng.uniform(2, 5)
-        vol += np.exp(-(((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2) / (2 * r * r)))
-    return (vol[::4] * 3000 + 100).astype(np.uint16)
+    return (blob_volume((24, 32, 36), 12)[::4] * 3000 + 100).astype(np.uint16)

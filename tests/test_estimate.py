@@ -7,18 +7,13 @@ from scipy.ndimage import gaussian_filter1d
 from napari_zssr import QualityWarning, estimate_kernel, estimate_noise, upscale
 from napari_zssr.stack.upscale import run_upscale
 
+from .conftest import blob_volume
+
 
 @pytest.fixture(scope="module")
 def blobs():
     """A near-isotropic volume of blobs (48 x 64 x 64): the truth the estimates are checked against."""
-    rng = np.random.default_rng(0)
-    z, y, x = np.mgrid[0:48, 0:64, 0:64].astype(np.float64)
-    vol = np.zeros(z.shape)
-    for _ in range(60):
-        c = rng.uniform([0, 0, 0], [48, 64, 64])
-        r = rng.uniform(1.5, 4)
-        vol += np.exp(-(((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2) / (2 * r * r)))
-    return vol
+    return blob_volume((48, 64, 64), 60, radii=(1.5, 4))
 
 
 @pytest.mark.parametrize("sigma", [0.0, 1.5, 3.0])
@@ -78,3 +73,35 @@ def test_noise_is_read_from_the_finest_detail():
     assert estimate_noise(np.full((16, 16), 3.0)) == 0.0
     with pytest.raises(ValueError, match="at least 2 x 2"):
         estimate_noise(np.zeros(5))
+
+
+def test_noise_std_estimate_is_read_from_the_data_and_used(structured_image, tiny_config, stack):
+    from napari_zssr import ZSSRConfig
+    from napari_zssr.core.zssr import run_zssr
+
+    rng = np.random.default_rng(2)
+    noisy = structured_image + rng.normal(0, 8.0, structured_image.shape).astype(np.float32)
+    cfg = tiny_config.replace(noise_std="estimate")
+    out, rep = run_zssr(noisy, 2, config=cfg)
+    lo, hi = np.percentile(noisy, (0.1, 99.9))
+    assert rep.estimated_noise == pytest.approx(8.0 / (hi - lo), rel=0.25)  # in normalised units
+    assert np.all(np.isfinite(out))
+    _, srep = run_upscale(stack, (1, 2, 2), config=cfg)
+    assert srep.estimated_noise >= 0
+    with pytest.raises(ValueError, match="noise_std"):
+        ZSSRConfig(noise_std="loud")
+
+
+def test_the_cli_takes_estimate_for_the_kernel_and_the_noise(tmp_path, capsys):
+    import tifffile
+
+    from napari_zssr.cli import main
+
+    vol = gaussian_filter1d(blob_volume((48, 64, 64), 60, radii=(1.5, 4)), 2.0, axis=0)[::4]
+    src = tmp_path / "s.tif"
+    tifffile.imwrite(src, (vol * 1000).astype(np.uint16), imagej=True, resolution=(1 / 0.3, 1 / 0.3),
+                     metadata={"axes": "ZYX", "spacing": 1.2, "unit": "um"})
+    assert main(["upscale", str(src), str(tmp_path / "o.tif"), "--isotropic", "--kernel", "estimate", "--noise-std",
+                 "estimate", "--max-iters", "6", "--preset", "fast", "--quiet", "--precision", "float32"]) == 0
+    text = capsys.readouterr().out
+    assert "estimated axial profile, channel 0: sigma" in text and "in the voxel sizes' unit" in text

@@ -247,6 +247,15 @@ def demo(args) -> dict:
     return upscale_file(ns)
 
 
+def _noise_std(text: str):
+    if text == "estimate":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number or 'estimate', got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="napari-zssr", description="Zero-Shot Super-Resolution for microscopy images.")
     ap.add_argument("--version", action="version", version=f"napari-zssr {__version__}")
@@ -284,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "read from the stack)")
     up.add_argument("--gradual-steps", type=int, help="number of gradual scale increases (paper: 6)")
     up.add_argument("--no-back-projection", action="store_true", help="switch back-projection off")
-    up.add_argument("--noise-std", type=float, help="noise added to the LR sons (normalised units), e.g. 0.0125")
+    up.add_argument("--noise-std", type=_noise_std, help="noise added to the LR sons (normalised units), e.g. "
+                                                          "0.0125, or 'estimate' (read from the data)")
     up.add_argument("--seed", type=int, default=0)
     up.add_argument("--dtype", default="same", choices=["same", "float32"],
                     help="output type: same as the input (rounded, clipped) or float32 (TIFF only)")

@@ -41,7 +41,7 @@ class ZSSRConfig:
     # data
     crop_size: int = 128
     batch_size: int = 1
-    noise_std: float = 0.0
+    noise_std: Union[float, str] = 0.0  # normalised units, or "estimate"
     augment_leave_as_is_probability: float = 0.05
     augment_no_interpolate_probability: float = 0.45
     augment_min_scale: float = 0.5
@@ -119,7 +119,9 @@ class ZSSRConfig:
 
     def _check_floats(self):
         positive = ["min_learning_rate", "learning_rate", "learning_rate_change_ratio", "init_variance"]
-        nonneg = ["noise_std", "augment_scale_diff_sigma", "augment_shear_sigma"]
+        nonneg = ["augment_scale_diff_sigma", "augment_shear_sigma"]
+        if self.noise_std != "estimate":  # "estimate": read from the data's finest detail when the run starts
+            nonneg.append("noise_std")
         for name in positive + nonneg:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):

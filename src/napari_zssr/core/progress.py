@@ -58,6 +58,7 @@ class ZSSRReport:
     history: list = field(default_factory=list)
     notes: list = field(default_factory=list)  # out-of-memory retries and fallbacks, in words
     precision: str = "float32"                 # what the network ran in
+    estimated_noise: float = float("nan")      # noise_std="estimate": the value used (normalised units)
     precision_probe: dict = field(default_factory=dict)  # step seconds per precision, when "auto" measured them
 
     def to_dict(self) -> dict:
@@ -78,6 +79,7 @@ class UpscaleReport:
     estimated_sigma: list = field(default_factory=list)
     estimated_fwhm: list = field(default_factory=list)
     estimated_fwhm_physical: list = field(default_factory=list)
+    estimated_noise: float = float("nan")  # noise_std="estimate": the value used for the sons (normalised units)
     seconds: float = 0.0
     units: list = field(default_factory=list)  # one ZSSRReport per trained network
     networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> TrainedNetwork (shared runs)

@@ -70,6 +70,8 @@ def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callb
 
     chw = np.moveaxis(arr, channel_axis, 0) if channel_axis is not None else arr[None]
     lo, span, constant = normalisation(chw)
+    if cfg.noise_std == "estimate":
+        cfg, report.estimated_noise = with_estimated_noise(cfg, [(c - lo[i]) / span[i] for i, c in enumerate(chw)])
     if constant.all():
         warnings.warn("the image is constant: returning its cubic interpolation", stacklevel=2)
         out = imresize(chw.astype(np.float64), scale=(1.0,) + scale).astype(np.float32)
@@ -108,6 +110,14 @@ def _run_network(chw, lo, span, scale, kern, cfg, dev, progress, unit_id, report
     out = sr.to("cpu", torch.float32).numpy().astype(np.float64) * span + lo
     with np.errstate(over="ignore"):
         return out.astype(np.float32)
+
+
+def with_estimated_noise(cfg, planes):
+    """``cfg`` with noise_std read from normalised ``planes`` (the median over them), and that value."""
+    from .estimate import estimate_noise
+
+    sigma = float(np.median([estimate_noise(p) for p in planes]))
+    return cfg.replace(noise_std=sigma), sigma
 
 
 def check_kernel_2d(kernel) -> Kernel:

@@ -178,6 +178,13 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     for c, st in enumerate(stats):
         if st.constant:
             warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=3)
+    if cfg.noise_std == "estimate":  # one level for the run, from the planes the networks train on
+        from ..core.zssr import with_estimated_noise
+
+        planes = [_plane(_read(src, stats, c, t, slice(z, z + 1))) for c in range(len(stats)) for t, z in
+                  stats[c].sample]
+        cfg, report.estimated_noise = with_estimated_noise(cfg, planes)
+        job = dataclasses.replace(job, cfg=cfg)
 
     from .units import unit_grid
 
