@@ -79,6 +79,7 @@ def test_cancel_leaves_no_layer(qtbot, viewer_with_stack):
     widget.preset.value = "fast"
     widget.max_steps.value = 5000
     widget.device.value = "cpu"
+    widget.precision.value = "float32"
     widget.factors.value = "4, 1, 1"
     worker = widget.run()
     qtbot.waitUntil(lambda: widget.progress.value > 0 or "training" in widget.status.value, timeout=60_000)
@@ -143,6 +144,7 @@ def test_closing_the_viewer_during_a_run_stops_the_worker_cleanly(qtbot, make_na
     widget.preset.value = "fast"
     widget.max_steps.value = 5000
     widget.device.value = "cpu"
+    widget.precision.value = "float32"
     worker = widget.run()
     assert worker is not None
     outcome = {"finished": False, "errors": [], "returned": []}
@@ -255,6 +257,7 @@ def test_closing_the_viewer_waits_for_this_widgets_run_only(qtbot, make_napari_v
     widget = ZSSRWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.preset.value, widget.max_steps.value, widget.device.value = "fast", 5000, "cpu"
+    widget.precision.value = "float32"
     worker = widget.run()
     finished = []
     worker.finished.connect(lambda: finished.append(True))
@@ -275,6 +278,7 @@ def test_a_run_that_does_not_stop_in_time_is_reported_not_raised(qtbot, make_nap
     viewer.add_image(np.random.default_rng(0).random((40, 48)).astype(np.float32))
     widget = ZSSRWidget(viewer)
     widget.preset.value, widget.max_steps.value, widget.device.value = "fast", 5000, "cpu"
+    widget.precision.value = "float32"
     worker = widget.run()
     finished = []
     worker.finished.connect(lambda: finished.append(True))
@@ -303,3 +307,37 @@ def test_an_rgb_layer_gets_the_answer_of_the_api(qtbot, make_napari_viewer, stru
     cfg = ZSSRConfig.preset("fast", device="cpu", seed=0, precision="float32").with_max_iters(8)
     api = np.clip(np.round(zssr(rgb.astype(np.uint8), 2, config=cfg, channel_axis=-1)), 0, 255)
     assert np.abs(out.data.astype(float) - api).max() <= 1  # the same network; rounding may differ by one level
+
+
+def test_opened_through_the_manifest_it_runs_with_public_names_only(qtbot, make_napari_viewer, recwarn):
+    viewer = make_napari_viewer()
+    src = viewer.add_image(np.random.default_rng(0).random((24, 28)).astype(np.float32), scale=(0.5, 0.5))
+    _, widget = viewer.window.add_plugin_dock_widget("napari-zssr", "ZSSR super-resolution")
+    assert widget.layer.value is not None and widget.layer.value.name == src.name
+    _tiny(widget)
+    _run_and_wait(qtbot, widget)
+    assert viewer.layers[-1].data.shape == (48, 56)
+    private = [w for w in recwarn if "private" in str(w.message).lower()]
+    assert not private, [str(w.message) for w in private]
+
+
+def test_an_error_in_the_run_is_notified_once(qtbot, make_napari_viewer):
+    import dask.array as da
+    from napari.utils.notifications import notification_manager
+
+    viewer = make_napari_viewer()
+    data = np.random.default_rng(0).random((3, 20, 24)).astype(np.float32)
+    data[1, 5, 5] = np.nan  # found only when the lazy layer is read, inside the run
+    viewer.add_image(da.from_array(data, chunks=(1, 20, 24)))
+    widget = ZSSRWidget(viewer)
+    widget.factors.value = "1, 2, 2"
+    _tiny(widget)
+    before = len(notification_manager.records)
+    # napari's worker relays the error to its notification manager, which in tests raises it in the event loop
+    with qtbot.captureExceptions() as raised:
+        _run_and_wait(qtbot, widget)
+        qtbot.wait(200)
+    assert len([e for e in raised if "NaN" in str(e[1])]) == 1  # napari's one notification
+    ours = [str(n.message) for n in notification_manager.records[before:] if "NaN" in str(n.message)]
+    assert ours == []  # and none more from the widget
+    assert "error:" in widget.status.value and "NaN" in widget.status.value

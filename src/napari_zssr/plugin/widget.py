@@ -150,11 +150,10 @@ class ZSSRWidget(Container):
         napari_viewer.layers.events.inserted.connect(self._refresh_layers)
         napari_viewer.layers.events.removed.connect(self._refresh_layers)
         self._refresh_layers()
-        # closing the viewer (or deleting the dock) during a run stops the worker cleanly
+        # closing the viewer (or deleting the dock) during a run stops the worker cleanly; the window is
+        # found through Qt (the dock's top-level window) when a run starts, not through napari's internals
         self._close_watcher = _CloseWatcher(self.shutdown)
-        qt_window = getattr(getattr(napari_viewer, "window", None), "_qt_window", None)
-        if qt_window is not None:
-            qt_window.installEventFilter(self._close_watcher)
+        self._watched = None
         self.native.destroyed.connect(self.shutdown)
 
     def shutdown(self, *_, timeout_ms: int = 30_000) -> bool:
@@ -319,6 +318,7 @@ class ZSSRWidget(Container):
         self._t0 = time.perf_counter()
         self.plot.clear()
         self.progress.value = 0
+        self._watch_window()
         self.status.value = f"{'preview: ' if preview else ''}{plan.describe()} - preset {self.preset.value}"
         self._worker = create_worker(self._work, data, factors, axes, plan.mode, make_config, kw)
         self._worker.returned.connect(lambda res: self._on_done(layer, plan, res, start, full_plan if preview
@@ -369,24 +369,31 @@ class ZSSRWidget(Container):
         self._cancel = True
         self.status.value = "cancelling..."
 
+    def _watch_window(self) -> None:
+        top = self.native.window()
+        if top is not self.native and id(top) != self._watched:
+            top.installEventFilter(self._close_watcher)
+            self._watched = id(top)  # not the window itself: the widget must not keep the viewer alive
+
+    def _set_progress(self, percent: int, text: str) -> None:
+        self.progress.value = percent
+        self.status.value = text
+
     def _on_progress(self, p):
         if self._closing:
             return
         stage = p.get("stage")
         unit = f"network {p['unit']}/{p['units']} " if "units" in p else ""
         if stage == "train" and p.get("total"):
-            frac = p["step"] / p["total"]
-            self.progress.value = int(100 * frac)
             elapsed = time.perf_counter() - self._t0
             self.plot.add(p.get("loss"), p.get("rec_error"))
-            self.status.value = (f"{unit}training step {p['step']}/{p['total']}, loss {p.get('loss', 0):.4f}, "
-                                 f"lr {p.get('learning_rate', 0):.0e}; {p.get('device', '')}; "
-                                 f"{elapsed:.0f} s elapsed")
+            self._set_progress(int(100 * p["step"] / p["total"]),
+                               f"{unit}training step {p['step']}/{p['total']}, loss {p.get('loss', 0):.4f}, "
+                               f"lr {p.get('learning_rate', 0):.0e}; {p.get('device', '')}; {elapsed:.0f} s elapsed")
         elif stage == "infer":
             done, total = p.get("done"), p.get("todo")
-            if done and total:
-                self.progress.value = int(100 * done / total)
-            self.status.value = f"{unit}applying the network" + (f" ({done}/{total})" if done and total else "")
+            percent = int(100 * done / total) if done and total else self.progress.value
+            self._set_progress(percent, f"{unit}applying the network" + (f" ({done}/{total})" if done and total else ""))
 
     def _on_done(self, layer, plan, res, start=None, full_plan=None):
         from ..stack.plan import output_geometry
@@ -446,12 +453,10 @@ class ZSSRWidget(Container):
                 f"({est['megabytes']:.0f} MB as float32)")
 
     def _on_error(self, exc):
-        from napari.utils.notifications import show_error
-
+        # napari's worker already notifies the user of the error (once); the status says it too
         if self._closing:
             return
         self.status.value = f"error: {exc}"
-        show_error(f"ZSSR failed: {exc}")
 
     def _on_finished(self):
         self._worker = None
