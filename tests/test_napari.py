@@ -341,3 +341,20 @@ def test_an_error_in_the_run_is_notified_once(qtbot, make_napari_viewer):
     ours = [str(n.message) for n in notification_manager.records[before:] if "NaN" in str(n.message)]
     assert ours == []  # and none more from the widget
     assert "error:" in widget.status.value and "NaN" in widget.status.value
+
+
+def test_the_result_can_keep_the_source_dtype(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    src = viewer.add_image((np.random.default_rng(0).random((24, 28)) * 60000).astype(np.uint16))
+    widget = ZSSRWidget(viewer)
+    widget.layer.value = src
+    _tiny(widget)
+    _run_and_wait(qtbot, widget)
+    as_float = viewer.layers[-1].data
+    assert as_float.dtype == np.float32
+    widget.layer.value = src
+    widget.dtype.value = "same as source"
+    _run_and_wait(qtbot, widget)
+    same = viewer.layers[-1].data
+    assert same.dtype == np.uint16
+    np.testing.assert_array_equal(same, np.clip(np.round(as_float), 0, 65535).astype(np.uint16))

@@ -18,7 +18,7 @@ from .device import (
     resolve_device,
 )
 from .precision import resolve_precision
-from .progress import Progress, ZSSRReport
+from .progress import Progress, QualityWarning, ZSSRReport
 from .resize import Kernel, ceil_size, imresize
 
 log = logging.getLogger("napari_zssr")
@@ -163,7 +163,8 @@ def finish_report(report: ZSSRReport, t0: float, progress) -> None:
     if not report.gain_db > 0:
         warnings.warn(
             f"ZSSR did not beat cubic interpolation on the image's own LR->HR pair "
-            f"(gain {report.gain_db:.2f} dB): the result may be no better than interpolation", stacklevel=3)
+            f"(gain {report.gain_db:.2f} dB): the result may be no better than interpolation; give the kernel "
+            f"if you know it", QualityWarning, stacklevel=3)
     progress(force=True, stage="done", gain_db=report.gain_db, seconds=report.seconds, steps=report.steps)
 
 

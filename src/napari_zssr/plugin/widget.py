@@ -116,6 +116,8 @@ class ZSSRWidget(Container):
         self.kernel_file = FileEdit(label="kernel file", filter="*.npy *.tif *.tiff *.mat", visible=False)
         self.seed = SpinBox(label="seed", min=0, max=2**31 - 1, value=0)
         self.device = ComboBox(label="device", choices=device_choices())
+        self.dtype = ComboBox(label="output", choices=["float32", "same as source"], value="float32",
+                              tooltip="float32, or the source's type (rounded and clipped)")
         self.precision = ComboBox(label="precision", choices=["auto", "float32", "bfloat16", "float16"], value="auto",
                                   tooltip="the network's precision; auto: the fastest a short probe finds correct")
         self.preview_btn = PushButton(text="Preview (current plane or a band of rows)",
@@ -127,7 +129,7 @@ class ZSSRWidget(Container):
         self.status = Label(label="", value="")
         self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.preset, self.max_steps,
                      self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.seed, self.device,
-                     self.precision,
+                     self.precision, self.dtype,
                      self.preview_btn, self.run_btn, self.cancel_btn, self.progress, self.status])
         self.status.native.setWordWrap(True)  # long messages must not widen the dock
         self.plot = LossPlot()
@@ -305,7 +307,8 @@ class ZSSRWidget(Container):
             plan = make_plan(data.shape, factors, axes, self.mode.value)
             make_config = self._config()
             kw = self._kernel_args(layer, axes, factors, plan.mode)
-            if layer.rgb:  # napari shows RGB as 8-bit or [0, 1] floats: the source's dtype, rounded and clipped
+            # napari shows RGB as 8-bit or [0, 1] floats: the source's dtype, rounded and clipped
+            if layer.rgb or self.dtype.value == "same as source":
                 kw["dtype"] = layer.data.dtype
             if not preview:
                 kw.update(self._big_result_store(layer, data, plan))
@@ -436,6 +439,8 @@ class ZSSRWidget(Container):
             kwargs.pop("axis_labels", None)
             self._viewer.add_image(out, **kwargs)
         where = f"; kept on disk in {store_path}" if store_path else ""
+        if np.isfinite(report.gain_db) and not report.gain_db > 0:  # the QualityWarning, also a notification
+            where += "; WARNING: it may be no better than interpolation (see the notification)"
         self.status.value = (f"done in {report.seconds:.1f} s on {report.device} in {report.precision}; internal gain over cubic "
                              f"{report.gain_db:+.2f} dB{where}")
         if full_plan is not None:

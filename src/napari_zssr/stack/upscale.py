@@ -243,8 +243,12 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     report.device = report.units[-1].device if report.units else ""
     report.seconds = time.perf_counter() - t0
     if report.units and np.isfinite(report.gain_db) and not report.gain_db > 0:
-        warnings.warn(f"ZSSR did not beat cubic interpolation on the data's own pairs (gain {report.gain_db:.2f} dB)",
-                      stacklevel=3)
+        from ..core.progress import QualityWarning
+
+        hint = ("; try kernel='estimate' or give the PSF" if job.ax_kernel is not None and not job.ax_kernels
+                else "; give the kernel or the PSF if you know it")
+        warnings.warn(f"ZSSR did not beat cubic interpolation on the data's own pairs (gain {report.gain_db:.2f} dB): "
+                      f"the result may be no better than interpolation{hint}", QualityWarning, stacklevel=3)
     if save_networks is not None:
         from . import networks as nets
 
