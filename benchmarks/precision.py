@@ -3,6 +3,7 @@ probe's choice, and end-to-end runs with their quality at "auto" and at float32.
 
     python benchmarks/precision.py                  # step times (paper and fast networks), mm rates, probe
     python benchmarks/precision.py --e2e            # + Set5 img_002 x2 "fast" and iso3d k=4 sigma 2 "fast"
+    python benchmarks/precision.py --paper          # only Set5 img_002 x2 "paper" at bfloat16 and float32
 
 Step times are (2N - N) / N as in speed.py, all in one run, so compare them as ratios. Each
 precision's engine loop is core/train.py's ``train`` at that precision (its own layout choice).
@@ -57,6 +58,8 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--e2e", action="store_true")
+    ap.add_argument("--paper", action="store_true", help="only: Set5 img_002 x2 with the 'paper' preset at bfloat16 "
+                                                         "and float32 (about 11 minutes on two cores)")
     ap.add_argument("--json", default=RESULTS)
     args = ap.parse_args(argv)
 
@@ -66,6 +69,8 @@ def main(argv=None):
     from napari_zssr.core.precision import choose
 
     dev = resolve_device(args.device)
+    if args.paper:
+        return paper_end_to_end(dev, args.json)
     lr = load_image("img_001")
     src = torch.as_tensor(np.moveaxis(lr, -1, 0).astype(np.float32) / 255.0, device=dev)
     row = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "device": describe_device(dev),
@@ -115,6 +120,26 @@ def end_to_end(dev):
         out[f"iso_k4_s2_true_{p}"] = {"seconds": secs, "psnr_ssim": score3d(pred, truth), "precision": rep3.precision}
         print(p, out[f"set5_img_002_{p}"], out[f"iso_k4_s2_true_{p}"], flush=True)
     return out
+
+
+def paper_end_to_end(dev, json_path):
+    """Set5 img_002 x2, "paper" preset, at bfloat16 and float32: seconds, steps and quality (sr2d protocol)."""
+    from sr2d import pairs, score as score2d
+
+    from napari_zssr import ZSSRConfig, run_zssr
+
+    hr, lr = next((h, low) for name, h, low in pairs("Set5", 2) if name == "img_002")
+    for p in ("bfloat16", "float32"):
+        cfg = ZSSRConfig.preset("paper", device=str(dev), precision=p)
+        t = time.perf_counter()
+        sr, rep = run_zssr(lr, 2, config=cfg, channel_axis=-1)
+        row = {"case": "Set5 img_002 x2 paper", "precision": rep.precision, "seconds": time.perf_counter() - t,
+               "steps": rep.steps, "train_s": rep.train_seconds, "infer_s": rep.infer_seconds,
+               "psnr_ssim": score2d(sr, hr, 2)}
+        print(json.dumps(row, default=float), flush=True)
+        if json_path:
+            with open(json_path, "a") as f:
+                f.write(json.dumps(row, default=float) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """What the widget uses, tested without a viewer: voxel sizes in one unit, optics, preview regions,
 time estimates and where a result goes."""
 
-import numpy as np
 import pytest
 
 from napari_zssr.stack.plan import make_plan

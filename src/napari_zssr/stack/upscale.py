@@ -32,9 +32,10 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
     Parameters
     ----------
     data : array_like
-        2-D to 5-D; ``axes`` names its axes with T, C, Z, Y, X (default YX or ZYX).
+        2-D to 5-D; ``axes`` names its axes with T, C, Z, Y, X (default YX or ZYX), or S for the
+        colour samples of an RGB(A) image, which share one network (planes mode).
     scale : sequence of float
-        One factor per axis (1 = untouched; never on C or T), e.g. (4, 1, 1) for z x4.
+        One factor per axis (1 = untouched; never on C, S or T), e.g. (4, 1, 1) for z x4.
     mode : "auto", "planes", "isotropic" or "both"
         planes: 2-D ZSSR on the YX planes; isotropic: z enlarged by a network trained on the
         lateral planes and applied to XZ and YZ planes; both: planes first, then isotropic.
@@ -42,7 +43,8 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
     kernel : None, str, array or float
         planes mode: the 2-D downscaling kernel (default bicubic). isotropic mode: the axial
         kernel, as a Gaussian sigma or a 1-D profile in output-grid pixels, or a 2-D/3-D PSF
-        (z first) with ``psf_voxel_size`` and ``voxel_size``; default: the cubic stretched to f.
+        (z first) with ``psf_voxel_size`` and ``voxel_size``; default: the cubic stretched to f;
+        "estimate": each channel's axial profile read from its own stack (reported).
     planes : "shared" or "independent"
         planes mode: one network per channel trained on many planes, or one per plane.
     dtype : numpy dtype, optional
@@ -119,27 +121,29 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
             saved = nets.load_networks(networks)
             nets.check_fits(saved, plan, src.shape5[0], networks)
             config = nets.config_of(saved, config.device if config is not None else "auto")
+    estimate = isinstance(kernel, str) and kernel.lower() == "estimate"
+    if estimate and plan.mode != "isotropic":
+        raise ValueError(f'kernel="estimate" reads the axial profile in isotropic mode; this run is {plan.mode} '
+                         "mode (give the kernel, or None for bicubic)")
     channels = src.shape5[0] if plan.joint else 1  # the network's input channels
     if client is not None:  # the workers' devices decide the "auto" preset and precision, not this machine's
         from .runners import worker_device, worker_precision
 
         cfg, _ = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
+    else:
+        cfg, dev = resolve_config(config)
+    if plan.mode in ("planes", "both"):
+        schedule_for(cfg, plan.lateral_scale)  # an explicit scale_factors list is checked here, not on a worker
+    if client is not None:
         cfg, probe = worker_precision(client, cfg, channels)  # chosen once, every worker uses it
     else:
         from ..core.precision import resolve_precision
 
-        cfg, dev = resolve_config(config)
         cfg, probe = resolve_precision(cfg, dev, channels)
-    if plan.mode in ("planes", "both"):
-        schedule_for(cfg, plan.lateral_scale)  # an explicit scale_factors list is checked here, not on a worker
     out_dtype = np.dtype(np.float32 if dtype is None else dtype)
     check_dtype(np.empty(0, out_dtype), "dtype")
     vs = _voxel_size(voxel_size, len(arr.shape))
 
-    estimate = isinstance(kernel, str) and kernel.lower() == "estimate"
-    if estimate and plan.mode != "isotropic":
-        raise ValueError(f'kernel="estimate" reads the axial profile in isotropic mode; this run is {plan.mode} '
-                         "mode (give the kernel, or None for bicubic)")
     lat_kernel = check_kernel_2d(kernel if plan.mode == "planes" else None)
     ax_kernel = None
     if plan.mode in ("isotropic", "both"):
