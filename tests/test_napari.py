@@ -358,3 +358,20 @@ def test_the_result_can_keep_the_source_dtype(qtbot, make_napari_viewer):
     same = viewer.layers[-1].data
     assert same.dtype == np.uint16
     np.testing.assert_array_equal(same, np.clip(np.round(as_float), 0, 65535).astype(np.uint16))
+
+
+def test_the_kernel_can_be_estimated_from_the_layer(qtbot, viewer_with_stack):
+    viewer, src = viewer_with_stack
+    widget = ZSSRWidget(viewer)
+    widget.factors.value = "1, 1, 1"
+    widget.make_isotropic()
+    widget.kernel.value = "estimate from the data"
+    _tiny(widget)
+    _run_and_wait(qtbot, widget)
+    out = viewer.layers[-1]
+    assert out.data.shape == (63, 128, 128)
+    assert "estimated axial sigma" in widget.status.value
+    assert out.metadata["zssr"]["kernel"].startswith("estimate(sigma")
+    widget.factors.value = "1, 2, 2"
+    widget.mode.value = "planes"
+    assert widget.run() is None and "isotropic mode" in widget.status.value

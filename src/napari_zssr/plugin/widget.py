@@ -23,7 +23,7 @@ from qtpy.QtCore import QEvent, QObject, Qt, Signal
 from .loss_plot import LossPlot
 
 PRESETS = ["auto", "fast", "paper", "gradual", "real (noisy data)"]
-KERNELS = ["cubic (default)", "Gaussian from optics", "file"]
+KERNELS = ["cubic (default)", "Gaussian from optics", "file", "estimate from the data"]
 
 
 class _Relay(QObject):
@@ -265,6 +265,11 @@ class ZSSRWidget(Container):
             from ..io import read_kernel
 
             return {"kernel": read_kernel(self.kernel_file.value)}
+        if self.kernel.value == KERNELS[3]:
+            if mode != "isotropic":
+                raise ValueError(f"'estimate from the data' reads the axial profile in isotropic mode; this run is "
+                                 f"{mode} mode")
+            return {"kernel": "estimate"}
         from ..io.units import to_unit
         from ..stack.optics import optics_kernel
 
@@ -439,6 +444,8 @@ class ZSSRWidget(Container):
             kwargs.pop("axis_labels", None)
             self._viewer.add_image(out, **kwargs)
         where = f"; kept on disk in {store_path}" if store_path else ""
+        if report.estimated_sigma:
+            where += "; estimated axial sigma " + ", ".join(f"{v:.2f}" for v in report.estimated_sigma) + " px"
         if np.isfinite(report.gain_db) and not report.gain_db > 0:  # the QualityWarning, also a notification
             where += "; WARNING: it may be no better than interpolation (see the notification)"
         self.status.value = (f"done in {report.seconds:.1f} s on {report.device} in {report.precision}; internal gain over cubic "
