@@ -236,6 +236,20 @@ def test_make_isotropic_says_what_is_missing(make_napari_viewer, units, scale, m
     assert message in widget.status.value and widget.factors.value == "1, 1, 1"
 
 
+def _long_run(qtbot, viewer):
+    """A docked widget in the middle of a long run (5000 steps) on a new image; (widget, finished list)."""
+    viewer.add_image(np.random.default_rng(0).random((40, 48)).astype(np.float32))
+    widget = ZSSRWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    _tiny(widget)
+    widget.max_steps.value = 5000
+    worker = widget.run()
+    finished = []
+    worker.finished.connect(lambda: finished.append(True))
+    qtbot.waitUntil(lambda: "training" in widget.status.value, timeout=60_000)
+    return widget, finished
+
+
 def test_closing_the_viewer_waits_for_this_widgets_run_only(qtbot, make_napari_viewer):
     import threading
 
@@ -253,15 +267,7 @@ def test_closing_the_viewer_waits_for_this_widgets_run_only(qtbot, make_napari_v
     other.finished.connect(lambda: other_done.append(True))
     other.start()
     viewer = make_napari_viewer()
-    viewer.add_image(np.random.default_rng(0).random((40, 48)).astype(np.float32))
-    widget = ZSSRWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget.preset.value, widget.max_steps.value, widget.device.value = "fast", 5000, "cpu"
-    widget.precision.value = "float32"
-    worker = widget.run()
-    finished = []
-    worker.finished.connect(lambda: finished.append(True))
-    qtbot.waitUntil(lambda: "training" in widget.status.value, timeout=60_000)
+    widget, finished = _long_run(qtbot, viewer)
     try:
         viewer.close()
         assert widget._stopped.is_set(), "the widget's own run was not waited for"
@@ -275,14 +281,7 @@ def test_a_run_that_does_not_stop_in_time_is_reported_not_raised(qtbot, make_nap
     import logging
 
     viewer = make_napari_viewer()
-    viewer.add_image(np.random.default_rng(0).random((40, 48)).astype(np.float32))
-    widget = ZSSRWidget(viewer)
-    widget.preset.value, widget.max_steps.value, widget.device.value = "fast", 5000, "cpu"
-    widget.precision.value = "float32"
-    worker = widget.run()
-    finished = []
-    worker.finished.connect(lambda: finished.append(True))
-    qtbot.waitUntil(lambda: "training" in widget.status.value, timeout=60_000)
+    widget, finished = _long_run(qtbot, viewer)
     with caplog.at_level(logging.WARNING, logger="napari_zssr"):
         assert widget.shutdown(timeout_ms=0) is False
     assert any("did not stop within" in r.getMessage() for r in caplog.records)
