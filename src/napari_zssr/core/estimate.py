@@ -58,32 +58,34 @@ def _z_lines(stack: np.ndarray, length: int, rng) -> np.ndarray:
     return lines
 
 
-def _lateral_lines(planes) -> list:
-    """Rows and columns of the lateral planes, as (n, W) arrays."""
-    return [p for p in planes] + [p.T for p in planes]
+def _lateral_lines(planes, f: float, length: int, rng) -> np.ndarray:
+    """Rows and columns of the lateral planes (n, W), at most as many as give MAX_LINES segments: one
+    fixed set, so every candidate sigma is measured on the same lines."""
+    n = min(planes[0].shape)  # rows along X and columns along Y, cut to one length
+    stacked = np.stack(planes)
+    lines = np.concatenate([stacked[:, :, :n].reshape(-1, n), np.swapaxes(stacked, 1, 2)[:, :, :n].reshape(-1, n)])
+    per_line = max(1, (int(math.floor((lines.shape[1] - 1) / f)) + 1) // length)
+    keep = MAX_LINES // per_line
+    if lines.shape[0] > keep:
+        lines = lines[np.sort(rng.choice(lines.shape[0], keep, replace=False))]
+    return lines
 
 
-def _sampled_segments(rows, f: float, sigma: float, length: int, rng) -> np.ndarray:
-    """Lateral lines blurred by a Gaussian of ``sigma``, point-sampled every f pixels, cut to ``length``."""
+def _sampled_segments(lines: np.ndarray, f: float, sigma: float, length: int) -> np.ndarray:
+    """``lines`` blurred by a Gaussian of ``sigma``, point-sampled every f pixels, cut into segments of
+    ``length`` samples."""
     from scipy.ndimage import gaussian_filter1d
 
-    out = []
-    for r in rows:
-        b = gaussian_filter1d(r, sigma, axis=-1, mode="reflect") if sigma > 0 else r
-        W = b.shape[-1]
-        m = int(math.floor((W - 1) / f)) + 1
-        pos = np.arange(m) * f
-        lo = np.floor(pos).astype(int)
-        frac = pos - lo
-        hi = np.minimum(lo + 1, W - 1)
-        s = b[..., lo] * (1 - frac) + b[..., hi] * frac
-        k = m // length
-        if k:
-            out.append(s[..., : k * length].reshape(-1, length))
-    seg = np.concatenate(out)
-    if seg.shape[0] > MAX_LINES:
-        seg = seg[rng.choice(seg.shape[0], MAX_LINES, replace=False)]
-    return seg
+    b = gaussian_filter1d(lines, sigma, axis=-1, mode="reflect") if sigma > 0 else lines
+    W = b.shape[-1]
+    m = int(math.floor((W - 1) / f)) + 1
+    pos = np.arange(m) * f
+    lo = np.floor(pos).astype(int)
+    frac = pos - lo
+    hi = np.minimum(lo + 1, W - 1)
+    s = b[:, lo] * (1 - frac) + b[:, hi] * frac
+    k = m // length
+    return s[:, : k * length].reshape(-1, length)
 
 
 def estimate_axial_sigma(stack, f: float, seed: int = 0) -> dict:
@@ -105,14 +107,14 @@ def estimate_axial_sigma(stack, f: float, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     pz = _spectrum(_z_lines(vol, length, rng))
     planes = [vol[i] for i in np.unique(np.linspace(0, Z - 1, min(Z, 16)).round().astype(int))]
-    rows = _lateral_lines(planes)
+    rows = _lateral_lines(planes, f, length, rng)
     k = np.arange(1, len(pz))  # leave out the mean
     if pz[k].max() <= 0:
         raise ValueError("the stack is flat along z: there is no axial structure to read a profile from")
     sigmas = np.linspace(0.0, SIGMA_MAX_F * f, SIGMA_STEPS)
     curve = []
     for s in sigmas:
-        px = _spectrum(_sampled_segments(rows, f, float(s), length, rng))
+        px = _spectrum(_sampled_segments(rows, f, float(s), length))
         d = np.log(pz[k] + 1e-30) - np.log(px[k] + 1e-30)
         curve.append(float(np.mean((d - d.mean()) ** 2)))  # the shape of the spectrum, not its level
     best = int(np.argmin(curve))
