@@ -44,27 +44,38 @@ def channels_last(device, precision: str, training: bool) -> bool:
     return training if device.type == "cuda" else not training
 
 
+def grad_scaler(device, precision: str):
+    """Loss scaling for float16 (its range is narrow); None otherwise (bfloat16 has float32's range)."""
+    import torch
+
+    return torch.amp.GradScaler(device.type) if precision == "float16" else None
+
+
+def l1_step(net, opt, scaler, net_in, target, device, precision: str):
+    """One training step: the forward under ``precision`` autocast, the L1 loss in float32, backward
+    (scaled for float16) and the optimiser's step. Returns the loss tensor."""
+    import torch
+
+    with autocast(device, precision):
+        out = net(net_in)
+    loss = torch.mean(torch.abs(out.float() - target))
+    opt.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    return loss
+
+
 def _step_fn(net, x, precision, device):
     import torch
 
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    scaler = torch.amp.GradScaler(device.type) if precision == "float16" and device.type == "cuda" else None
-
-    def step():
-        with autocast(device, precision):
-            out = net(x)
-        loss = torch.mean(torch.abs(out.float() - x))
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
-        return float(loss.detach())
-
-    return step
+    scaler = grad_scaler(device, precision)
+    return lambda: float(l1_step(net, opt, scaler, x, x, device, precision).detach())
 
 
 def _sync(device):
@@ -135,17 +146,25 @@ def choose(probe_result: dict) -> str:
     return best if best == "float32" or times[best] <= PROBE_MARGIN * times["float32"] else "float32"
 
 
+_runs: dict = {}
+
+
 def check_runs(precision: str, device) -> None:
-    """A ValueError naming the device when it cannot train at ``precision``."""
+    """A ValueError naming the device when it cannot train at ``precision`` (tried once per process)."""
     if precision == "float32":
         return
-    try:
-        _time_candidate(precision, device, 1, 4, 2, 8, 1)
-    except (RuntimeError, TypeError, NotImplementedError) as exc:
+    key = (precision, str(device))
+    if key not in _runs:
+        try:
+            _time_candidate(precision, device, 1, 4, 2, 8, 1)
+            _runs[key] = None
+        except (RuntimeError, TypeError, NotImplementedError) as exc:
+            _runs[key] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+    if _runs[key] is not None:
         from .device import describe_device
 
-        raise ValueError(f"precision {precision!r} does not run on {describe_device(device)} "
-                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); use 'float32' or 'auto'") from None
+        raise ValueError(f"precision {precision!r} does not run on {describe_device(device)} ({_runs[key]}); "
+                         "use 'float32' or 'auto'")
 
 
 def resolve_precision(cfg, device, channels: int = 1):

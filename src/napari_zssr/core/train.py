@@ -99,14 +99,13 @@ def train(net, sampler, pairs, cfg, test_image, progress: Progress, stage: int =
 
 
 def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout) -> StageStats:
-    from .precision import autocast
+    from .precision import autocast, grad_scaler, l1_step
 
     dev = next(net.parameters()).device
     stats = StageStats(scale=tuple(pairs.scale))
     lr = cfg.learning_rate
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    # float16 needs loss scaling (its range is narrow); bfloat16 has float32's range
-    scaler = torch.amp.GradScaler(dev.type) if cfg.precision == "float16" else None
+    scaler = grad_scaler(dev, cfg.precision)
     test_in, test_hr = pairs.test_pair(test_image, cfg.test_max_size)
     test_in = test_in.contiguous(memory_format=layout)
     stats.cubic_error = float(torch.mean((test_in - test_hr) ** 2))
@@ -125,17 +124,7 @@ def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layo
     net.train()
     for step in range(1, cfg.max_iters + 1):
         net_in, target = pairs.make(sampler.sample(cfg.batch_size))
-        with autocast(dev, cfg.precision):
-            out = net(net_in.contiguous(memory_format=layout))
-        loss = torch.mean(torch.abs(out.float() - target))  # the loss in float32, whatever the forward ran in
-        opt.zero_grad(set_to_none=True)
-        if scaler is None:
-            loss.backward()
-            opt.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+        loss = l1_step(net, opt, scaler, net_in.contiguous(memory_format=layout), target, dev, cfg.precision)
         stats.steps = step
         tested = step % cfg.run_test_every == 0
         if tested:
