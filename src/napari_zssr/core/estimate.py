@@ -1,4 +1,5 @@
-"""The degradation read from the data itself: the axial blur of a stack, and the noise level.
+"""The degradation read from the data itself: the 2-D kernel of an image (estimate_lateral.py), the
+axial blur of a stack, and the noise level.
 
 Axial profile (isotropic mode): the lateral planes show what the sample looks like at the fine
 grid's resolution. A z line is a lateral-like line blurred by the axial profile and point-sampled
@@ -128,20 +129,62 @@ def estimate_axial_sigma(stack, f: float, seed: int = 0) -> dict:
     return {"sigma": max(0.0, sigma), "misfit": curve[best], "curve": curve, "sigmas": sigmas.tolist()}
 
 
-def estimate_kernel(data, scale, *, axes=None, seed: int = 0):
-    """The degradation kernel read from ``data``: for a stack enlarged along z (``scale`` per axis, e.g.
-    (4, 1, 1)), the axial profile on the fine grid as a 1-D array (a Gaussian; a single tap for pure
-    point sampling) and its sigma in fine-grid pixels.
+def estimate_lateral(planes, scale, noise=None) -> tuple:
+    """The 2-D downscaling kernel of ``planes`` (2-D arrays of one channel, or one image) enlarged by
+    ``scale`` (sy, sx), as an anisotropic Gaussian on the output grid (core.estimate_lateral).
 
-    Returns ``(profile, info)`` with ``info["sigma"]`` and ``info["fwhm"]`` (fine-grid pixels).
+    Returns ``(kernel, info)``: ``info["cov"]`` (output-grid pixels^2, (y, x)), ``info["sigma"]`` and
+    ``info["fwhm"]`` per axis (y, x), ``info["angle"]`` of the major axis (radians from y) and the
+    fit's ``misfit``. ``noise``: the planes' noise level (default: read from them).
+    """
+    from .estimate_lateral import estimate_lateral_cov, gaussian_2d
+
+    if isinstance(planes, np.ndarray) and planes.ndim == 2:
+        planes = [planes]
+    planes = [np.asarray(p, dtype=np.float64) for p in planes]
+    if noise is None:
+        noise = float(np.median([estimate_noise(p) for p in planes]))
+    found = estimate_lateral_cov(planes, scale, noise)
+    cov = found["cov"]
+    evals, evecs = np.linalg.eigh(cov)
+    sigma = np.sqrt(np.clip(np.diag(cov), 0, None))
+    info = {"cov": cov.tolist(), "sigma": sigma.tolist(), "fwhm": (FWHM_PER_SIGMA * sigma).tolist(),
+            "angle": float(math.atan2(evecs[1, -1], evecs[0, -1]) % math.pi), "misfit": found["misfit"],
+            "noise": noise}
+    return gaussian_2d(cov), info
+
+
+FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+
+def estimate_kernel(data, scale, *, seed: int = 0):
+    """The degradation kernel read from ``data`` itself.
+
+    - A 2-D image (or a (Z, Y, X) stack of planes with ``scale`` (1, sy, sx)) to be enlarged by
+      ``scale`` (sy, sx): the 2-D downscaling kernel on the output grid, an anisotropic Gaussian
+      fitted by cross-scale recurrence; pass it on as ``zssr(..., kernel=...)``.
+    - A (Z, Y, X) stack enlarged along z (``scale`` (f, 1, 1)): the axial profile on the fine grid as
+      a 1-D array (a Gaussian; a single tap for pure point sampling).
+
+    Returns ``(kernel, info)``: ``info["sigma"]`` and ``info["fwhm"]`` in output-grid pixels (per
+    axis (y, x) for a 2-D kernel, which also has ``info["cov"]`` and ``info["angle"]``).
+    A ValueError when the data are too small or too flat to read a kernel from.
     """
     from .axial import AxialKernel
 
     vol = np.asarray(data, dtype=np.float64)
     sc = [float(v) for v in np.atleast_1d(scale)]
+    if vol.ndim == 2:
+        sc = sc * 2 if len(sc) == 1 else sc
+        if len(sc) != 2:
+            raise ValueError(f"a 2-D image takes a scale (sy, sx), got {tuple(sc)}")
+        return estimate_lateral([vol], sc)
+    if vol.ndim == 3 and len(sc) == 3 and sc[0] == 1.0 and sc[1] > 1 and sc[2] > 1:
+        return estimate_lateral(list(vol), sc[1:])
     if vol.ndim != 3 or len(sc) != 3 or sc[1:] != [1.0, 1.0] or not sc[0] > 1:
-        raise ValueError("estimate_kernel reads the axial profile of a (Z, Y, X) stack enlarged along z only, "
-                         f"e.g. scale (4, 1, 1); got shape {vol.shape} and scale {tuple(sc)}")
+        raise ValueError("estimate_kernel reads the 2-D kernel of an image (scale (sy, sx)) or of a stack's planes "
+                         "(scale (1, sy, sx)), or the axial profile of a (Z, Y, X) stack enlarged along z only "
+                         f"(scale (f, 1, 1)); got shape {vol.shape} and scale {tuple(sc)}")
     info = estimate_axial_sigma(vol, sc[0], seed)
-    info["fwhm"] = 2.0 * math.sqrt(2.0 * math.log(2.0)) * info["sigma"]
+    info["fwhm"] = FWHM_PER_SIGMA * info["sigma"]
     return AxialKernel.gaussian(round(info["sigma"], 6)).taps.copy(), info

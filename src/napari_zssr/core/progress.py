@@ -59,6 +59,13 @@ class ZSSRReport:
     notes: list = field(default_factory=list)  # out-of-memory retries and fallbacks, in words
     precision: str = "float32"                 # what the network ran in
     estimated_noise: float = float("nan")      # noise_std="estimate": the value used (normalised units)
+    # kernel="estimate": the 2-D kernel found (a list of one; None where it fell back), its sigma and
+    # FWHM per axis (y, x) and covariance, in output-grid pixels; the seconds the estimate took
+    estimated_kernel: list = field(default_factory=list)
+    estimated_sigma: list = field(default_factory=list)
+    estimated_fwhm: list = field(default_factory=list)
+    estimated_cov: list = field(default_factory=list)
+    estimate_seconds: float = 0.0
     precision_probe: dict = field(default_factory=dict)  # step seconds per precision, when "auto" measured them
 
     def to_dict(self) -> dict:

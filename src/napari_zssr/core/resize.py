@@ -128,6 +128,12 @@ class Kernel:
             self.name, self.array = "numeric", validate_numeric_kernel(kernel, ndim_max)
             self.array.flags.writeable = False
 
+    def named(self, name: str) -> "Kernel":
+        """The same kernel under another name (what the report shows, e.g. where it came from)."""
+        out = Kernel(self)
+        out.name = name
+        return out
+
     @property
     def numeric(self) -> bool:
         return self.array is not None

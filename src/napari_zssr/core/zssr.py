@@ -59,7 +59,8 @@ def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callb
     spatial = [n for i, n in enumerate(arr.shape) if i != channel_axis]
     out_shape = [ceil_size(n * s) for n, s in zip(spatial, scale)]
     check_output_size(out_shape + ([arr.shape[channel_axis]] if channel_axis is not None else []))
-    kern = check_kernel_2d(kernel)
+    estimate = is_estimate(kernel)
+    kern = check_kernel_2d(None if estimate else kernel)
     cfg, dev = resolve_config(config)
     schedule_for(cfg, scale)  # an explicit scale_factors list must end at the scale, before any probe
     channels = arr.shape[channel_axis] if channel_axis is not None else 1
@@ -78,6 +79,10 @@ def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callb
         return _restore_layout(out, channel_axis), report
     if constant.any():
         warnings.warn(f"channel(s) {np.flatnonzero(constant).tolist()} are constant", stacklevel=2)
+    if estimate:  # one kernel for the channels the one network learns together, from their mean
+        kern = estimated_lateral(np.mean([(c - lo[i]) / span[i] for i, c in enumerate(chw)], axis=0)[None], scale,
+                                 report, "the image", stacklevel=3)
+        report.kernel = kern.name if kern.numeric else report.kernel
     cancelled = None
     try:
         out = _run_network(chw, lo, span, scale, kern, cfg, dev, progress, unit_id, report)
@@ -118,6 +123,35 @@ def with_estimated_noise(cfg, planes):
 
     sigma = float(np.median([estimate_noise(p) for p in planes]))
     return cfg.replace(noise_std=sigma), sigma
+
+
+def is_estimate(kernel) -> bool:
+    return isinstance(kernel, str) and kernel.lower() == "estimate"
+
+
+def estimated_lateral(planes, scale, report, what: str, stacklevel: int = 2) -> Kernel:
+    """The 2-D kernel read from ``planes`` (normalised, one channel), recorded in ``report``; the default
+    (bicubic) with a QualityWarning when they are too small or too flat to read one from."""
+    from .estimate import estimate_lateral
+
+    t = time.perf_counter()
+    try:
+        k, info = estimate_lateral(list(planes), scale)
+    except ValueError as exc:
+        warnings.warn(f"{what}: the kernel could not be estimated ({exc}); using the default (bicubic) kernel instead",
+                      QualityWarning, stacklevel=stacklevel + 1)
+        report.estimated_kernel.append(None)
+        report.estimated_sigma.append([float("nan")] * 2)
+        report.estimated_fwhm.append([float("nan")] * 2)
+        return Kernel("cubic")
+    finally:
+        report.estimate_seconds += time.perf_counter() - t
+    report.estimated_kernel.append(k.tolist())
+    report.estimated_sigma.append(info["sigma"])
+    report.estimated_fwhm.append(info["fwhm"])
+    report.estimated_cov.append(info["cov"])
+    sy, sx = info["sigma"]
+    return Kernel(k).named(f"estimate(sigma {sy:.3g} x {sx:.3g} px)")
 
 
 def check_kernel_2d(kernel) -> Kernel:

@@ -1,0 +1,155 @@
+"""The lateral (2-D) downscaling kernel read from the image itself, by cross-scale recurrence.
+
+KernelGAN's criterion (Bell-Kligler, Shocher and Irani, NeurIPS 2019): the right kernel is the one
+that, used to downscale the image once more, gives an image that looks like the image itself. Here
+"looks like" is the shape of the windowed power spectrum at the same normalised frequencies (scale
+invariance of natural and microscopy images makes the spectrum's level, not its shape, depend on
+scale), and the kernel is an anisotropic Gaussian, fitted by Nelder-Mead over its covariance.
+
+For Gaussians the criterion has a closed-form relation to the kernel sought: if the image is a scene
+blurred by covariance K (fine-grid pixels) and read every s pixels, the kernel c (coarse pixels) that
+makes the image downscaled once more match it satisfies K_ij (1 - 1 / (s_i s_j)) = c_ij. That
+correction is applied, so the kernel returned is the one that made the image, on the output grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+TILES = (32, 16)           # Welch tile sides (pixels of both the image and its downscaled copy), finest first
+MIN_TILES = 4              # fewer tiles of the downscaled copy than this: no spectrum to trust
+MAX_COARSE_VAR = 6.0       # largest variance searched, coarse pixels^2 (sigma ~2.4 coarse px)
+
+
+def _window(tile: int):
+    w = np.hanning(tile + 2)[1:-1]
+    return np.outer(w, w)
+
+
+def _n_tiles(shape, tile: int) -> int:
+    return int(np.prod([max(0, (n - tile) // (tile // 2) + 1) for n in shape]))
+
+
+def _spectrum(planes, tile: int) -> np.ndarray:
+    """Mean windowed power spectrum (tile, tile) of the half-overlapping tiles of every plane."""
+    win = _window(tile)
+    acc, n = np.zeros((tile, tile)), 0
+    for p in planes:
+        H, W = p.shape
+        step = tile // 2
+        tiles = [p[y:y + tile, x:x + tile] for y in range(0, H - tile + 1, step) for x in range(0, W - tile + 1, step)]
+        if not tiles:
+            continue
+        t = np.stack(tiles)
+        t = t - t.mean(axis=(1, 2), keepdims=True)
+        acc += (np.abs(np.fft.fft2(t * win)) ** 2).sum(axis=0)
+        n += len(tiles)
+    return acc / max(n, 1), n
+
+
+def gaussian_2d(cov, size=None) -> np.ndarray:
+    """A sampled, normalised 2-D Gaussian of covariance ``cov`` (pixels^2), centred; a single tap when
+    the covariance is (nearly) zero."""
+    cov = np.asarray(cov, dtype=np.float64)
+    ev = np.linalg.eigvalsh(cov)
+    if ev.max() < 1e-6:
+        return np.ones((1, 1))
+    half = int(math.ceil(4 * math.sqrt(ev.max()))) if size is None else size // 2
+    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    pts = np.stack([y, x], -1)
+    inv = np.linalg.pinv(cov + np.eye(2) * 1e-9)
+    g = np.exp(-0.5 * np.einsum("...i,ij,...j->...", pts, inv, pts))
+    return g / g.sum()
+
+
+def _cov(p) -> np.ndarray:
+    """Covariance from (log sd1, log sd2, angle): positive definite for every parameter vector."""
+    a, b = math.exp(2 * p[0]), math.exp(2 * p[1])
+    c, s = math.cos(p[2]), math.sin(p[2])
+    q = np.array([[c, -s], [s, c]])
+    return q @ np.diag([a, b]) @ q.T
+
+
+PAD = 16  # reflected border before the Fourier-domain blur, so the periodic wrap stays out of the image
+
+
+def _blur_sample(p: np.ndarray, cov, scale) -> np.ndarray:
+    """``p`` blurred by the exact Gaussian of ``cov`` (in the Fourier domain: cheap for every
+    candidate) and read every ``scale`` pixels from the first (cubic spline between pixels)."""
+    from scipy import ndimage
+
+    q = np.pad(p, PAD, mode="symmetric")
+    fy = np.fft.fftfreq(q.shape[0])[:, None]
+    fx = np.fft.rfftfreq(q.shape[1])[None, :]
+    quad = cov[0, 0] * fy * fy + 2 * cov[0, 1] * fy * fx + cov[1, 1] * fx * fx
+    b = np.fft.irfft2(np.fft.rfft2(q) * np.exp(-2 * math.pi ** 2 * quad), s=q.shape)[PAD:-PAD, PAD:-PAD]
+    sy, sx = scale
+    if float(sy).is_integer() and float(sx).is_integer():
+        return b[::int(sy), ::int(sx)]
+    shape = (int((b.shape[0] - 1) // sy) + 1, int((b.shape[1] - 1) // sx) + 1)
+    return ndimage.affine_transform(b, [sy, sx], output_shape=shape, order=3, mode="mirror")
+
+
+def _downscale(planes, cov, scale):
+    return [_blur_sample(p, cov, scale) for p in planes]
+
+
+def estimate_lateral_cov(planes, scale, noise: float = 0.0) -> dict:
+    """The covariance (output-grid pixels^2, (y, x)) of the Gaussian kernel that downscaled ``planes``
+    (2-D arrays of one channel) by ``scale`` (sy, sx), with the misfit of the fit.
+
+    ``noise`` is the standard deviation of white noise in the planes (their units): its floor is
+    taken out of both spectra, and frequencies where it dominates are left out.
+    """
+    from scipy.optimize import minimize
+
+    planes = [np.asarray(p, dtype=np.float64) for p in planes]
+    s = np.array([float(v) for v in scale])
+    if s.shape != (2,) or np.any(s <= 1):
+        raise ValueError(f"estimating a lateral kernel needs both factors > 1, got {tuple(float(v) for v in s)}")
+    small = [tuple(int(n // f) for n, f in zip(p.shape, s)) for p in planes]
+    fits = [t for t in TILES if sum(_n_tiles(sh, t) for sh in small) >= MIN_TILES]
+    if not fits:
+        raise ValueError(f"the image is too small to read its kernel from at factors {s[0]:g} x {s[1]:g}: it needs "
+                         f"about {int(math.ceil(TILES[-1] * 1.5 * s.max()))} pixels a side")
+    tile = fits[0]
+    ref, _ = _spectrum(planes, tile)
+    rng = np.random.default_rng(0)
+    floor = noise ** 2 * (_window(tile) ** 2).sum()  # white noise's windowed power, every frequency
+    fy = np.fft.fftfreq(tile)[:, None]
+    fx = np.fft.fftfreq(tile)[None, :]
+    r = np.hypot(fy, fx)
+    band = (r >= 2.0 / tile) & (r <= 0.5)
+    ref_clean = ref - floor
+    if not np.any(band & (ref_clean > floor)):
+        raise ValueError("the image is too flat (or too noisy) to read its kernel from")
+    white = [rng.standard_normal(p.shape) * noise for p in planes] if noise > 0 else None
+
+    def misfit(cov):
+        low, _ = _spectrum(_downscale(planes, cov, s), tile)
+        low_noise = _spectrum(_downscale(white, cov, s), tile)[0] if white is not None else 0.0
+        low_clean = low - low_noise
+        keep = band & (ref_clean > floor) & (low_clean > np.maximum(low_noise, 1e-30))
+        if keep.sum() < 8:
+            return 1e3
+        d = np.log(low_clean[keep]) - np.log(ref_clean[keep])
+        return float(np.mean((d - d.mean()) ** 2))
+
+    # isotropic grid first (it also finds "no blur at all"), then the full covariance from there
+    grid = np.linspace(0.0, math.sqrt(MAX_COARSE_VAR), 13)[1:]
+    iso = [misfit(np.eye(2) * v * v) for v in grid]
+    b = int(np.argmin(iso))
+    start = math.log(max(grid[b], 0.05))
+    best = None
+    for angle in (0.0, math.pi / 4):
+        res = minimize(lambda p: misfit(_cov(p)), x0=[start, start, angle], method="Nelder-Mead",
+                       options={"xatol": 0.02, "fatol": 1e-5, "maxfev": 120})
+        if best is None or res.fun < best.fun:
+            best = res
+    c = _cov(best.x)
+    if iso[b] <= best.fun:
+        c = np.eye(2) * grid[b] ** 2
+    # K_ij (1 - 1 / (s_i s_j)) = c_ij (module docstring)
+    return {"cov": c / (1 - 1 / np.outer(s, s)), "misfit": float(min(best.fun, iso[b])), "coarse_cov": c}
