@@ -160,6 +160,14 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
         extra.update(out=args.output, unit=img.unit, dtype=np.float32 if np.issubdtype(dtype, np.floating) else dtype)
     if to_zarr or extra["save_networks"]:
         extra["overwrite"] = args.overwrite
+    save_kernel = getattr(args, "save_kernel", None)
+    if save_kernel:
+        from .io.kernels import check_kernel_paths
+
+        if not (isinstance(kernel, str) and kernel.lower() == "estimate"):
+            raise ValueError("--save-kernel saves what --kernel estimate finds; add --kernel estimate")
+        n = data.shape[axes.index("C")] if "C" in axes else 1
+        check_kernel_paths(save_kernel, n, args.overwrite)  # before the run, not after it
     callback, close = _progress_bar(args.quiet)
     client, disconnect = _client(args)
     t = time.perf_counter()
@@ -173,7 +181,12 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
         disconnect()
     if not to_zarr:
         _write_result(args, img, out, dict(zip(axes, factors)), report)
-    return {"input": args.input, "output": args.output, "in_shape": data.shape, "out_shape": out.shape,
+    saved = []
+    if save_kernel:
+        from .io.kernels import write_kernels
+
+        saved = write_kernels(save_kernel, report.estimated_kernel, args.overwrite)
+    return {"saved_kernels": saved,"input": args.input, "output": args.output, "in_shape": data.shape, "out_shape": out.shape,
             "seconds": time.perf_counter() - t, "report": report}
 
 
@@ -209,18 +222,33 @@ def _summary(res) -> str:
         f"steps {steps}",
         f"  internal gain over cubic on the data's own LR->HR pairs: {rep.gain_db:+.2f} dB" if rep.gain_db == rep.gain_db
         else "  internal gain over cubic: not measured (no network was trained in this run)",
-    ] + _estimate_lines(rep) + [f"  note: {n}" for n in notes])
+    ] + _estimate_lines(rep, res.get("saved_kernels", ())) + [f"  note: {n}" for n in notes])
 
 
-def _estimate_lines(rep) -> list:
-    """What kernel="estimate" found, per channel."""
+def _estimate_lines(rep, saved=()) -> list:
+    """What kernel="estimate" found, per channel, and where it was saved."""
     lines = []
-    for c, (sigma, fwhm) in enumerate(zip(getattr(rep, "estimated_sigma", []), getattr(rep, "estimated_fwhm", []))):
-        phys = (getattr(rep, "estimated_fwhm_physical", []) or [None] * (c + 1))[c]
-        where = f" ({phys:.3g} in the voxel sizes' unit)" if phys is not None else ""
-        lines.append(f"  estimated axial profile, channel {c}: sigma {sigma:.3g} px, FWHM {fwhm:.3g} px{where} "
-                     "on the output grid")
+    found = [("", getattr(rep, "estimated_sigma", []), getattr(rep, "estimated_fwhm", []),
+              getattr(rep, "estimated_fwhm_physical", []))]
+    found.append(("lateral_", getattr(rep, "estimated_lateral_sigma", []), getattr(rep, "estimated_lateral_fwhm", []),
+                  getattr(rep, "estimated_lateral_fwhm_physical", [])))
+    for prefix, sigmas, fwhms, physical in found:
+        for c, (sigma, fwhm) in enumerate(zip(sigmas, fwhms)):
+            phys = (physical or [None] * (c + 1))[c]
+            what = "2-D kernel" if np.ndim(sigma) or prefix else "axial profile"
+            if np.ndim(sigma) and not np.isfinite(sigma[0]) or not np.ndim(sigma) and not np.isfinite(sigma):
+                lines.append(f"  {what}, channel {c}: not estimated (the default was used)")
+                continue
+            where = f" ({_pair(phys)} in the voxel sizes' unit)" if phys is not None else ""
+            axes = " (y x)" if np.ndim(sigma) else ""
+            lines.append(f"  estimated {what}, channel {c}: sigma {_pair(sigma)} px, FWHM {_pair(fwhm)} px{axes}"
+                         f"{where} on the output grid")
+    lines += [f"  estimated kernel saved to {p}" for p in saved]
     return lines
+
+
+def _pair(v) -> str:
+    return " x ".join(f"{x:.3g}" for x in np.atleast_1d(v))
 
 
 def _probe_text(rep) -> str:
@@ -289,8 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--psf-voxel-size", type=float, nargs="+", metavar="S",
                     help="voxel size (z y x) of a PSF given with --kernel")
     up.add_argument("--kernel", help="downscaling kernel: a name (cubic, linear, lanczos2, lanczos3, box), "
-                                     "a .npy, .tif or .mat file, or 'estimate' (isotropic mode: the axial profile "
-                                     "read from the stack)")
+                                     "a .npy, .tif or .mat file, or 'estimate' (read from the data: the 2-D kernel "
+                                     "of the planes, the axial profile in isotropic mode)")
+    up.add_argument("--save-kernel", metavar="FILE", help="with --kernel estimate: save what was found (.npy or "
+                                                          ".tif; FILE.cN.npy per channel for several) to pass on "
+                                                          "with --kernel FILE")
     up.add_argument("--gradual-steps", type=int, help="number of gradual scale increases (paper: 6)")
     up.add_argument("--no-back-projection", action="store_true", help="switch back-projection off")
     up.add_argument("--noise-std", type=_noise_std, help="noise added to the LR sons (normalised units), e.g. "

@@ -150,7 +150,7 @@ def estimate_lateral(planes, scale, noise=None) -> tuple:
     sigma = np.sqrt(np.clip(np.diag(cov), 0, None))
     info = {"cov": cov.tolist(), "sigma": sigma.tolist(), "fwhm": (FWHM_PER_SIGMA * sigma).tolist(),
             "angle": float(math.atan2(evecs[1, -1], evecs[0, -1]) % math.pi), "misfit": found["misfit"],
-            "noise": noise}
+            "noise": found["noise"]}
     return gaussian_2d(cov), info
 
 

@@ -21,6 +21,7 @@ import numpy as np
 TILES = (32, 16)           # Welch tile sides (pixels of both the image and its downscaled copy), finest first
 MIN_TILES = 4              # fewer tiles of the downscaled copy than this: no spectrum to trust
 MAX_COARSE_VAR = 6.0       # largest variance searched, coarse pixels^2 (sigma ~2.4 coarse px)
+NOISE_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # of the finest-detail noise variance, tried for every kernel
 
 
 def _window(tile: int):
@@ -75,9 +76,11 @@ def _cov(p) -> np.ndarray:
 PAD = 16  # reflected border before the Fourier-domain blur, so the periodic wrap stays out of the image
 
 
-def _blur_sample(p: np.ndarray, cov, scale) -> np.ndarray:
+def _blur_sample(p: np.ndarray, cov, scale) -> list:
     """``p`` blurred by the exact Gaussian of ``cov`` (in the Fourier domain: cheap for every
-    candidate) and read every ``scale`` pixels from the first (cubic spline between pixels)."""
+    candidate) and read every ``scale`` pixels, from every sampling phase (each integer offset below
+    the factor; for other factors offsets 0 and half the factor, read by cubic splines): the phases
+    see different pixels, so together they give a smoother spectrum of the downscaled image."""
     from scipy import ndimage
 
     q = np.pad(p, PAD, mode="symmetric")
@@ -87,21 +90,25 @@ def _blur_sample(p: np.ndarray, cov, scale) -> np.ndarray:
     b = np.fft.irfft2(np.fft.rfft2(q) * np.exp(-2 * math.pi ** 2 * quad), s=q.shape)[PAD:-PAD, PAD:-PAD]
     sy, sx = scale
     if float(sy).is_integer() and float(sx).is_integer():
-        return b[::int(sy), ::int(sx)]
-    shape = (int((b.shape[0] - 1) // sy) + 1, int((b.shape[1] - 1) // sx) + 1)
-    return ndimage.affine_transform(b, [sy, sx], output_shape=shape, order=3, mode="mirror")
+        return [b[i::int(sy), j::int(sx)] for i in range(int(sy)) for j in range(int(sx))]
+    shape = (int((b.shape[0] - 1 - sy / 2) // sy) + 1, int((b.shape[1] - 1 - sx / 2) // sx) + 1)
+    return [ndimage.affine_transform(b, [sy, sx], offset=(i * sy / 2, j * sx / 2), output_shape=shape, order=3,
+                                     mode="mirror") for i in (0, 1) for j in (0, 1)]
 
 
 def _downscale(planes, cov, scale):
-    return [_blur_sample(p, cov, scale) for p in planes]
+    return [q for p in planes for q in _blur_sample(p, cov, scale)]
 
 
 def estimate_lateral_cov(planes, scale, noise: float = 0.0) -> dict:
     """The covariance (output-grid pixels^2, (y, x)) of the Gaussian kernel that downscaled ``planes``
     (2-D arrays of one channel) by ``scale`` (sy, sx), with the misfit of the fit.
 
-    ``noise`` is the standard deviation of white noise in the planes (their units): its floor is
-    taken out of both spectra, and frequencies where it dominates are left out.
+    ``noise`` is an upper bound on the standard deviation of white noise in the planes (their
+    units): the finest-detail estimate it comes from also counts fine structure of an unblurred
+    image as noise. So the noise variance is fitted too, as a fraction of that bound: its floor
+    is taken out of both spectra (the image's flat, the downscaled copy's blurred by the
+    candidate), and frequencies where it dominates are left out.
     """
     from scipy.optimize import minimize
 
@@ -122,20 +129,25 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0) -> dict:
     fx = np.fft.fftfreq(tile)[None, :]
     r = np.hypot(fy, fx)
     band = (r >= 2.0 / tile) & (r <= 0.5)
-    ref_clean = ref - floor
-    if not np.any(band & (ref_clean > floor)):
+    if not np.any(band & (ref > 2 * floor)):
         raise ValueError("the image is too flat (or too noisy) to read its kernel from")
     white = [rng.standard_normal(p.shape) * noise for p in planes] if noise > 0 else None
+    fractions = NOISE_FRACTIONS if noise > 0 else (0.0,)
+    chosen = {}
 
     def misfit(cov):
         low, _ = _spectrum(_downscale(planes, cov, s), tile)
-        low_noise = _spectrum(_downscale(white, cov, s), tile)[0] if white is not None else 0.0
-        low_clean = low - low_noise
-        keep = band & (ref_clean > floor) & (low_clean > np.maximum(low_noise, 1e-30))
-        if keep.sum() < 8:
-            return 1e3
-        d = np.log(low_clean[keep]) - np.log(ref_clean[keep])
-        return float(np.mean((d - d.mean()) ** 2))
+        low_noise = _spectrum(_downscale(white, cov, s), tile)[0] if white is not None else np.zeros_like(low)
+        best = (1e3, 0.0)
+        for a in fractions:  # the noise variance profiled out: a fraction of the bound
+            ref_clean, low_clean = ref - a * floor, low - a * low_noise
+            keep = band & (ref_clean > a * floor) & (low_clean > np.maximum(a * low_noise, 1e-30))
+            if keep.sum() < 8:
+                continue
+            d = np.log(low_clean[keep]) - np.log(ref_clean[keep])
+            best = min(best, (float(np.mean((d - d.mean()) ** 2)), a))
+        chosen[tuple(np.round(cov, 9).ravel())] = best[1]
+        return best[0]
 
     # isotropic grid first (it also finds "no blur at all"), then the full covariance from there
     grid = np.linspace(0.0, math.sqrt(MAX_COARSE_VAR), 13)[1:]
@@ -152,4 +164,6 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0) -> dict:
     if iso[b] <= best.fun:
         c = np.eye(2) * grid[b] ** 2
     # K_ij (1 - 1 / (s_i s_j)) = c_ij (module docstring)
-    return {"cov": c / (1 - 1 / np.outer(s, s)), "misfit": float(min(best.fun, iso[b])), "coarse_cov": c}
+    noise_used = math.sqrt(chosen.get(tuple(np.round(c, 9).ravel()), 0.0)) * noise
+    return {"cov": c / (1 - 1 / np.outer(s, s)), "misfit": float(min(best.fun, iso[b])), "coarse_cov": c,
+            "noise": noise_used}

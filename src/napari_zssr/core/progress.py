@@ -80,12 +80,19 @@ class UpscaleReport:
     kernel: str = ""
     precision: str = ""
     precision_probe: dict = field(default_factory=dict)  # step seconds per precision, when "auto" measured them
-    # kernel="estimate": per channel, the axial profile found (fine-grid taps), its sigma and FWHM in
-    # fine-grid pixels, and the FWHM in the voxel sizes' unit where they are known
+    # kernel="estimate": per channel, the kernel found for the run's mode (planes: the 2-D kernel, sigma
+    # and FWHM per axis (y, x); isotropic and both: the axial profile on the fine grid, its sigma and
+    # FWHM), in output-grid pixels, and the FWHM in the voxel sizes' unit where they are known (None
+    # where a channel fell back to the default); both mode also the 2-D kernels of its planes stage
     estimated_kernel: list = field(default_factory=list)
     estimated_sigma: list = field(default_factory=list)
     estimated_fwhm: list = field(default_factory=list)
     estimated_fwhm_physical: list = field(default_factory=list)
+    estimated_lateral_kernel: list = field(default_factory=list)
+    estimated_lateral_sigma: list = field(default_factory=list)
+    estimated_lateral_fwhm: list = field(default_factory=list)
+    estimated_lateral_fwhm_physical: list = field(default_factory=list)
+    estimate_seconds: float = 0.0
     estimated_noise: float = float("nan")  # noise_std="estimate": the value used for the sons (normalised units)
     seconds: float = 0.0
     units: list = field(default_factory=list)  # one ZSSRReport per trained network

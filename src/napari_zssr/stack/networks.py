@@ -33,6 +33,8 @@ def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool =
         "axial_kernel": None if ax is None else {"name": ax.name, "taps": torch.from_numpy(ax.taps.copy())},
         # kernel="estimate": each channel's own profile
         "axial_kernels": [{"name": k.name, "taps": torch.from_numpy(k.taps.copy())} for k in job.ax_kernels],
+        "lateral_kernels": [{"name": k.name, "array": None if k.array is None else torch.from_numpy(k.array.copy())}
+                            for k in job.lat_kernels],
         "ranges": [[float(s.lo), float(s.span)] for s in stats],
         "networks": [{"kind": kind, "channel": int(c), "state": m.state, "in_channels": int(m.channels),
                       "scale": [float(v) for v in m.scale], "bp_iters": int(m.bp_iters)}
@@ -81,18 +83,21 @@ def models_of(saved: dict) -> dict:
 
 
 def kernels_of(saved: dict) -> tuple:
-    """(lateral, axial, per-channel axial) kernels of the saving run, as its units used them (None, or
-    an empty tuple, where a stage or an estimate was absent)."""
+    """(lateral, axial, per-channel axial, per-channel lateral) kernels of the saving run, as its units
+    used them (None, or an empty tuple, where a stage or an estimate was absent)."""
     from ..core.axial import AxialKernel
     from ..core.resize import Kernel
 
     lat, ax = saved.get("lateral_kernel"), saved.get("axial_kernel")
-    lateral = None
-    if lat is not None:
-        lateral = Kernel(lat["name"] if lat["array"] is None else lat["array"].numpy(), ndim_max=2)
+
+    def lateral_of(k):
+        return None if k is None else (Kernel(k["name"]) if k["array"] is None else
+                                       Kernel(k["array"].numpy(), ndim_max=2).named(k["name"]))
+
     axial = None if ax is None else AxialKernel(ax["taps"].numpy(), ax["name"])
     per_channel = tuple(AxialKernel(k["taps"].numpy(), k["name"]) for k in saved.get("axial_kernels") or [])
-    return lateral, axial, per_channel
+    per_channel_lat = tuple(lateral_of(k) for k in saved.get("lateral_kernels") or [])
+    return lateral_of(lat), axial, per_channel, per_channel_lat
 
 
 def digest(path) -> str:

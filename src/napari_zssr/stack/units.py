@@ -25,12 +25,16 @@ class Job:
     lat_kernel: object = None   # core.resize.Kernel, planes mode
     ax_kernel: object = None    # core.axial.AxialKernel, isotropic mode
     ax_kernels: tuple = ()      # one AxialKernel per channel where each was estimated from its own data
+    lat_kernels: tuple = ()     # one Kernel per channel where each was estimated from its own planes
 
     def for_channel(self, c: int) -> Job:
-        """The job as channel ``c``'s units see it: with that channel's own axial kernel, if it has one."""
-        if not self.ax_kernels:
-            return self
-        return dataclasses.replace(self, ax_kernel=self.ax_kernels[c], ax_kernels=())
+        """The job as channel ``c``'s units see it: with that channel's own kernels, where it has them."""
+        job = self
+        if self.ax_kernels:
+            job = dataclasses.replace(job, ax_kernel=self.ax_kernels[c], ax_kernels=())
+        if self.lat_kernels:
+            job = dataclasses.replace(job, lat_kernel=self.lat_kernels[c], lat_kernels=())
+        return job
 
     def device(self):
         from ..core.device import resolve_device

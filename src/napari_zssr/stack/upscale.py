@@ -44,7 +44,8 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
         planes mode: the 2-D downscaling kernel (default bicubic). isotropic mode: the axial
         kernel, as a Gaussian sigma or a 1-D profile in output-grid pixels, or a 2-D/3-D PSF
         (z first) with ``psf_voxel_size`` and ``voxel_size``; default: the cubic stretched to f;
-        "estimate": each channel's axial profile read from its own stack (reported).
+        "estimate": read from the data, per channel (reported): planes mode the 2-D kernel from the
+        channel's planes, isotropic mode the axial profile, both mode each for its stage.
     planes : "shared" or "independent"
         planes mode: one network per channel trained on many planes, or one per plane.
     dtype : numpy dtype, optional
@@ -93,7 +94,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     """As :func:`upscale`, returning ``(result, UpscaleReport)``."""
     from ..core.axial import axial_kernel
     from ..core.config import schedule_for
-    from ..core.zssr import check_kernel_2d, resolve_config
+    from ..core.zssr import check_kernel_2d, is_estimate, resolve_config
     from .units import Job
 
     t0 = time.perf_counter()
@@ -121,10 +122,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
             saved = nets.load_networks(networks)
             nets.check_fits(saved, plan, src.shape5[0], networks)
             config = nets.config_of(saved, config.device if config is not None else "auto")
-    estimate = isinstance(kernel, str) and kernel.lower() == "estimate"
-    if estimate and plan.mode != "isotropic":
-        raise ValueError(f'kernel="estimate" reads the axial profile in isotropic mode; this run is {plan.mode} '
-                         "mode (give the kernel, or None for bicubic)")
+    estimate = is_estimate(kernel)
     channels = src.shape5[0] if plan.joint else 1  # the network's input channels
     if client is not None:  # the workers' devices decide the "auto" preset and precision, not this machine's
         from .runners import worker_device, worker_precision
@@ -144,7 +142,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     check_dtype(np.empty(0, out_dtype), "dtype")
     vs = _voxel_size(voxel_size, len(arr.shape))
 
-    lat_kernel = check_kernel_2d(kernel if plan.mode == "planes" else None)
+    lat_kernel = check_kernel_2d(kernel if plan.mode == "planes" and not estimate else None)
     ax_kernel = None
     if plan.mode in ("isotropic", "both"):
         fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
@@ -154,23 +152,20 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         if kernel is not None:
             warnings.warn("kernel is ignored when applying saved networks: their own kernel (as saved, estimated "
                           "or given) is used", stacklevel=3)
-        saved_lat, saved_ax, saved_axs = nets.kernels_of(saved)
+        saved_lat, saved_ax, saved_axs, saved_lats = nets.kernels_of(saved)
         lat_kernel = saved_lat or lat_kernel
         ax_kernel = saved_ax or ax_kernel
         net_digest = nets.digest(networks)
-    job = Job(plan, cfg, lat_kernel, ax_kernel, saved_axs if saved is not None else ())
+    job = Job(plan, cfg, lat_kernel, ax_kernel, saved_axs if saved is not None else (),
+              saved_lats if saved is not None else ())
     estimated = []
-    if estimate and saved is None:
+    if estimate and saved is None and plan.mode == "isotropic":
         job, estimated = _estimate_axial(job, src, fine_step)
 
     report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name, precision=cfg.precision, precision_probe=probe,
                            kernel=ax_kernel.name if ax_kernel is not None else lat_kernel.name)
     if estimated:
-        report.kernel = "; ".join(k.name for k in job.ax_kernels)
-        report.estimated_kernel = [e["profile"] for e in estimated]
-        report.estimated_sigma = [e["sigma"] for e in estimated]
-        report.estimated_fwhm = [e["fwhm"] for e in estimated]
-        report.estimated_fwhm_physical = [e.get("fwhm_physical") for e in estimated]
+        _report_axial(report, job, estimated)
     progress = Progress(callback, {"plan": report.plan, "preset": cfg.preset_name})
     stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
     given = None
@@ -189,6 +184,8 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
                   stats[c].sample]
         cfg, report.estimated_noise = with_estimated_noise(cfg, planes)
         job = dataclasses.replace(job, cfg=cfg)
+    if estimate and saved is None and plan.mode in ("planes", "both"):
+        job = _estimate_lateral(job, src, stats, report, vs)
 
     from .units import unit_grid
 
@@ -235,6 +232,9 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
                          else np.empty(mid5, np.float32), "CTZYX")
             _planes_stage(runner, job, grids["planes"], src, stats, mid, _flags(store, "done_planes", grids["planes"]),
                           live, report, progress, denorm=False, given=given)
+            if estimate and saved is None:  # the axial profile on the isotropic stage's own grid: the planes' result
+                job, estimated = _estimate_axial(job, mid, fine_step)
+                _report_axial(report, job, estimated)
             unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
             _isotropic_stage(runner, job, grids["isotropic"], mid, unit_stats, dest,
                              _flags(store, "done_z", grids["isotropic"]), live, report, progress, out_stats=stats,
@@ -340,12 +340,13 @@ def _planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, 
         else:
             i = t * Z + z
             progress.base.update(unit=c * T * Z + i + 1, units=len(stats) * T * Z)
-            trains[c, i] = runner.submit(train_lateral, job, [plane], seed_for(cfg.seed, c * 1_000_003 + i))
+            trains[c, i] = runner.submit(train_lateral, job.for_channel(c), [plane],
+                                         seed_for(cfg.seed, c * 1_000_003 + i))
             model = runner.model(trains[c, i])
         lo, span = _range(stats, c, joint, denorm)
         target = Target(dest, (slice(None) if joint else c, t, slice(z, z + 1), slice(None), slice(None)), lo, span,
                         dest.array.dtype if denorm else np.float32, None if flags is None else (flags, (c, t, z)))
-        return runner.submit(apply_plane, job, model, plane, target=target)
+        return runner.submit(apply_plane, job.for_channel(c), model, plane, target=target)
 
     seconds = _stream(runner, todo, unit, progress, "plane")
     _collect_reports(runner, trains, report, seconds, (lambda k: k[0]) if shared else (lambda k: (k[0], k[1] * Z + k[2])),
@@ -479,7 +480,8 @@ def _job_id(job, arr, stats, out_dtype, out_axes, networks_digest: str = "") -> 
     lat = job.lat_kernel
     h.update(repr((job.plan, job.cfg.to_dict(), lat.name if lat else None, arr.shape, str(np.dtype(arr.dtype)),
                    str(out_dtype), out_axes, [s.digest for s in stats], networks_digest)).encode())
-    for k in [getattr(lat, "array", None), getattr(job.ax_kernel, "taps", None)] + [a.taps for a in job.ax_kernels]:
+    for k in ([getattr(lat, "array", None), getattr(job.ax_kernel, "taps", None)] + [a.taps for a in job.ax_kernels]
+              + [a.array for a in job.lat_kernels]):
         if k is not None:
             h.update(np.ascontiguousarray(k).tobytes())
     return h.hexdigest()[:32]
@@ -501,6 +503,7 @@ def _estimate_axial(job, src, fine_step):
     ys = slice(max(0, (Y - ESTIMATE_SIDE) // 2), max(0, (Y - ESTIMATE_SIDE) // 2) + min(Y, ESTIMATE_SIDE))
     xs = slice(max(0, (X - ESTIMATE_SIDE) // 2), max(0, (X - ESTIMATE_SIDE) // 2) + min(X, ESTIMATE_SIDE))
     kernels, found = [], []
+    t0 = time.perf_counter()
     for c in range(C):
         vol = src.read(c, T // 2, slice(None), ys, xs).astype(np.float64)
         try:
@@ -517,7 +520,50 @@ def _estimate_axial(job, src, fine_step):
         if fine_step is not None:
             entry["fwhm_physical"] = info["fwhm"] * fine_step
         found.append(entry)
+    found[0]["seconds"] = time.perf_counter() - t0
     return dataclasses.replace(job, ax_kernels=tuple(kernels)), found
+
+
+def _report_axial(report, job, estimated) -> None:
+    report.kernel = "; ".join(k.name for k in job.ax_kernels)
+    report.estimated_kernel = [e["profile"] for e in estimated]
+    report.estimated_sigma = [e["sigma"] for e in estimated]
+    report.estimated_fwhm = [e["fwhm"] for e in estimated]
+    report.estimated_fwhm_physical = [e.get("fwhm_physical") for e in estimated]
+    report.estimate_seconds += estimated[0].get("seconds", 0.0)
+
+
+def _estimate_lateral(job, src, stats, report, vs):
+    """The job with each channel's 2-D kernel read from the planes its network trains on (one kernel from
+    the mean of the colours for a joint RGB plan), recorded in the report: the run's estimate in planes
+    mode, ``estimated_lateral_*`` in both mode. A channel that cannot give one keeps bicubic."""
+    from ..core.progress import ZSSRReport
+    from ..core.zssr import estimated_lateral
+
+    plan = job.plan
+    kernels, found = [], ZSSRReport(preset="", device="", scale=(), schedule=[], kernel="", seed=0)
+    channels = [0] if plan.joint else range(len(stats))
+    for c in channels:
+        planes = [_plane(_read(src, stats, c, t, slice(z, z + 1), joint=plan.joint)) for t, z in stats[c].sample]
+        planes = [p.mean(axis=0) if p.ndim == 3 else p for p in planes]
+        kernels.append(estimated_lateral(planes, plan.lateral_scale, found, f"channel {c}", stacklevel=4))
+    if plan.joint:
+        kernels = kernels * len(stats)
+    physical = None
+    if vs is not None:
+        step = [vs[plan.axes.index(a)] / plan.scale[plan.axes.index(a)] for a in "YX"]
+        physical = [None if not np.isfinite(f[0]) else [f[0] * step[0], f[1] * step[1]] for f in found.estimated_fwhm]
+    names = [k.name for k in kernels]
+    values = (found.estimated_kernel, found.estimated_sigma, found.estimated_fwhm, physical or [None] * len(names))
+    if plan.mode == "planes":
+        report.kernel = "; ".join(dict.fromkeys(names))
+        (report.estimated_kernel, report.estimated_sigma, report.estimated_fwhm,
+         report.estimated_fwhm_physical) = (list(v) for v in values)
+    else:
+        (report.estimated_lateral_kernel, report.estimated_lateral_sigma, report.estimated_lateral_fwhm,
+         report.estimated_lateral_fwhm_physical) = (list(v) for v in values)
+    report.estimate_seconds += found.estimate_seconds
+    return dataclasses.replace(job, lat_kernels=tuple(kernels))
 
 
 def _sources(planes, n=MAX_SOURCES):
