@@ -69,6 +69,8 @@ def main(argv=None):
     ap.add_argument("--images", nargs="*", help="only these image ids (img_001 ...)")
     ap.add_argument("--set", dest="overrides", nargs="*", default=[], help="config overrides key=value")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--kernel", nargs="+", default=["default"], choices=["default", "estimate"],
+                    help="ZSSR's kernel: the default (bicubic) and/or 'estimate', each run per image")
     ap.add_argument("--json", help="append per-image rows to this JSON-lines file")
     args = ap.parse_args(argv)
     overrides = parse_overrides(args.overrides)
@@ -83,12 +85,17 @@ def main(argv=None):
                 row["bicubic_psnr"], row["bicubic_ssim"] = score(bic, hr, s)
                 if args.preset != "none":
                     cfg = ZSSRConfig.preset(args.preset, device=args.device, **overrides)
-                    t = time.perf_counter()
-                    sr, rep = run_zssr(lr, (s, s), config=cfg, channel_axis=-1 if lr.ndim == 3 else None)
-                    row["seconds"] = time.perf_counter() - t
-                    row["zssr_psnr"], row["zssr_ssim"] = score(sr, hr, s)
-                    row.update(device=rep.device, preset=args.preset, steps=rep.steps, gain_db=rep.gain_db, train_s=rep.train_seconds, infer_s=rep.infer_seconds,
-                               overrides=overrides)
+                    for kname in args.kernel:
+                        t = time.perf_counter()
+                        sr, rep = run_zssr(lr, (s, s), config=cfg, channel_axis=-1 if lr.ndim == 3 else None,
+                                           kernel=None if kname == "default" else kname)
+                        tag = "" if kname == "default" else f"{kname}_"
+                        row[tag + "seconds"] = time.perf_counter() - t
+                        row[tag + "zssr_psnr"], row[tag + "zssr_ssim"] = score(sr, hr, s)
+                        if kname == "estimate":
+                            row["estimated_cov"] = rep.estimated_cov[0] if rep.estimated_cov else None
+                        row.update(device=rep.device, preset=args.preset, steps=rep.steps, gain_db=rep.gain_db,
+                                   train_s=rep.train_seconds, infer_s=rep.infer_seconds, overrides=overrides)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if args.json:

@@ -7,7 +7,7 @@ from scipy.ndimage import gaussian_filter1d
 from napari_zssr import QualityWarning, estimate_kernel, estimate_noise, upscale
 from napari_zssr.stack.upscale import run_upscale
 
-from .conftest import blob_volume
+from .conftest import blob_volume, blur_2d, power_law_image
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,58 @@ def test_estimate_falls_back_with_a_quality_warning_when_it_cannot_read_a_profil
     assert np.isnan(rep.estimated_sigma[0])
 
 
-def test_estimate_outside_isotropic_mode_is_a_clear_error(structured_image, tiny_config):
-    with pytest.raises(ValueError, match='kernel="estimate" reads the axial profile in isotropic mode'):
-        upscale(structured_image, (2, 2), kernel="estimate", config=tiny_config)
+@pytest.mark.parametrize("cov", [[[2.0, 0.6], [0.6, 1.0]], [[0.0, 0.0], [0.0, 0.0]], [[3.5, -1.0], [-1.0, 1.5]]])
+def test_the_2d_kernel_is_read_from_the_image(cov):
+    lr = blur_2d(power_law_image((256, 256), seed=1), cov)[::2, ::2]
+    kernel, info = estimate_kernel(lr, 2)
+    # output-grid pixels^2; the spread over images grows with the kernel (0.42 at most for the widest, 6 seeds)
+    np.testing.assert_allclose(info["cov"], cov, atol=0.15 + 0.1 * np.trace(cov))
+    assert kernel.sum() == pytest.approx(1.0) and kernel.ndim == 2
+    assert info["sigma"] == pytest.approx(np.sqrt(np.diag(info["cov"])).tolist())
+    if cov[0][0] == 0:  # no blur at all comes out as (near) point sampling
+        assert max(info["sigma"]) < 0.5
+    else:
+        assert info["fwhm"][0] == pytest.approx(2.3548 * info["sigma"][0], rel=1e-3)
+
+
+def test_zssr_estimates_reports_and_uses_the_2d_kernel(tiny_config):
+    from napari_zssr.core.zssr import run_zssr
+
+    lr = blur_2d(power_law_image((192, 192), seed=2), [[1.5, 0.0], [0.0, 0.5]])[::2, ::2].astype(np.float32)
+    out, rep = run_zssr(lr, 2, kernel="estimate", config=tiny_config)
+    assert rep.kernel.startswith("estimate(sigma") and len(rep.estimated_kernel) == 1
+    sy, sx = rep.estimated_sigma[0]
+    assert sy == pytest.approx(np.sqrt(1.5), abs=0.3) and sx == pytest.approx(np.sqrt(0.5), abs=0.3)
+    given = run_zssr(lr, 2, kernel=np.asarray(rep.estimated_kernel[0]), config=tiny_config)[0]
+    np.testing.assert_allclose(out, given, rtol=1e-5, atol=1e-5 * float(np.ptp(given)))  # the same run
+
+
+def test_planes_mode_estimates_each_channel_and_both_mode_each_stage(tiny_config):
+    sharp = power_law_image((128, 128), seed=3)
+    two = np.stack([np.stack([blur_2d(sharp, np.eye(2) * v)[::2, ::2]] * 4) for v in (0.1, 2.5)]).astype(np.float32)
+    _, rep = run_upscale(two, (1, 1, 2, 2), axes="CZYX", kernel="estimate", config=tiny_config,
+                         voxel_size=(1, 2.0, 0.4, 0.4))
+    small, big = (max(s) for s in rep.estimated_sigma)
+    assert small < 0.7 < 1.2 < big
+    assert rep.estimated_fwhm_physical[1][0] == pytest.approx(rep.estimated_fwhm[1][0] * 0.2)
+    vol = np.stack([blur_2d(power_law_image((96, 96), seed=s), np.eye(2) * 1.5) for s in range(24)])
+    vol = gaussian_filter1d(vol, 2.0, axis=0)[::3, ::2, ::2].astype(np.float32)  # z x3, yx x2
+    _, rep = run_upscale(vol, (3, 2, 2), mode="both", kernel="estimate", config=tiny_config)
+    assert len(rep.estimated_lateral_sigma) == 1 and len(rep.estimated_sigma) == 1
+    assert np.isfinite(rep.estimated_sigma[0]) and max(rep.estimated_lateral_sigma[0]) > 0.7
+
+
+def test_a_2d_estimate_falls_back_with_a_quality_warning_on_a_small_or_flat_image(tiny_config):
+    from napari_zssr.core.zssr import run_zssr
+
+    small = power_law_image((40, 40)).astype(np.float32)
+    with pytest.warns(QualityWarning, match="could not be estimated.*bicubic"):
+        out, rep = run_zssr(small, 2, kernel="estimate", config=tiny_config)
+    assert out.shape == (80, 80) and rep.estimated_kernel == [None] and rep.kernel == "cubic"
+    with pytest.warns(UserWarning, match="constant"):
+        run_zssr(np.full((64, 64), 7.0, np.float32), 2, kernel="estimate", config=tiny_config)
+    with pytest.raises(ValueError, match="estimate_kernel reads"):
+        estimate_kernel(np.zeros((8, 8, 8)), (2, 2, 1))
 
 
 def test_saved_networks_keep_the_estimated_profiles(blobs, tiny_config, tmp_path):
@@ -105,3 +154,53 @@ def test_the_cli_takes_estimate_for_the_kernel_and_the_noise(tmp_path, capsys):
                  "estimate", "--max-iters", "6", "--preset", "fast", "--quiet", "--precision", "float32"]) == 0
     text = capsys.readouterr().out
     assert "estimated axial profile, channel 0: sigma" in text and "in the voxel sizes' unit" in text
+
+
+def test_saved_networks_keep_the_estimated_2d_kernels(tiny_config, tmp_path):
+    lr = blur_2d(power_law_image((128, 128), seed=4), np.eye(2) * 2.0)[::2, ::2]
+    lr = np.stack([lr] * 3).astype(np.float32)
+    path = str(tmp_path / "nets.pt")
+    first, rep = run_upscale(lr, (1, 2, 2), kernel="estimate", config=tiny_config, save_networks=path)
+    assert rep.kernel.startswith("estimate(")
+    again, rep2 = run_upscale(lr, (1, 2, 2), networks=path, config=tiny_config)
+    assert rep2.kernel == rep.kernel
+    np.testing.assert_allclose(again, first, rtol=1e-5, atol=1e-5 * float(np.ptp(first)))
+
+
+def test_the_cli_saves_the_estimated_2d_kernel_and_takes_it_back(tmp_path, capsys):
+    import tifffile
+
+    from napari_zssr.cli import main
+
+    lr = blur_2d(power_law_image((128, 128), seed=5), [[1.0, 0.3], [0.3, 2.0]])[::2, ::2]
+    src = tmp_path / "img.tif"
+    tifffile.imwrite(src, np.clip(lr * 100, 0, 65535).astype(np.uint16))
+    args = ["--scale", "2", "--max-iters", "6", "--preset", "fast", "--quiet", "--precision", "float32"]
+    kfile = tmp_path / "k.npy"
+    assert main(["upscale", str(src), str(tmp_path / "o.tif"), "--kernel", "estimate", "--save-kernel", str(kfile)]
+                + args) == 0
+    text = capsys.readouterr().out
+    assert "estimated 2-D kernel, channel 0: sigma" in text and f"saved to {kfile}" in text
+    k = np.load(kfile)
+    assert k.ndim == 2 and k.sum() == pytest.approx(1.0, abs=1e-4)
+    assert main(["upscale", str(src), str(tmp_path / "o2.tif"), "--kernel", str(kfile)] + args) == 0
+    assert main(["upscale", str(src), str(tmp_path / "o3.tif"), "--kernel", "estimate", "--save-kernel",
+                 str(kfile)] + args) == 2  # refused before the run: the kernel file exists
+    assert "exists" in capsys.readouterr().err
+    assert main(["upscale", str(src), str(tmp_path / "o4.tif"), "--save-kernel", str(tmp_path / "k2.npy")]
+                + args) == 2
+    assert "add --kernel estimate" in capsys.readouterr().err
+
+
+def test_kernel_files_are_one_per_channel_and_whole(tmp_path):
+    from napari_zssr.io.kernels import kernel_paths, read_kernel, write_kernels
+
+    assert kernel_paths(tmp_path / "k.tif", 2) == [str(tmp_path / "k.c0.tif"), str(tmp_path / "k.c1.tif")]
+    with pytest.raises(ValueError, match=r"\.npy or \.tif"):
+        kernel_paths(tmp_path / "k.png", 1)
+    written = write_kernels(tmp_path / "k.tif", [np.ones((3, 3)) / 9, None])  # channel 1 fell back: no file
+    assert written == [str(tmp_path / "k.c0.tif")] and not (tmp_path / "k.c1.tif").exists()
+    np.testing.assert_allclose(read_kernel(written[0]), np.ones((3, 3)) / 9, rtol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["k.c0.tif"]  # no temporary file left behind
+    with pytest.raises(FileExistsError):
+        write_kernels(tmp_path / "k.tif", [np.ones(3), np.ones(3)])

@@ -371,6 +371,17 @@ def test_the_kernel_can_be_estimated_from_the_layer(qtbot, viewer_with_stack):
     assert out.data.shape == (63, 128, 128)
     assert "estimated axial sigma" in widget.status.value
     assert out.metadata["zssr"]["kernel"].startswith("estimate(sigma")
+    assert out.metadata["zssr"]["estimated_sigma"] == pytest.approx(widget_sigma(widget), abs=0.006)
+    widget.layer.value = viewer.add_image(src.data[:2, :96, :96], name="crop")  # small: planes mode is per plane
     widget.factors.value = "1, 2, 2"
-    widget.mode.value = "planes"
-    assert widget.run() is None and "isotropic mode" in widget.status.value
+    widget.mode.value = "planes"  # the 2-D kernel of the planes, one per channel
+    _run_and_wait(qtbot, widget)
+    out = viewer.layers[-1]
+    assert out.data.shape == (2, 192, 192) and "estimated kernel sigma (y x)" in widget.status.value
+    assert np.asarray(out.metadata["zssr"]["estimated_kernel"][0]).ndim == 2
+
+
+def widget_sigma(widget) -> list:
+    """The axial sigmas the widget's status line shows."""
+    text = widget.status.value.split("estimated axial sigma ")[1].split(" px")[0]
+    return [float(v) for v in text.split(", ")]

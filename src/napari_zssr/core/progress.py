@@ -98,6 +98,28 @@ class UpscaleReport:
     units: list = field(default_factory=list)  # one ZSSRReport per trained network
     networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> TrainedNetwork (shared runs)
 
+    def estimates(self) -> dict:
+        """What kernel="estimate" found (empty when nothing was estimated), as plain lists for metadata."""
+        keys = ("estimated_kernel", "estimated_sigma", "estimated_fwhm", "estimated_fwhm_physical",
+                "estimated_lateral_kernel", "estimated_lateral_sigma", "estimated_lateral_fwhm",
+                "estimated_lateral_fwhm_physical")
+        out = {k: getattr(self, k) for k in keys if getattr(self, k)}
+        if np.isfinite(self.estimated_noise):
+            out["estimated_noise"] = self.estimated_noise
+        return out
+
+    def estimate_text(self) -> str:
+        """One line on the estimated kernels, per channel: sigma in output-grid pixels."""
+        def fmt(v):
+            return " x ".join(f"{x:.2f}" for x in np.atleast_1d(v))
+
+        parts = []
+        for label, sigmas in (("", self.estimated_sigma), ("lateral ", self.estimated_lateral_sigma)):
+            if sigmas:
+                what = "kernel sigma (y x)" if np.ndim(sigmas[0]) or label else "axial sigma"
+                parts.append(f"estimated {label}{what} " + ", ".join(fmt(v) for v in sigmas) + " px")
+        return "; ".join(parts)
+
     @property
     def gain_db(self) -> float:
         gains = [u.gain_db for u in self.units if np.isfinite(u.gain_db)]

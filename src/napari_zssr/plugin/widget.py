@@ -266,9 +266,6 @@ class ZSSRWidget(Container):
 
             return {"kernel": read_kernel(self.kernel_file.value)}
         if self.kernel.value == KERNELS[3]:
-            if mode != "isotropic":
-                raise ValueError(f"'estimate from the data' reads the axial profile in isotropic mode; this run is "
-                                 f"{mode} mode")
             return {"kernel": "estimate"}
         from ..io.units import to_unit
         from ..stack.optics import optics_kernel
@@ -427,7 +424,8 @@ class ZSSRWidget(Container):
         f_txt = "x".join(f"{f:g}" for a, f in zip(plan.axes, plan.scale) if a not in "CT")
         meta = {"axes": plan.axes, "zssr": {"plan": report.plan, "preset": report.preset, "device": report.device,
                                             "kernel": report.kernel, "seconds": report.seconds,
-                                            "gain_db": report.gain_db, "factors": plan.scale}}
+                                            "gain_db": report.gain_db, "factors": plan.scale,
+                                            **report.estimates()}}
         if store_path:
             meta["zssr"]["store"] = store_path
         kwargs = {"name": f"{layer.name} ZSSR {f_txt}{' preview' if full_plan else ''}", "scale": new_scale, "translate": new_translate, "metadata": meta,
@@ -445,7 +443,7 @@ class ZSSRWidget(Container):
             self._viewer.add_image(out, **kwargs)
         where = f"; kept on disk in {store_path}" if store_path else ""
         if report.estimated_sigma:
-            where += "; estimated axial sigma " + ", ".join(f"{v:.2f}" for v in report.estimated_sigma) + " px"
+            where += "; " + report.estimate_text()
         if np.isfinite(report.gain_db) and not report.gain_db > 0:  # the QualityWarning, also a notification
             where += "; WARNING: it may be no better than interpolation (see the notification)"
         self.status.value = (f"done in {report.seconds:.1f} s on {report.device} in {report.precision}; internal gain over cubic "
