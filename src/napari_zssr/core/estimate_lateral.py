@@ -149,7 +149,7 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0) -> dict:
         chosen[tuple(np.round(cov, 9).ravel())] = best[1]
         return best[0]
 
-    # isotropic grid first (it also finds "no blur at all"), then the full covariance from there
+    # isotropic grid first, down to 0.2 coarse px (as good as no blur at all), then the full covariance from there
     grid = np.linspace(0.0, math.sqrt(MAX_COARSE_VAR), 13)[1:]
     iso = [misfit(np.eye(2) * v * v) for v in grid]
     b = int(np.argmin(iso))
