@@ -56,12 +56,26 @@ def test_the_2d_kernel_is_read_from_the_image(cov):
     kernel, info = estimate_kernel(lr, 2)
     # output-grid pixels^2; the spread over images grows with the kernel (0.42 at most for the widest, 6 seeds)
     np.testing.assert_allclose(info["cov"], cov, atol=0.15 + 0.1 * np.trace(cov))
-    assert kernel.sum() == pytest.approx(1.0) and kernel.ndim == 2
     assert info["sigma"] == pytest.approx(np.sqrt(np.diag(info["cov"])).tolist())
-    if cov[0][0] == 0:  # no blur at all comes out as (near) point sampling
+    if cov[0][0] == 0:  # no blur at all comes out as (near) point sampling, or as the sharp default
         assert max(info["sigma"]) < 0.5
-    else:
+    else:  # a blur the bicubic default does not have: the Gaussian is chosen
+        assert info["chosen"] == "gaussian" and info["misfit_cubic"] - info["misfit"] > 0.5 * info["misfit_split"]
+        assert kernel.sum() == pytest.approx(1.0) and kernel.ndim == 2
         assert info["fwhm"][0] == pytest.approx(2.3548 * info["sigma"][0], rel=1e-3)
+
+
+def test_a_bicubic_made_image_keeps_the_bicubic_kernel(tiny_config):
+    from napari_zssr import imresize
+    from napari_zssr.core.zssr import run_zssr
+
+    lr = imresize(power_law_image((256, 256), seed=6), 0.5)  # MATLAB's bicubic: the paper's LR images
+    kernel, info = estimate_kernel(lr, 2)
+    assert kernel == "cubic" and info["chosen"] == "cubic"
+    lr = lr[:96, :96].astype(np.float32)
+    out, rep = run_zssr(lr, 2, kernel="estimate", config=tiny_config)
+    assert rep.kernel == "estimate(cubic)" and rep.estimated_kernel == ["cubic"]
+    np.testing.assert_array_equal(out, run_zssr(lr, 2, config=tiny_config)[0])  # the default run itself
 
 
 def test_zssr_estimates_reports_and_uses_the_2d_kernel(tiny_config):

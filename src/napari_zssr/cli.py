@@ -229,13 +229,17 @@ def _estimate_lines(rep, saved=()) -> list:
     """What kernel="estimate" found, per channel, and where it was saved."""
     lines = []
     found = [("", getattr(rep, "estimated_sigma", []), getattr(rep, "estimated_fwhm", []),
-              getattr(rep, "estimated_fwhm_physical", []))]
+              getattr(rep, "estimated_fwhm_physical", []), getattr(rep, "estimated_kernel", []))]
     found.append(("lateral_", getattr(rep, "estimated_lateral_sigma", []), getattr(rep, "estimated_lateral_fwhm", []),
-                  getattr(rep, "estimated_lateral_fwhm_physical", [])))
-    for prefix, sigmas, fwhms, physical in found:
+                  getattr(rep, "estimated_lateral_fwhm_physical", []), getattr(rep, "estimated_lateral_kernel", [])))
+    for prefix, sigmas, fwhms, physical, kernels in found:
         for c, (sigma, fwhm) in enumerate(zip(sigmas, fwhms)):
             phys = (physical or [None] * (c + 1))[c]
             what = "2-D kernel" if np.ndim(sigma) or prefix else "axial profile"
+            if c < len(kernels) and isinstance(kernels[c], str):
+                lines.append(f"  estimated {what}, channel {c}: bicubic (a Gaussian did not fit the data clearly "
+                             "better; nothing to save)")
+                continue
             if np.ndim(sigma) and not np.isfinite(sigma[0]) or not np.ndim(sigma) and not np.isfinite(sigma):
                 lines.append(f"  {what}, channel {c}: not estimated (the default was used)")
                 continue

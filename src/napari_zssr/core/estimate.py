@@ -131,11 +131,14 @@ def estimate_axial_sigma(stack, f: float, seed: int = 0) -> dict:
 
 def estimate_lateral(planes, scale, noise=None) -> tuple:
     """The 2-D downscaling kernel of ``planes`` (2-D arrays of one channel, or one image) enlarged by
-    ``scale`` (sy, sx), as an anisotropic Gaussian on the output grid (core.estimate_lateral).
+    ``scale`` (sy, sx): an anisotropic Gaussian on the output grid, or "cubic" where the Gaussian
+    does not fit the data clearly better than bicubic (core.estimate_lateral).
 
-    Returns ``(kernel, info)``: ``info["cov"]`` (output-grid pixels^2, (y, x)), ``info["sigma"]`` and
-    ``info["fwhm"]`` per axis (y, x), ``info["angle"]`` of the major axis (radians from y) and the
-    fit's ``misfit``. ``noise``: the planes' noise level (default: read from them).
+    Returns ``(kernel, info)``: ``info["chosen"]`` ("gaussian" or "cubic"); the Gaussian fit in
+    either case: ``info["cov"]`` (output-grid pixels^2, (y, x)), ``info["sigma"]`` and
+    ``info["fwhm"]`` per axis (y, x), ``info["angle"]`` of the major axis (radians from y); the
+    misfits of the Gaussian, of bicubic and between the image's halves. ``noise``: the planes'
+    noise level (default: read from them).
     """
     from .estimate_lateral import estimate_lateral_cov, gaussian_2d
 
@@ -150,8 +153,9 @@ def estimate_lateral(planes, scale, noise=None) -> tuple:
     sigma = np.sqrt(np.clip(np.diag(cov), 0, None))
     info = {"cov": cov.tolist(), "sigma": sigma.tolist(), "fwhm": (FWHM_PER_SIGMA * sigma).tolist(),
             "angle": float(math.atan2(evecs[1, -1], evecs[0, -1]) % math.pi), "misfit": found["misfit"],
-            "noise": found["noise"]}
-    return gaussian_2d(cov), info
+            "misfit_cubic": found["misfit_cubic"], "misfit_split": found["misfit_split"],
+            "noise": found["noise"], "chosen": "cubic" if found["cubic"] else "gaussian"}
+    return ("cubic" if found["cubic"] else gaussian_2d(cov)), info
 
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))

@@ -114,10 +114,12 @@ class UpscaleReport:
             return " x ".join(f"{x:.2f}" for x in np.atleast_1d(v))
 
         parts = []
-        for label, sigmas in (("", self.estimated_sigma), ("lateral ", self.estimated_lateral_sigma)):
+        for label, sigmas, kernels in (("", self.estimated_sigma, self.estimated_kernel),
+                                       ("lateral ", self.estimated_lateral_sigma, self.estimated_lateral_kernel)):
             if sigmas:
                 what = "kernel sigma (y x)" if np.ndim(sigmas[0]) or label else "axial sigma"
-                parts.append(f"estimated {label}{what} " + ", ".join(fmt(v) for v in sigmas) + " px")
+                values = ["bicubic" if isinstance(k, str) else fmt(v) for v, k in zip(sigmas, kernels)]
+                parts.append(f"estimated {label}{what} " + ", ".join(values) + " px")
         return "; ".join(parts)
 
     @property

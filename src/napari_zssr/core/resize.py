@@ -129,7 +129,10 @@ class Kernel:
             self.array.flags.writeable = False
 
     def named(self, name: str) -> "Kernel":
-        """The same kernel under another name (what the report shows, e.g. where it came from)."""
+        """The same numeric kernel under another name (what the report shows, e.g. where it came from);
+        a named kernel's name is what selects its function, so it keeps it."""
+        if not self.numeric:
+            raise ValueError(f"the {self.name} kernel keeps its name")
         out = Kernel(self)
         out.name = name
         return out

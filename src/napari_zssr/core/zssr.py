@@ -82,7 +82,7 @@ def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callb
     if estimate:  # one kernel for the channels the one network learns together, from their mean
         kern = estimated_lateral(np.mean([(c - lo[i]) / span[i] for i, c in enumerate(chw)], axis=0)[None], scale,
                                  report, "the image", stacklevel=3)
-        report.kernel = kern.name if kern.numeric else report.kernel
+        report.kernel = kern.name if kern.numeric else estimate_label(report.estimated_kernel[-1], kern)
     cancelled = None
     try:
         out = _run_network(chw, lo, span, scale, kern, cfg, dev, progress, unit_id, report)
@@ -146,12 +146,24 @@ def estimated_lateral(planes, scale, report, what: str, stacklevel: int = 2) -> 
         return Kernel("cubic")
     finally:
         report.estimate_seconds += time.perf_counter() - t
+    if info["chosen"] == "cubic":  # a Gaussian did not fit the data clearly better than the default
+        report.estimated_kernel.append("cubic")
+        report.estimated_sigma.append([float("nan")] * 2)
+        report.estimated_fwhm.append([float("nan")] * 2)
+        report.estimated_cov.append(None)
+        return Kernel("cubic")
     report.estimated_kernel.append(k.tolist())
     report.estimated_sigma.append(info["sigma"])
     report.estimated_fwhm.append(info["fwhm"])
     report.estimated_cov.append(info["cov"])
     sy, sx = info["sigma"]
     return Kernel(k).named(f"estimate(sigma {sy:.3g} x {sx:.3g} px)")
+
+
+def estimate_label(found, kern: Kernel) -> str:
+    """What the report calls a kernel that kernel="estimate" gave: its own name, "estimate(cubic)"
+    where bicubic was chosen, or the default's name where the estimate fell back."""
+    return "estimate(cubic)" if isinstance(found, str) else kern.name
 
 
 def check_kernel_2d(kernel) -> Kernel:

@@ -59,11 +59,11 @@ def check_kernel_paths(path, n: int, overwrite: bool) -> None:
 
 
 def write_kernels(path, kernels, overwrite: bool = False) -> list:
-    """Write each kernel (a 2-D array or a 1-D profile, float32; None: skipped) whole or not at all; the
-    paths written."""
+    """Write each kernel (a 2-D array or a 1-D profile, float32; None or a name such as "cubic":
+    skipped) whole or not at all; the paths written."""
     written = []
     for p, k in zip(kernel_paths(path, len(kernels)), kernels):
-        if k is None:
+        if k is None or isinstance(k, str):
             continue
         arr = np.asarray(k, dtype=np.float32)
         written.append(p)

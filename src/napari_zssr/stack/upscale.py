@@ -538,7 +538,7 @@ def _estimate_lateral(job, src, stats, report, vs):
     the mean of the colours for a joint RGB plan), recorded in the report: the run's estimate in planes
     mode, ``estimated_lateral_*`` in both mode. A channel that cannot give one keeps bicubic."""
     from ..core.progress import ZSSRReport
-    from ..core.zssr import estimated_lateral
+    from ..core.zssr import estimate_label, estimated_lateral
 
     plan = job.plan
     kernels, found = [], ZSSRReport(preset="", device="", scale=(), schedule=[], kernel="", seed=0)
@@ -553,7 +553,8 @@ def _estimate_lateral(job, src, stats, report, vs):
     if vs is not None:
         step = [vs[plan.axes.index(a)] / plan.scale[plan.axes.index(a)] for a in "YX"]
         physical = [None if not np.isfinite(f[0]) else [f[0] * step[0], f[1] * step[1]] for f in found.estimated_fwhm]
-    names = [k.name for k in kernels]
+    names = [estimate_label(f, k) for f, k in zip(found.estimated_kernel * (len(stats) if plan.joint else 1),
+                                                    kernels)]
     values = (found.estimated_kernel, found.estimated_sigma, found.estimated_fwhm, physical or [None] * len(names))
     if plan.mode == "planes":
         report.kernel = "; ".join(dict.fromkeys(names))
