@@ -78,8 +78,11 @@ def main_2d(args, overrides):
                     if label == "estimate":
                         row["estimated_cov"] = rep.estimated_cov[0] if rep.estimated_cov else None
                         row["estimate_seconds"] = rep.estimate_seconds
-                        if rep.estimated_kernel and rep.estimated_kernel[0] is not None:
-                            row["kernel_error"] = kernel_error(np.asarray(rep.estimated_kernel[0]), k)
+                        found = rep.estimated_kernel[0] if rep.estimated_kernel else None
+                        row["chosen"] = "fallback" if found is None else found if isinstance(found, str) else "gaussian"
+                        if found is not None:
+                            est = _bicubic_kernel(s) if isinstance(found, str) else np.asarray(found)
+                            row["kernel_error"] = kernel_error(est, k)
                 row["bicubic_kernel_error"] = kernel_error(_bicubic_kernel(s), k)
                 print(f"{name} x{s} {img_id}: PSNR default {row['default']['psnr']:.2f}, estimate "
                       f"{row['estimate']['psnr']:.2f}, true {row['true']['psnr']:.2f}, bicubic {row['bicubic']['psnr']:.2f}; "
