@@ -1,4 +1,6 @@
-"""Reading the degradation from the data: the axial profile of a stack and the noise level."""
+"""Reading the degradation from the data: the 2-D kernel, the axial profile of a stack, the noise level."""
+
+import warnings
 
 import numpy as np
 import pytest
@@ -116,6 +118,13 @@ def test_a_2d_estimate_falls_back_with_a_quality_warning_on_a_small_or_flat_imag
         run_zssr(np.full((64, 64), 7.0, np.float32), 2, kernel="estimate", config=tiny_config)
     with pytest.raises(ValueError, match="estimate_kernel reads"):
         estimate_kernel(np.zeros((8, 8, 8)), (2, 2, 1))
+    planes = np.stack([blur_2d(power_law_image((128, 128), seed=1), np.eye(2) * 2)[::2, ::2]] * 2)
+    two = np.stack([planes, np.full_like(planes, 5.0)]).astype(np.float32)  # channel 1 constant
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, rep = run_upscale(two, (1, 1, 2, 2), axes="CZYX", kernel="estimate", config=tiny_config)
+    assert not any("could not be estimated" in str(w.message) for w in caught)  # its constant warning is enough
+    assert np.isfinite(rep.estimated_sigma[0][0]) and np.isnan(rep.estimated_sigma[1][0])
 
 
 def test_saved_networks_keep_the_estimated_profiles(blobs, tiny_config, tmp_path):

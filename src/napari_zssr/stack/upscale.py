@@ -544,6 +544,14 @@ def _estimate_lateral(job, src, stats, report, vs):
     kernels, found = [], ZSSRReport(preset="", device="", scale=(), schedule=[], kernel="", seed=0)
     channels = [0] if plan.joint else range(len(stats))
     for c in channels:
+        if stats[c].constant and not plan.joint:  # nothing to read, and it was warned about already
+            from ..core.resize import Kernel
+
+            kernels.append(Kernel("cubic"))
+            found.estimated_kernel.append(None)
+            found.estimated_sigma.append([float("nan")] * 2)
+            found.estimated_fwhm.append([float("nan")] * 2)
+            continue
         planes = [_plane(_read(src, stats, c, t, slice(z, z + 1), joint=plan.joint)) for t, z in stats[c].sample]
         planes = [p.mean(axis=0) if p.ndim == 3 else p for p in planes]
         kernels.append(estimated_lateral(planes, plan.lateral_scale, found, f"channel {c}", stacklevel=4))
