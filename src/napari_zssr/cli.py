@@ -203,6 +203,8 @@ def _client(args):
 
 
 def _summary(res) -> str:
+    from .core.quality import gain_words
+
     rep = res["report"]
     units = getattr(rep, "units", None)
     if units is None:
@@ -220,7 +222,7 @@ def _summary(res) -> str:
         f"  {what}; preset {rep.preset}, kernel {rep.kernel}, precision {rep.precision}" + _probe_text(rep),
         f"  device {rep.device}; {res['seconds']:.1f} s (training {train_s:.1f} s, inference {infer_s:.1f} s); "
         f"steps {steps}",
-        f"  internal gain over cubic on the data's own LR->HR pairs: {rep.gain_db:+.2f} dB" if rep.gain_db == rep.gain_db
+        f"  internal gain over cubic {gain_words(rep.gain_held_out)}: {rep.gain_db:+.2f} dB" if rep.gain_db == rep.gain_db
         else "  internal gain over cubic: not measured (no network was trained in this run)",
     ] + _estimate_lines(rep, res.get("saved_kernels", ())) + [f"  note: {n}" for n in notes])
 

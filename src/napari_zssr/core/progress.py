@@ -52,7 +52,8 @@ class ZSSRReport:
     seed: int
     seconds: float = 0.0
     steps: list = field(default_factory=list)
-    gain_db: float = float("nan")
+    gain_db: float = float("nan")         # over cubic, on held-out pixels where gain_held_out (core.quality)
+    gain_held_out: bool = False
     train_seconds: float = 0.0
     infer_seconds: float = 0.0
     history: list = field(default_factory=list)
@@ -121,6 +122,12 @@ class UpscaleReport:
                 values = ["bicubic" if isinstance(k, str) else fmt(v) for v, k in zip(sigmas, kernels)]
                 parts.append(f"estimated {label}{what} " + ", ".join(values) + " px")
         return "; ".join(parts)
+
+    @property
+    def gain_held_out(self) -> bool:
+        """Every trained network's gain was measured on pixels it did not train on."""
+        trained = [u for u in self.units if np.isfinite(u.gain_db)]
+        return bool(trained) and all(u.gain_held_out for u in trained)
 
     @property
     def gain_db(self) -> float:

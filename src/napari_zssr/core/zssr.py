@@ -207,8 +207,10 @@ def start_report(cfg, dev, scale, kernel_name: str, progress, plan: str) -> ZSSR
 def finish_report(report: ZSSRReport, t0: float, progress) -> None:
     report.seconds = time.perf_counter() - t0
     if not report.gain_db > 0:
+        from .quality import gain_words
+
         warnings.warn(
-            f"ZSSR did not beat cubic interpolation on the image's own LR->HR pair "
+            f"ZSSR did not beat cubic interpolation {gain_words(report.gain_held_out)} "
             f"(gain {report.gain_db:.2f} dB): the result may be no better than interpolation; give the kernel "
             f"if you know it", QualityWarning, stacklevel=3)
     progress(force=True, stage="done", gain_db=report.gain_db, seconds=report.seconds, steps=report.steps)
@@ -293,6 +295,7 @@ def _reset_report(report: ZSSRReport) -> None:
     report.steps.clear()
     report.history.clear()
     report.gain_db = float("nan")
+    report.gain_held_out = False
     report.train_seconds = report.infer_seconds = 0.0
 
 
@@ -308,8 +311,11 @@ def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, rep
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    from .quality import held_out_gain, holdout_split
+
     net = ZSSRNet(sources[0].shape[0], cfg.width, cfg.depth, cfg.learn_residual).to(dev)
     net.reset(cfg.init_variance, torch.Generator().manual_seed(seed))
+    sources, band = holdout_split(sources, cfg.crop_size, scale[1])  # no father comes from the band
     sampler = FatherSampler(sources, cfg.crop_size, cfg, rng)
     schedule = report.schedule
     test_image = sources[len(sources) // 2][None]
@@ -321,8 +327,13 @@ def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, rep
         report.steps.append(stats.steps)
         report.history.extend(stats.history)
         report.gain_db = stats.gain_db
+        held = held_out_gain(net, SRPairs(st, kern, 0.0, clip, gen), band, cfg.precision) \
+            if band is not None and i == len(schedule) - 1 else float("nan")
+        report.gain_held_out = bool(np.isfinite(held))
+        if report.gain_held_out:
+            report.gain_db = held
         progress(force=True, stage="infer", scale_step=i + 1, scale_steps=len(schedule), step=stats.steps,
-                 total=stats.steps, rec_error=stats.rec_error, gain_db=stats.gain_db)
+                 total=stats.steps, rec_error=stats.rec_error, gain_db=report.gain_db)
         if i < len(schedule) - 1:
             t2 = time.perf_counter()
             step = TrainedNetwork("lateral", net, st, cfg.back_projection_for(i))

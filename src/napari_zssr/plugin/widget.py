@@ -424,7 +424,8 @@ class ZSSRWidget(Container):
         f_txt = "x".join(f"{f:g}" for a, f in zip(plan.axes, plan.scale) if a not in "CT")
         meta = {"axes": plan.axes, "zssr": {"plan": report.plan, "preset": report.preset, "device": report.device,
                                             "kernel": report.kernel, "seconds": report.seconds,
-                                            "gain_db": report.gain_db, "factors": plan.scale,
+                                            "gain_db": report.gain_db, "gain_held_out": report.gain_held_out,
+                                            "factors": plan.scale,
                                             **report.estimates()}}
         if store_path:
             meta["zssr"]["store"] = store_path
@@ -446,8 +447,9 @@ class ZSSRWidget(Container):
             where += "; " + report.estimate_text()
         if np.isfinite(report.gain_db) and not report.gain_db > 0:  # the QualityWarning, also a notification
             where += "; WARNING: it may be no better than interpolation (see the notification)"
+        held = "held out" if report.gain_held_out else "not held out"
         self.status.value = (f"done in {report.seconds:.1f} s on {report.device} in {report.precision}; internal gain over cubic "
-                             f"{report.gain_db:+.2f} dB{where}")
+                             f"{report.gain_db:+.2f} dB ({held}){where}")
         if full_plan is not None:
             estimate = self._estimate(layer, full_plan, report, math.prod(out.shape))
             self.status.value = f"preview {self.status.value}; {estimate}"

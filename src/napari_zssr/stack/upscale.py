@@ -251,7 +251,10 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
 
         hint = ("; try kernel='estimate' or give the PSF" if job.ax_kernel is not None and not job.ax_kernels
                 else "; give the kernel or the PSF if you know it")
-        warnings.warn(f"ZSSR did not beat cubic interpolation on the data's own pairs (gain {report.gain_db:.2f} dB): "
+        from ..core.quality import gain_words
+
+        warnings.warn(f"ZSSR did not beat cubic interpolation {gain_words(report.gain_held_out)} "
+                      f"(gain {report.gain_db:.2f} dB): "
                       f"the result may be no better than interpolation{hint}", QualityWarning, stacklevel=3)
     if save_networks is not None:
         from . import networks as nets
