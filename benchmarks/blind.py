@@ -109,7 +109,9 @@ def main(argv=None):
 
     import tifffile
 
-    from napari_zssr import ZSSRConfig
+    import warnings
+
+    from napari_zssr import QualityWarning, ZSSRConfig
     from napari_zssr.stack.upscale import run_upscale
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -139,11 +141,14 @@ def main(argv=None):
             row["best_interp"] = {"method": best, "psnr": interp[best][0], "ssim": interp[best][1]}
             for name, kern in (("estimate", "estimate"), ("true", float(sigma)), ("default", None)):
                 t = time.perf_counter()
-                pred, rep = run_upscale(lr, (k, 1, 1), kernel=kern, config=cfg)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    pred, rep = run_upscale(lr, (k, 1, 1), kernel=kern, config=cfg)
                 secs = time.perf_counter() - t
                 p, s = score(pred, truth)
                 row[name] = {"psnr": p, "ssim": s, "seconds": secs, "precision": rep.precision,
-                             "gain_db": rep.gain_db}
+                             "gain_db": rep.gain_db, "gain_held_out": rep.gain_held_out,
+                             "quality_warning": [str(w.message) for w in caught if w.category is QualityWarning]}
                 if name == "estimate":
                     row["estimated_sigma"] = rep.estimated_sigma[0]
             print(f"k={k} sigma={sigma:g}: estimated sigma {row['estimated_sigma']:.2f}; PSNR estimate "
