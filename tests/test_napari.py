@@ -385,3 +385,15 @@ def widget_sigma(widget) -> list:
     """The axial sigmas the widget's status line shows."""
     text = widget.status.value.split("estimated axial sigma ")[1].split(" px")[0]
     return [float(v) for v in text.split(", ")]
+
+
+def test_the_widget_is_in_the_layers_transform_menu(make_napari_viewer):
+    from napari._app_model import get_app_model
+
+    viewer = make_napari_viewer()
+    app = get_app_model()
+    items = [i for i in app.menus.get_menu("napari/layers/transform") if hasattr(i, "command")]
+    assert "napari-zssr.widget" in [i.command.id for i in items]
+    app.commands.execute_command("napari-zssr.widget").result()  # what choosing the menu item runs
+    docks = viewer.window.dock_widgets
+    assert any(isinstance(w, ZSSRWidget) for w in docks.values()), list(docks)
