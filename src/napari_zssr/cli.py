@@ -164,7 +164,9 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
     if save_kernel:
         from .io.kernels import check_kernel_paths
 
-        if not (isinstance(kernel, str) and kernel.lower() == "estimate"):
+        from .core.zssr import is_estimate
+
+        if not is_estimate(kernel):
             raise ValueError("--save-kernel saves what --kernel estimate finds; add --kernel estimate")
         n = data.shape[axes.index("C")] if "C" in axes else 1
         check_kernel_paths(save_kernel, n, args.overwrite)  # before the run, not after it
@@ -186,7 +188,7 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
         from .io.kernels import write_kernels
 
         saved = write_kernels(save_kernel, report.estimated_kernel, args.overwrite)
-    return {"saved_kernels": saved,"input": args.input, "output": args.output, "in_shape": data.shape, "out_shape": out.shape,
+    return {"saved_kernels": saved, "input": args.input, "output": args.output, "in_shape": data.shape, "out_shape": out.shape,
             "seconds": time.perf_counter() - t, "report": report}
 
 

@@ -149,7 +149,7 @@ def estimate_lateral(planes, scale, noise=None) -> tuple:
         noise = float(np.median([estimate_noise(p) for p in planes]))
     found = estimate_lateral_cov(planes, scale, noise)
     cov = found["cov"]
-    evals, evecs = np.linalg.eigh(cov)
+    _, evecs = np.linalg.eigh(cov)
     sigma = np.sqrt(np.clip(np.diag(cov), 0, None))
     info = {"cov": cov.tolist(), "sigma": sigma.tolist(), "fwhm": (FWHM_PER_SIGMA * sigma).tolist(),
             "angle": float(math.atan2(evecs[1, -1], evecs[0, -1]) % math.pi), "misfit": found["misfit"],

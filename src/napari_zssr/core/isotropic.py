@@ -159,7 +159,7 @@ def train_isotropic(planes, f: float, kernel: AxialKernel, cfg, device, progress
     gen.manual_seed(seed)
     net = ZSSRNet(planes[0].shape[0], cfg.width, cfg.depth, cfg.learn_residual).to(device)
     net.reset(cfg.init_variance, torch.Generator().manual_seed(seed))
-    from .quality import held_out_gain, holdout_split
+    from .quality import holdout_split, record_held_out
 
     planes, band = holdout_split(planes, cfg.crop_size, 1.0)  # no father comes from the band
     sampler = LateralSampler(planes, cfg.crop_size, np.random.default_rng(seed))
@@ -172,10 +172,6 @@ def train_isotropic(planes, f: float, kernel: AxialKernel, cfg, device, progress
     report.steps.append(stats.steps)
     report.history.extend(stats.history)
     report.gain_db = stats.gain_db
-    held = held_out_gain(net, AxialPairs(f, kernel, 0.0, clip, gen), band, cfg.precision) \
-        if band is not None else float("nan")
-    report.gain_held_out = bool(np.isfinite(held))
-    if report.gain_held_out:
-        report.gain_db = held
+    record_held_out(report, net, AxialPairs(f, kernel, 0.0, clip, gen), band, cfg.precision)
     net.eval()
     return net

@@ -49,6 +49,15 @@ def held_out_gain(net, pairs, band, precision: str) -> float:
     return 10.0 * math.log10(cubic / rec)
 
 
+def record_held_out(report, net, pairs, band, precision: str) -> None:
+    """Put the held-out gain in ``report`` in place of the training pair's, where there is a band to
+    measure it on; ``report.gain_held_out`` says which of the two the report holds."""
+    held = held_out_gain(net, pairs, band, precision) if band is not None else float("nan")
+    report.gain_held_out = bool(math.isfinite(held))
+    if report.gain_held_out:
+        report.gain_db = held
+
+
 def gain_words(held_out: bool) -> str:
     """Where the internal gain was measured, in words for the user."""
     if held_out:

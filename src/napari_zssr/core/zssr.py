@@ -82,7 +82,7 @@ def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callb
     if estimate:  # one kernel for the channels the one network learns together, from their mean
         kern = estimated_lateral(np.mean([(c - lo[i]) / span[i] for i, c in enumerate(chw)], axis=0)[None], scale,
                                  report, "the image", stacklevel=3)
-        report.kernel = kern.name if kern.numeric else estimate_label(report.estimated_kernel[-1], kern)
+        report.kernel = estimate_label(report.estimated_kernel[-1], kern)
     cancelled = None
     try:
         out = _run_network(chw, lo, span, scale, kern, cfg, dev, progress, unit_id, report)
@@ -140,24 +140,26 @@ def estimated_lateral(planes, scale, report, what: str, stacklevel: int = 2) -> 
     except ValueError as exc:
         warnings.warn(f"{what}: the kernel could not be estimated ({exc}); using the default (bicubic) kernel instead",
                       QualityWarning, stacklevel=stacklevel + 1)
-        report.estimated_kernel.append(None)
-        report.estimated_sigma.append([float("nan")] * 2)
-        report.estimated_fwhm.append([float("nan")] * 2)
-        return Kernel("cubic")
+        return record_estimate(report, None)
     finally:
         report.estimate_seconds += time.perf_counter() - t
     if info["chosen"] == "cubic":  # a Gaussian did not fit the data clearly better than the default
-        report.estimated_kernel.append("cubic")
-        report.estimated_sigma.append([float("nan")] * 2)
-        report.estimated_fwhm.append([float("nan")] * 2)
-        report.estimated_cov.append(None)
+        return record_estimate(report, "cubic")
+    return record_estimate(report, k, info)
+
+
+def record_estimate(report, found, info=None) -> Kernel:
+    """Append what the 2-D estimate of one channel gave to ``report`` and return the kernel to run with:
+    ``found`` is the Gaussian (with its ``info``), "cubic" (bicubic chosen) or None (no estimate)."""
+    nan2 = [float("nan")] * 2
+    report.estimated_kernel.append(found.tolist() if info is not None else found)
+    report.estimated_sigma.append(info["sigma"] if info is not None else nan2)
+    report.estimated_fwhm.append(info["fwhm"] if info is not None else nan2)
+    report.estimated_cov.append(info["cov"] if info is not None else None)
+    if info is None:
         return Kernel("cubic")
-    report.estimated_kernel.append(k.tolist())
-    report.estimated_sigma.append(info["sigma"])
-    report.estimated_fwhm.append(info["fwhm"])
-    report.estimated_cov.append(info["cov"])
     sy, sx = info["sigma"]
-    return Kernel(k).named(f"estimate(sigma {sy:.3g} x {sx:.3g} px)")
+    return Kernel(found).named(f"estimate(sigma {sy:.3g} x {sx:.3g} px)")
 
 
 def estimate_label(found, kern: Kernel) -> str:
@@ -311,7 +313,7 @@ def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, rep
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    from .quality import held_out_gain, holdout_split
+    from .quality import holdout_split, record_held_out
 
     net = ZSSRNet(sources[0].shape[0], cfg.width, cfg.depth, cfg.learn_residual).to(dev)
     net.reset(cfg.init_variance, torch.Generator().manual_seed(seed))
@@ -327,11 +329,8 @@ def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, rep
         report.steps.append(stats.steps)
         report.history.extend(stats.history)
         report.gain_db = stats.gain_db
-        held = held_out_gain(net, SRPairs(st, kern, 0.0, clip, gen), band, cfg.precision) \
-            if band is not None and i == len(schedule) - 1 else float("nan")
-        report.gain_held_out = bool(np.isfinite(held))
-        if report.gain_held_out:
-            report.gain_db = held
+        if i == len(schedule) - 1:
+            record_held_out(report, net, SRPairs(st, kern, 0.0, clip, gen), band, cfg.precision)
         progress(force=True, stage="infer", scale_step=i + 1, scale_steps=len(schedule), step=stats.steps,
                  total=stats.steps, rec_error=stats.rec_error, gain_db=report.gain_db)
         if i < len(schedule) - 1:

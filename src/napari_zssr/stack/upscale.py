@@ -541,19 +541,14 @@ def _estimate_lateral(job, src, stats, report, vs):
     the mean of the colours for a joint RGB plan), recorded in the report: the run's estimate in planes
     mode, ``estimated_lateral_*`` in both mode. A channel that cannot give one keeps bicubic."""
     from ..core.progress import ZSSRReport
-    from ..core.zssr import estimate_label, estimated_lateral
+    from ..core.zssr import estimate_label, estimated_lateral, record_estimate
 
     plan = job.plan
     kernels, found = [], ZSSRReport(preset="", device="", scale=(), schedule=[], kernel="", seed=0)
     channels = [0] if plan.joint else range(len(stats))
     for c in channels:
         if stats[c].constant and not plan.joint:  # nothing to read, and it was warned about already
-            from ..core.resize import Kernel
-
-            kernels.append(Kernel("cubic"))
-            found.estimated_kernel.append(None)
-            found.estimated_sigma.append([float("nan")] * 2)
-            found.estimated_fwhm.append([float("nan")] * 2)
+            kernels.append(record_estimate(found, None))
             continue
         planes = [_plane(_read(src, stats, c, t, slice(z, z + 1), joint=plan.joint)) for t, z in stats[c].sample]
         planes = [p.mean(axis=0) if p.ndim == 3 else p for p in planes]
