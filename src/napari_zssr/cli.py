@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -353,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+INTERRUPTED = 130  # main()'s code for Ctrl-C (128 + SIGINT, what a shell shows)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "upscale" and not args.scale and not args.isotropic:
@@ -370,7 +374,7 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:
             print_warnings(caught)
             print(f"napari-zssr: interrupted; {_what_was_kept(args)}", file=sys.stderr)
-            return 130
+            return INTERRUPTED
     print_warnings(caught)
     print(_summary(res))
     return 0
@@ -404,5 +408,19 @@ def _what_was_kept(args) -> str:
     return "nothing was written"
 
 
+def run(argv=None) -> int:
+    """The command's entry point. After Ctrl-C the process dies of SIGINT, as Unix programs do, so that a
+    shell running it in a loop stops too (a child that exits 130 tells bash it handled the interrupt).
+    Exiting 130 would not even be reliable: CPython kills itself with SIGINT anyway when the interrupt
+    landed inside a library's exec() of generated code (dataclasses, during torch's lazy imports)."""
+    code = main(argv)
+    if code == INTERRUPTED and hasattr(signal, "SIGINT") and os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
