@@ -227,3 +227,39 @@ def test_kernel_files_are_one_per_channel_and_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["k.c0.tif"]  # no temporary file left behind
     with pytest.raises(FileExistsError):
         write_kernels(tmp_path / "k.tif", [np.ones(3), np.ones(3)])
+
+
+class _CancelAt:
+    """A progress callback that cancels at the first report of ``stage``, recording what it saw."""
+
+    def __init__(self, stage):
+        self.stage, self.seen = stage, []
+
+    def __call__(self, info):
+        self.seen.append(dict(info))
+        return info.get("stage") != self.stage
+
+
+def test_an_estimate_reports_progress_and_can_be_cancelled(blobs, tiny_config):
+    from napari_zssr import Cancelled
+    from napari_zssr.core.zssr import run_zssr
+
+    lr = blur_2d(power_law_image((192, 192), seed=2), [[1.5, 0.0], [0.0, 0.5]])[::2, ::2]
+    cb = _CancelAt("estimate")
+    with pytest.raises(Cancelled):
+        estimate_kernel(lr, 2, callback=cb)
+    assert [i["stage"] for i in cb.seen] == ["estimate"]  # stopped at the first candidate
+    seen = []
+    estimate_kernel(lr, 2, callback=lambda info: seen.append(info["stage"]))
+    assert seen and set(seen) == {"estimate"}
+
+    cb = _CancelAt("estimate")
+    with pytest.raises(Cancelled):
+        run_zssr(lr.astype(np.float32), 2, kernel="estimate", config=tiny_config, callback=cb)
+    assert cb.seen[-1]["stage"] == "estimate" and not any(i["stage"] == "train" for i in cb.seen)
+    for data, scale, axes in ((gaussian_filter1d(blobs, 2.0, axis=0)[::4], (4, 1, 1), "ZYX"),
+                              (blobs[:4, :, :], (1, 2, 2), "ZYX")):
+        cb = _CancelAt("estimate")
+        with pytest.raises(Cancelled):
+            upscale(data.astype(np.float32), scale, axes=axes, kernel="estimate", config=tiny_config, callback=cb)
+        assert cb.seen[-1]["stage"] == "estimate" and cb.seen[-1]["channel"] == 0

@@ -57,3 +57,56 @@ def test_the_cli_says_where_the_gain_was_measured(tmp_path, capsys):
 def test_the_band_needs_twice_the_crop(width):
     _, band = holdout_split([torch.rand(1, 48, width)], 24, 2.0)
     assert (band is None) == (width < 48)
+
+
+def test_the_axial_spectrum_check_sees_over_sharpening_and_nothing_else():
+    from scipy.ndimage import gaussian_filter1d
+
+    from napari_zssr.core.quality import AXIAL_EXCESS_DB, axial_excess_db
+
+    from .conftest import blob_volume
+
+    vol = blob_volume((48, 64, 64), 60, radii=(1.5, 4))
+    vol += np.random.default_rng(1).normal(0, 0.01, vol.shape)
+    assert axial_excess_db(vol, 4) < AXIAL_EXCESS_DB  # isotropic: nothing to see
+    assert axial_excess_db(gaussian_filter1d(vol, 2.0, axis=0), 4) < 0  # under-restored is not over-sharpened
+    sharpened = vol + 1.0 * (vol - gaussian_filter1d(vol, 2.0, axis=0))  # an unsharp mask along z only
+    assert axial_excess_db(sharpened, 4) > AXIAL_EXCESS_DB
+    assert np.isnan(axial_excess_db(vol[:6], 4))  # too few planes to read
+
+
+def test_an_isotropic_run_with_a_kernel_too_wide_warns_that_it_is_over_sharpened(tiny_config):
+    import warnings
+
+    from napari_zssr import QualityWarning
+    from napari_zssr.stack.upscale import run_upscale
+
+    from .conftest import blob_volume
+
+    vol = blob_volume((48, 64, 64), 60, radii=(1.5, 4))
+    lr = (vol + np.random.default_rng(1).normal(0, 0.01, vol.shape))[::4].astype(np.float32)
+    cfg = tiny_config.replace(max_iters=40, min_iters=40)
+    for sigma, warned in ((3.0, True), (0.0, False)):  # no axial blur in the data
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _, rep = run_upscale(lr, (4, 1, 1), kernel=sigma, config=cfg)
+        over = [w for w in caught if w.category is QualityWarning and "over-sharpened" in str(w.message)]
+        assert bool(over) == warned, (sigma, rep.axial_excess_db)
+        assert np.isfinite(rep.axial_excess_db[0])
+
+
+def test_the_cli_prints_the_axial_check_and_its_warning(tmp_path, capsys):
+    import tifffile
+
+    from napari_zssr.cli import main
+
+    from .conftest import blob_volume
+
+    vol = blob_volume((48, 64, 64), 60, radii=(1.5, 4))
+    src = tmp_path / "lr.tif"
+    tifffile.imwrite(src, (vol[::4] * 1000).astype(np.uint16), imagej=True, metadata={"axes": "ZYX"})
+    assert main(["upscale", str(src), str(tmp_path / "o.tif"), "--scale", "4", "1", "1", "--mode", "isotropic",
+                 "--axial-sigma", "3", "--max-iters", "40", "--preset", "fast", "--quiet", "--precision", "float32"]) == 0
+    out = capsys.readouterr()
+    assert "axial spectrum against lateral" in out.out and "(over-sharpened;" in out.out
+    assert "over-sharpened" in out.err and "try kernel='estimate'" in out.err

@@ -227,7 +227,19 @@ def _summary(res) -> str:
         f"steps {steps}",
         f"  internal gain over cubic {gain_words(rep.gain_held_out)}: {rep.gain_db:+.2f} dB" if rep.gain_db == rep.gain_db
         else "  internal gain over cubic: not measured (no network was trained in this run)",
-    ] + _estimate_lines(rep, res.get("saved_kernels", ())) + [f"  note: {n}" for n in notes])
+    ] + _axial_check_lines(rep) + _estimate_lines(rep, res.get("saved_kernels", ())) + [f"  note: {n}" for n in notes])
+
+
+def _axial_check_lines(rep) -> list:
+    """The isotropic result's axial spectrum against its lateral one, per channel (core.quality)."""
+    excess = [e for e in getattr(rep, "axial_excess_db", []) if np.isfinite(e)]
+    if not excess:
+        return []
+    from .core.quality import AXIAL_EXCESS_DB
+
+    values = ", ".join(f"{e:+.1f}" for e in rep.axial_excess_db)
+    verdict = "over-sharpened" if max(excess) > AXIAL_EXCESS_DB else "not over-sharpened"
+    return [f"  axial spectrum against lateral: {values} dB ({verdict}; the bar is +{AXIAL_EXCESS_DB:g} dB)"]
 
 
 def _estimate_lines(rep, saved=()) -> list:

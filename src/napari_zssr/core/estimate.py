@@ -36,7 +36,7 @@ def estimate_noise(image) -> float:
     return float(np.median(np.abs(hh)) / 0.6745)
 
 
-def _spectrum(lines: np.ndarray) -> np.ndarray:
+def line_spectrum(lines: np.ndarray) -> np.ndarray:
     """Mean power spectrum of the rows of ``lines`` (n, L), each detrended and Hann-windowed."""
     n = lines.shape[1]
     t = np.arange(n)
@@ -89,7 +89,7 @@ def _sampled_segments(lines: np.ndarray, f: float, sigma: float, length: int) ->
     return s[:, : k * length].reshape(-1, length)
 
 
-def estimate_axial_sigma(stack, f: float, seed: int = 0) -> dict:
+def estimate_axial_sigma(stack, f: float, seed: int = 0, check=None) -> dict:
     """The axial blur of a (Z, Y, X) stack as a Gaussian sigma in fine-grid (lateral) pixels.
 
     Returns ``sigma``, the ``misfit`` of the chosen profile and of every candidate (``curve``), and
@@ -106,7 +106,7 @@ def estimate_axial_sigma(stack, f: float, seed: int = 0) -> dict:
     if length < MIN_PLANES:
         raise ValueError(f"lateral planes of {Y} x {X} are too small to compare with z lines at a factor of {f:g}")
     rng = np.random.default_rng(seed)
-    pz = _spectrum(_z_lines(vol, length, rng))
+    pz = line_spectrum(_z_lines(vol, length, rng))
     planes = [vol[i] for i in np.unique(np.linspace(0, Z - 1, min(Z, 16)).round().astype(int))]
     rows = _lateral_lines(planes, f, length, rng)
     k = np.arange(1, len(pz))  # leave out the mean
@@ -115,7 +115,9 @@ def estimate_axial_sigma(stack, f: float, seed: int = 0) -> dict:
     sigmas = np.linspace(0.0, SIGMA_MAX_F * f, SIGMA_STEPS)
     curve = []
     for s in sigmas:
-        px = _spectrum(_sampled_segments(rows, f, float(s), length))
+        if check is not None:
+            check()
+        px = line_spectrum(_sampled_segments(rows, f, float(s), length))
         d = np.log(pz[k] + 1e-30) - np.log(px[k] + 1e-30)
         curve.append(float(np.mean((d - d.mean()) ** 2)))  # the shape of the spectrum, not its level
     best = int(np.argmin(curve))
@@ -129,7 +131,7 @@ def estimate_axial_sigma(stack, f: float, seed: int = 0) -> dict:
     return {"sigma": max(0.0, sigma), "misfit": curve[best], "curve": curve, "sigmas": sigmas.tolist()}
 
 
-def estimate_lateral(planes, scale, noise=None) -> tuple:
+def estimate_lateral(planes, scale, noise=None, check=None) -> tuple:
     """The 2-D downscaling kernel of ``planes`` (2-D arrays of one channel, or one image) enlarged by
     ``scale`` (sy, sx): an anisotropic Gaussian on the output grid, or "cubic" where the Gaussian
     does not fit the data clearly better than bicubic (core.estimate_lateral).
@@ -138,7 +140,7 @@ def estimate_lateral(planes, scale, noise=None) -> tuple:
     either case: ``info["cov"]`` (output-grid pixels^2, (y, x)), ``info["sigma"]`` and
     ``info["fwhm"]`` per axis (y, x), ``info["angle"]`` of the major axis (radians from y); the
     misfits of the Gaussian, of bicubic and between the image's halves. ``noise``: the planes'
-    noise level (default: read from them).
+    noise level (default: read from them). ``check`` is called between candidates (progress, cancel).
     """
     from .estimate_lateral import estimate_lateral_cov, gaussian_2d
 
@@ -147,7 +149,7 @@ def estimate_lateral(planes, scale, noise=None) -> tuple:
     planes = [np.asarray(p, dtype=np.float64) for p in planes]
     if noise is None:
         noise = float(np.median([estimate_noise(p) for p in planes]))
-    found = estimate_lateral_cov(planes, scale, noise)
+    found = estimate_lateral_cov(planes, scale, noise, check)
     cov = found["cov"]
     _, evecs = np.linalg.eigh(cov)
     sigma = np.sqrt(np.clip(np.diag(cov), 0, None))
@@ -161,7 +163,7 @@ def estimate_lateral(planes, scale, noise=None) -> tuple:
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
-def estimate_kernel(data, scale, *, seed: int = 0):
+def estimate_kernel(data, scale, *, seed: int = 0, callback=None):
     """The degradation kernel read from ``data`` itself.
 
     - A 2-D image (or a (Z, Y, X) stack of planes with ``scale`` (1, sy, sx)) to be enlarged by
@@ -172,9 +174,17 @@ def estimate_kernel(data, scale, *, seed: int = 0):
 
     Returns ``(kernel, info)``: ``info["sigma"]`` and ``info["fwhm"]`` in output-grid pixels (per
     axis (y, x) for a 2-D kernel, which also has ``info["cov"]`` and ``info["angle"]``).
-    A ValueError when the data are too small or too flat to read a kernel from.
+    A ValueError when the data are too small or too flat to read a kernel from. ``callback`` is
+    called with a dict ({"stage": "estimate"}) about twice a second; returning False cancels the
+    estimate (``Cancelled``), as for ``zssr``.
     """
     from .axial import AxialKernel
+    from .progress import Progress
+
+    check = None
+    if callback is not None:
+        progress = Progress(callback, {"stage": "estimate"})
+        check = progress.__call__
 
     vol = np.asarray(data, dtype=np.float64)
     sc = [float(v) for v in np.atleast_1d(scale)]
@@ -182,13 +192,13 @@ def estimate_kernel(data, scale, *, seed: int = 0):
         sc = sc * 2 if len(sc) == 1 else sc
         if len(sc) != 2:
             raise ValueError(f"a 2-D image takes a scale (sy, sx), got {tuple(sc)}")
-        return estimate_lateral([vol], sc)
+        return estimate_lateral([vol], sc, check=check)
     if vol.ndim == 3 and len(sc) == 3 and sc[0] == 1.0 and sc[1] > 1 and sc[2] > 1:
-        return estimate_lateral(list(vol), sc[1:])
+        return estimate_lateral(list(vol), sc[1:], check=check)
     if vol.ndim != 3 or len(sc) != 3 or sc[1:] != [1.0, 1.0] or not sc[0] > 1:
         raise ValueError("estimate_kernel reads the 2-D kernel of an image (scale (sy, sx)) or of a stack's planes "
                          "(scale (1, sy, sx)), or the axial profile of a (Z, Y, X) stack enlarged along z only "
                          f"(scale (f, 1, 1)); got shape {vol.shape} and scale {tuple(sc)}")
-    info = estimate_axial_sigma(vol, sc[0], seed)
+    info = estimate_axial_sigma(vol, sc[0], seed, check)
     info["fwhm"] = FWHM_PER_SIGMA * info["sigma"]
     return AxialKernel.gaussian(round(info["sigma"], 6)).taps.copy(), info

@@ -131,7 +131,7 @@ def _split_misfit(planes, tile, band) -> float:
     return float(np.mean((d - d.mean()) ** 2))
 
 
-def estimate_lateral_cov(planes, scale, noise: float = 0.0) -> dict:
+def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
     """The covariance (output-grid pixels^2, (y, x)) of the Gaussian kernel that downscaled ``planes``
     (2-D arrays of one channel) by ``scale`` (sy, sx), with the misfit of the fit.
 
@@ -139,7 +139,8 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0) -> dict:
     units): the finest-detail estimate it comes from also counts fine structure of an unblurred
     image as noise. So the noise variance is fitted too, as a fraction of that bound: its floor
     is taken out of both spectra (the image's flat, the downscaled copy's blurred by the
-    candidate), and frequencies where it dominates are left out.
+    candidate), and frequencies where it dominates are left out. ``check`` (no arguments) is called
+    before every candidate is measured, so that a run can report progress and be cancelled.
     """
     from scipy.optimize import minimize
 
@@ -170,6 +171,8 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0) -> dict:
         return misfit_of(lambda ps: _downscale(ps, cov, s), tuple(np.round(cov, 9).ravel()))
 
     def misfit_of(shrink, key):
+        if check is not None:
+            check()
         low, _ = _spectrum(shrink(planes), tile)
         low_noise = _spectrum(shrink(white), tile)[0] if white is not None else np.zeros_like(low)
         best = (1e3, 0.0)

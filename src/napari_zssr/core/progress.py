@@ -95,6 +95,9 @@ class UpscaleReport:
     estimated_lateral_fwhm_physical: list = field(default_factory=list)
     estimate_seconds: float = 0.0
     estimated_noise: float = float("nan")  # noise_std="estimate": the value used for the sons (normalised units)
+    # isotropic and both modes, per channel: the rise of the result's axial spectrum against its lateral one
+    # (core.quality.axial_excess_db; nan where not measured); above AXIAL_EXCESS_DB it is over-sharpened
+    axial_excess_db: list = field(default_factory=list)
     seconds: float = 0.0
     units: list = field(default_factory=list)  # one ZSSRReport per trained network
     networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> TrainedNetwork (shared runs)
@@ -122,6 +125,12 @@ class UpscaleReport:
                 values = ["bicubic" if isinstance(k, str) else fmt(v) for v, k in zip(sigmas, kernels)]
                 parts.append(f"estimated {label}{what} " + ", ".join(values) + " px")
         return "; ".join(parts)
+
+    def over_sharpened(self) -> list:
+        """The channels whose result the axial spectrum check found over-sharpened."""
+        from .quality import AXIAL_EXCESS_DB
+
+        return [c for c, e in enumerate(self.axial_excess_db) if e > AXIAL_EXCESS_DB]
 
     @property
     def gain_held_out(self) -> bool:

@@ -80,8 +80,9 @@ def run_zssr(image, scale, *, kernel=None, config=None, channel_axis=None, callb
     if constant.any():
         warnings.warn(f"channel(s) {np.flatnonzero(constant).tolist()} are constant", stacklevel=2)
     if estimate:  # one kernel for the channels the one network learns together, from their mean
+        progress(force=True, stage="estimate")
         kern = estimated_lateral(np.mean([(c - lo[i]) / span[i] for i, c in enumerate(chw)], axis=0)[None], scale,
-                                 report, "the image", stacklevel=3)
+                                 report, "the image", stacklevel=3, check=lambda: progress(stage="estimate"))
         report.kernel = estimate_label(report.estimated_kernel[-1], kern)
     cancelled = None
     try:
@@ -129,14 +130,15 @@ def is_estimate(kernel) -> bool:
     return isinstance(kernel, str) and kernel.lower() == "estimate"
 
 
-def estimated_lateral(planes, scale, report, what: str, stacklevel: int = 2) -> Kernel:
+def estimated_lateral(planes, scale, report, what: str, stacklevel: int = 2, check=None) -> Kernel:
     """The 2-D kernel read from ``planes`` (normalised, one channel), recorded in ``report``; the default
-    (bicubic) with a QualityWarning when they are too small or too flat to read one from."""
+    (bicubic) with a QualityWarning when they are too small or too flat to read one from. ``check``:
+    called between candidates (progress, cancel)."""
     from .estimate import estimate_lateral
 
     t = time.perf_counter()
     try:
-        k, info = estimate_lateral(list(planes), scale)
+        k, info = estimate_lateral(list(planes), scale, check=check)
     except ValueError as exc:
         warnings.warn(f"{what}: the kernel could not be estimated ({exc}); using the default (bicubic) kernel instead",
                       QualityWarning, stacklevel=stacklevel + 1)

@@ -395,6 +395,10 @@ class ZSSRWidget(Container):
             self._set_progress(int(100 * p["step"] / p["total"]),
                                f"{unit}training step {p['step']}/{p['total']}, loss {p.get('loss', 0):.4f}, "
                                f"lr {p.get('learning_rate', 0):.0e}; {p.get('device', '')}; {elapsed:.0f} s elapsed")
+        elif stage == "estimate":
+            channel = f" of channel {p['channel']}" if "channel" in p else ""
+            self._set_progress(self.progress.value, f"estimating the kernel{channel} from the data; "
+                                                    f"{time.perf_counter() - self._t0:.0f} s elapsed")
         elif stage == "infer":
             done, total = p.get("done"), p.get("todo")
             percent = int(100 * done / total) if done and total else self.progress.value
@@ -425,7 +429,7 @@ class ZSSRWidget(Container):
         meta = {"axes": plan.axes, "zssr": {"plan": report.plan, "preset": report.preset, "device": report.device,
                                             "kernel": report.kernel, "seconds": report.seconds,
                                             "gain_db": report.gain_db, "gain_held_out": report.gain_held_out,
-                                            "factors": plan.scale,
+                                            "factors": plan.scale, "axial_excess_db": report.axial_excess_db,
                                             **report.estimates()}}
         if store_path:
             meta["zssr"]["store"] = store_path
@@ -445,7 +449,7 @@ class ZSSRWidget(Container):
         where = f"; kept on disk in {store_path}" if store_path else ""
         if report.estimated_sigma:
             where += "; " + report.estimate_text()
-        if np.isfinite(report.gain_db) and not report.gain_db > 0:  # the QualityWarning, also a notification
+        if (np.isfinite(report.gain_db) and not report.gain_db > 0) or report.over_sharpened():  # QualityWarning
             where += "; WARNING: it may be no better than interpolation (see the notification)"
         held = "held out" if report.gain_held_out else "not held out"
         self.status.value = (f"done in {report.seconds:.1f} s on {report.device} in {report.precision}; internal gain over cubic "

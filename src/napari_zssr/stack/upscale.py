@@ -158,15 +158,12 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         net_digest = nets.digest(networks)
     job = Job(plan, cfg, lat_kernel, ax_kernel, saved_axs if saved is not None else (),
               saved_lats if saved is not None else ())
-    estimated = []
-    if estimate and saved is None and plan.mode == "isotropic":
-        job, estimated = _estimate_axial(job, src, fine_step)
-
     report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name, precision=cfg.precision, precision_probe=probe,
                            kernel=ax_kernel.name if ax_kernel is not None else lat_kernel.name)
-    if estimated:
-        _report_axial(report, job, estimated)
     progress = Progress(callback, {"plan": report.plan, "preset": cfg.preset_name})
+    if estimate and saved is None and plan.mode == "isotropic":
+        job, estimated = _estimate_axial(job, src, fine_step, progress)
+        _report_axial(report, job, estimated)
     stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
     given = None
     if saved is not None:  # the networks' own intensity mapping, so time points stay comparable
@@ -185,7 +182,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         cfg, report.estimated_noise = with_estimated_noise(cfg, planes)
         job = dataclasses.replace(job, cfg=cfg)
     if estimate and saved is None and plan.mode in ("planes", "both"):
-        job = _estimate_lateral(job, src, stats, report, vs)
+        job = _estimate_lateral(job, src, stats, report, vs, progress)
 
     from .units import unit_grid
 
@@ -233,7 +230,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
             _planes_stage(runner, job, grids["planes"], src, stats, mid, _flags(store, "done_planes", grids["planes"]),
                           live, report, progress, denorm=False, given=given)
             if estimate and saved is None:  # the axial profile on the isotropic stage's own grid: the planes' result
-                job, estimated = _estimate_axial(job, mid, fine_step)
+                job, estimated = _estimate_axial(job, mid, fine_step, progress)
                 _report_axial(report, job, estimated)
             unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
             _isotropic_stage(runner, job, grids["isotropic"], mid, unit_stats, dest,
@@ -245,6 +242,8 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     finally:
         runner.close()
     report.device = report.units[-1].device if report.units else ""
+    if plan.mode in ("isotropic", "both"):
+        _check_axial_spectrum(report, dest, range(len(stats)) if plan.joint else live, plan.z_factor, stats)
     report.seconds = time.perf_counter() - t0
     if report.units and np.isfinite(report.gain_db) and not report.gain_db > 0:
         from ..core.progress import QualityWarning
@@ -490,10 +489,29 @@ def _job_id(job, arr, stats, out_dtype, out_axes, networks_digest: str = "") -> 
     return h.hexdigest()[:32]
 
 
+def _check_axial_spectrum(report, dest, channels, f, stats) -> None:
+    """The model-independent check of an isotropic result, per channel, on a central crop of its middle
+    time point (core.quality): recorded in the report, a QualityWarning where it is over-sharpened."""
+    from ..core.progress import QualityWarning
+    from ..core.quality import AXIAL_EXCESS_DB, SPECTRUM_SIDE, axial_excess_db, axial_excess_words
+
+    C, T, Z, Y, X = dest.shape5
+    ys = slice(max(0, (Y - SPECTRUM_SIDE) // 2), max(0, (Y - SPECTRUM_SIDE) // 2) + min(Y, SPECTRUM_SIDE))
+    xs = slice(max(0, (X - SPECTRUM_SIDE) // 2), max(0, (X - SPECTRUM_SIDE) // 2) + min(X, SPECTRUM_SIDE))
+    report.axial_excess_db = [float("nan")] * C
+    for c in channels:
+        if stats[c].constant:
+            continue
+        excess = axial_excess_db(dest.read(c, T // 2, slice(None), ys, xs), f)
+        report.axial_excess_db[c] = excess
+        if excess > AXIAL_EXCESS_DB:
+            warnings.warn(axial_excess_words(c, excess), QualityWarning, stacklevel=4)
+
+
 ESTIMATE_SIDE = 256  # the axial profile is read from a central lateral crop of at most this many pixels
 
 
-def _estimate_axial(job, src, fine_step):
+def _estimate_axial(job, src, fine_step, progress):
     """The job with each channel's axial profile read from its own data (core.estimate), and what was found.
 
     A channel too small or too flat to read a profile from keeps the default kernel, with a QualityWarning.
@@ -509,8 +527,10 @@ def _estimate_axial(job, src, fine_step):
     t0 = time.perf_counter()
     for c in range(C):
         vol = src.read(c, T // 2, slice(None), ys, xs).astype(np.float64)
+        progress(force=True, stage="estimate", channel=c)
         try:
-            profile, info = estimate_kernel(vol, (job.plan.z_factor, 1, 1), seed=job.cfg.seed)
+            profile, info = estimate_kernel(vol, (job.plan.z_factor, 1, 1), seed=job.cfg.seed,
+                                            callback=lambda _, c=c: progress(stage="estimate", channel=c))
         except ValueError as exc:
             warnings.warn(f"channel {c}: the axial profile could not be estimated ({exc}); using the default "
                           f"(cubic) kernel instead", QualityWarning, stacklevel=4)
@@ -536,7 +556,7 @@ def _report_axial(report, job, estimated) -> None:
     report.estimate_seconds += estimated[0].get("seconds", 0.0)
 
 
-def _estimate_lateral(job, src, stats, report, vs):
+def _estimate_lateral(job, src, stats, report, vs, progress):
     """The job with each channel's 2-D kernel read from the planes its network trains on (one kernel from
     the mean of the colours for a joint RGB plan), recorded in the report: the run's estimate in planes
     mode, ``estimated_lateral_*`` in both mode. A channel that cannot give one keeps bicubic."""
@@ -552,7 +572,9 @@ def _estimate_lateral(job, src, stats, report, vs):
             continue
         planes = [_plane(_read(src, stats, c, t, slice(z, z + 1), joint=plan.joint)) for t, z in stats[c].sample]
         planes = [p.mean(axis=0) if p.ndim == 3 else p for p in planes]
-        kernels.append(estimated_lateral(planes, plan.lateral_scale, found, f"channel {c}", stacklevel=4))
+        progress(force=True, stage="estimate", channel=c)
+        kernels.append(estimated_lateral(planes, plan.lateral_scale, found, f"channel {c}", stacklevel=4,
+                                         check=lambda c=c: progress(stage="estimate", channel=c)))
     if plan.joint:
         kernels = kernels * len(stats)
     physical = None
