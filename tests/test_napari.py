@@ -132,6 +132,10 @@ def test_manifest_is_valid_and_installed():
     assert pm.name == "napari-zssr"
     assert {w.display_name for w in pm.contributions.widgets} == {"ZSSR super-resolution"}
     assert {s.key for s in pm.contributions.sample_data} == {"nuclei_aniso", "cell_2d"}
+    import pathlib
+
+    root = pathlib.Path(__file__).parents[1]  # the top-level manifest is the packaged one
+    assert (root / "napari.yaml").read_text() == (root / "src" / "napari_zssr" / "napari.yaml").read_text()
 
 
 def test_closing_the_viewer_during_a_run_stops_the_worker_cleanly(qtbot, make_napari_viewer, caplog):
@@ -397,3 +401,22 @@ def test_the_widget_is_in_the_layers_transform_menu(make_napari_viewer):
     app.commands.execute_command("napari-zssr.widget").result()  # what choosing the menu item runs
     docks = viewer.window.dock_widgets
     assert any(isinstance(w, ZSSRWidget) for w in docks.values()), list(docks)
+
+
+def test_a_run_shows_its_progress_in_the_activity_dock(qtbot, viewer_with_stack):
+    from napari.utils import progress
+
+    viewer, layer = viewer_with_stack
+    widget = ZSSRWidget(viewer)
+    _tiny(widget)
+    widget.layer.value = layer
+    widget.make_isotropic()
+    seen = []
+    progress._all_instances.events.changed.connect(lambda e: seen.append((list(e.added), list(e.removed))))
+    _run_and_wait(qtbot, widget)
+    added = [bar for a, _ in seen for bar in a]
+    removed = [bar for _, r in seen for bar in r]
+    ours = [bar for bar in added if bar.desc.startswith(f"ZSSR {layer.name}")]
+    assert len(ours) == 1 and ours[0] in removed  # one bar for the run, gone when it ends
+    assert ours[0].n > 0
+    assert ours[0] not in progress._all_instances

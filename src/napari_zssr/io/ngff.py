@@ -41,6 +41,21 @@ def read_zarr(path) -> ImageData:
     return ImageData(arr, axes, sizes, unit, {"zarr": True})
 
 
+def pyramid_levels(path) -> list:
+    """The arrays of an OME-Zarr image's multiscale pyramid, finest first (one where it has no pyramid or
+    is a plain zarr array)."""
+    import zarr
+
+    node = zarr.open(path, mode="r")
+    if not isinstance(node, zarr.Group):
+        return [node]
+    attrs = dict(node.attrs)
+    ms = (attrs.get("multiscales") or (attrs.get("ome") or {}).get("multiscales") or [None])[0]
+    if not ms:
+        return [read_zarr(path).data]
+    return [node[d["path"]] for d in ms["datasets"]]
+
+
 def ome_metadata(axes: str, voxel_size, translate, unit, name: str = "napari-zssr") -> dict:
     """NGFF 0.4 ``multiscales`` entry for one level at path ``0``; ``axes`` must be in TCZYX order."""
     kinds = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}

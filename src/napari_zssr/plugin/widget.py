@@ -138,6 +138,7 @@ class ZSSRWidget(Container):
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress, Qt.QueuedConnection)
         self._worker = None
+        self._activity = None  # the run's bar in napari's activity dock
         self._stopped = threading.Event()  # set when this widget's run has left its worker function
         self._stopped.set()
         self._cancel = False
@@ -167,6 +168,7 @@ class ZSSRWidget(Container):
         """
         self._closing = True
         self._cancel = True
+        self._close_activity()
         worker = self._worker
         if worker is None:
             return True
@@ -330,6 +332,7 @@ class ZSSRWidget(Container):
                                                                 else None))
         self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._on_finished)
+        self._start_activity(f"ZSSR {'preview of ' if preview else ''}{layer.name}")
         self.run_btn.enabled = self.preview_btn.enabled = False
         self.cancel_btn.enabled = True
         self._worker.start()
@@ -380,9 +383,23 @@ class ZSSRWidget(Container):
             top.installEventFilter(self._close_watcher)
             self._watched = id(top)  # not the window itself: the widget must not keep the viewer alive
 
+    def _start_activity(self, desc: str) -> None:
+        from napari.utils import progress as activity
+
+        self._close_activity()
+        self._activity = activity(total=100, desc=desc)
+
+    def _close_activity(self) -> None:
+        if self._activity is not None:
+            self._activity.close()
+            self._activity = None
+
     def _set_progress(self, percent: int, text: str) -> None:
         self.progress.value = percent
         self.status.value = text
+        bar = self._activity
+        if bar is not None and percent > bar.n:
+            bar.update(percent - bar.n)
 
     def _on_progress(self, p):
         if self._closing:
@@ -476,6 +493,7 @@ class ZSSRWidget(Container):
 
     def _on_finished(self):
         self._worker = None
+        self._close_activity()
         if self._closing:
             return
         self.run_btn.enabled = self.preview_btn.enabled = True

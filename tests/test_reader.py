@@ -1,0 +1,66 @@
+"""The napari reader in a real viewer: the plugin's own OME-Zarr output, pyramids, big TIFFs lazily."""
+
+import numpy as np
+import pytest
+
+napari = pytest.importorskip("napari")
+
+from napari_zssr.plugin import reader  # noqa: E402
+
+
+def test_the_plugins_own_ome_zarr_output_reopens_with_its_scale_lazily(tmp_path, make_napari_viewer, tiny_config):
+    from napari_zssr import upscale
+
+    src = (np.random.default_rng(0).random((2, 4, 24, 24)) * 1000).astype(np.uint16)
+    path = str(tmp_path / "out.ome.zarr")
+    upscale(src, (1, 1, 2, 2), axes="CZYX", config=tiny_config, out=path, voxel_size=(1.0, 1.2, 0.3, 0.3), unit="um")
+    assert reader.napari_get_reader(path) is not None
+    viewer = make_napari_viewer()
+    layers = viewer.open(path, plugin="napari-zssr")
+    assert len(layers) == 2  # one per channel
+    for layer in layers:
+        assert not isinstance(layer.data, np.ndarray)  # lazy: read as napari shows it
+        assert layer.data.shape == (4, 48, 48)
+        np.testing.assert_allclose(layer.scale, [1.2, 0.15, 0.15])
+        assert layer.metadata["axes"] == "ZYX" and tuple(layer.units) == ("micrometer",) * 3
+
+
+def test_an_ome_zarr_pyramid_opens_as_a_multiscale_layer(tmp_path, make_napari_viewer):
+    import zarr
+
+    path = str(tmp_path / "pyramid.ome.zarr")
+    base = (np.random.default_rng(1).random((8, 64, 64)) * 255).astype(np.uint8)
+    g = zarr.open_group(path, mode="w")
+    levels = [base, base[:, ::2, ::2], base[:, ::4, ::4]]
+    for i, a in enumerate(levels):
+        g.create_array(str(i), data=a, chunks=(1, 32, 32))
+    g.attrs["multiscales"] = [{
+        "version": "0.4", "name": "p",
+        "axes": [{"name": "z", "type": "space", "unit": "micrometer"}, {"name": "y", "type": "space", "unit": "micrometer"},
+                 {"name": "x", "type": "space", "unit": "micrometer"}],
+        "datasets": [{"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": [2.0, 0.5 * 2 ** i, 0.5 * 2 ** i]}]}
+                     for i in range(3)]}]
+    viewer = make_napari_viewer()
+    layer, = viewer.open(path, plugin="napari-zssr")
+    assert layer.multiscale and [tuple(d.shape) for d in layer.data] == [a.shape for a in levels]
+    np.testing.assert_allclose(layer.scale, [2.0, 0.5, 0.5])
+    np.testing.assert_array_equal(np.asarray(layer.data[0]), base)
+
+
+def test_a_tiff_too_big_to_read_whole_opens_lazily(tmp_path, make_napari_viewer, monkeypatch):
+    import tifffile
+
+    data = (np.random.default_rng(2).random((6, 20, 22)) * 1000).astype(np.uint16)
+    path = str(tmp_path / "big.tif")
+    tifffile.imwrite(path, data, imagej=True, resolution=(1 / 0.3, 1 / 0.3), metadata={"axes": "ZYX", "spacing": 1.2,
+                                                                                       "unit": "um"})
+    (eager, _, _), = reader.read_layers(path)
+    assert isinstance(eager, np.ndarray)
+    monkeypatch.setattr(reader, "LAZY_BYTES", 1000)  # this file counts as big
+    viewer = make_napari_viewer()
+    layer, = viewer.open(path, plugin="napari-zssr")
+    assert not isinstance(layer.data, np.ndarray)
+    np.testing.assert_array_equal(np.asarray(layer.data), data)
+    np.testing.assert_allclose(layer.scale, [1.2, 0.3, 0.3])
+    assert reader.napari_get_reader(str(tmp_path / "x.png")) is None
+    assert reader.napari_get_reader(str(tmp_path / "missing.zarr")) is None
