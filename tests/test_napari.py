@@ -1,5 +1,7 @@
 """The plugin in a real napari viewer (Xvfb through pytest-xvfb), no mocks."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -403,20 +405,33 @@ def test_the_widget_is_in_the_layers_transform_menu(make_napari_viewer):
     assert any(isinstance(w, ZSSRWidget) for w in docks.values()), list(docks)
 
 
-def test_a_run_shows_its_progress_in_the_activity_dock(qtbot, viewer_with_stack):
-    from napari.utils import progress
+def test_networks_saved_by_one_run_are_applied_to_another_layer(qtbot, make_napari_viewer, tmp_path):
+    from napari_zssr import QualityWarning
 
-    viewer, layer = viewer_with_stack
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(3)
+    first = (rng.random((4, 32, 32)) * 1000).astype(np.float32)
+    a = viewer.add_image(first, name="t0", scale=(1.0, 0.3, 0.3), units=("um",) * 3)
+    b = viewer.add_image(first * 0.9 + 20, name="t1", scale=(1.0, 0.3, 0.3), units=("um",) * 3)
+    c = viewer.add_image(first, name="finer", scale=(1.0, 0.15, 0.15), units=("um",) * 3)
     widget = ZSSRWidget(viewer)
     _tiny(widget)
-    widget.layer.value = layer
-    widget.make_isotropic()
-    seen = []
-    progress._all_instances.events.changed.connect(lambda e: seen.append((list(e.added), list(e.removed))))
+    nets = tmp_path / "nets.pt"
+    widget.layer.value = a
+    widget.factors.value = "1, 2, 2"
+    widget.save_nets.value = str(nets)
     _run_and_wait(qtbot, widget)
-    added = [bar for a, _ in seen for bar in a]
-    removed = [bar for _, r in seen for bar in r]
-    ours = [bar for bar in added if bar.desc.startswith(f"ZSSR {layer.name}")]
-    assert len(ours) == 1 and ours[0] in removed  # one bar for the run, gone when it ends
-    assert ours[0].n > 0
-    assert ours[0] not in progress._all_instances
+    assert nets.exists() and viewer.layers[-1].name.startswith("t0 ZSSR")
+    widget.save_nets.value = ""
+    widget.apply_nets.value = str(nets)
+    for layer, warned in ((b, False), (c, True)):
+        widget.layer.value = layer
+        widget.factors.value = "1, 2, 2"
+        _run_and_wait(qtbot, widget)
+        out = viewer.layers[-1]
+        assert out.name.startswith(f"{layer.name} ZSSR") and out.data.shape == (4, 64, 64)
+        assert "applied the saved networks (no training)" in widget.status.value
+        assert ("trained at voxel sizes" in widget.status.value) == warned, widget.status.value
+    widget.apply_nets.value = str(tmp_path / "not_networks.pt")
+    (tmp_path / "not_networks.pt").write_bytes(b"junk")
+    assert widget.run() is None and "not a napari-zssr networks file" in widget.status.value

@@ -94,9 +94,7 @@ def axial_excess_db(volume, f: float) -> float:
     L = min(Z, Y, X, MAX_SEGMENT)
     if L < 16 or Z < 2 * f:
         return float("nan")
-    ys = slice(max(0, (Y - SPECTRUM_SIDE) // 2), max(0, (Y - SPECTRUM_SIDE) // 2) + min(Y, SPECTRUM_SIDE))
-    xs = slice(max(0, (X - SPECTRUM_SIDE) // 2), max(0, (X - SPECTRUM_SIDE) // 2) + min(X, SPECTRUM_SIDE))
-    vol = vol[:, ys, xs]
+    vol = vol[:, central(Y, SPECTRUM_SIDE), central(X, SPECTRUM_SIDE)]
     rng = np.random.default_rng(0)
     z = _segments(np.moveaxis(vol, 0, -1), L, rng)
     lateral = np.concatenate([_segments(vol, L, rng), _segments(np.swapaxes(vol, 1, 2), L, rng)])
@@ -111,6 +109,12 @@ def axial_excess_db(volume, f: float) -> float:
     if not resolved.any() or not added.any():
         return float("nan")
     return float(smooth[added].max() - ratio[resolved].mean())
+
+
+def central(n: int, side: int) -> slice:
+    """The middle ``side`` samples of an axis of ``n`` (all of them where it is shorter)."""
+    start = max(0, (n - side) // 2)
+    return slice(start, start + min(n, side))
 
 
 def _segments(vol: np.ndarray, L: int, rng, most: int = 20000) -> np.ndarray:

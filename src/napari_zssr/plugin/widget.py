@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 
@@ -120,6 +121,12 @@ class ZSSRWidget(Container):
                               tooltip="float32, or the source's type (rounded and clipped)")
         self.precision = ComboBox(label="precision", choices=["auto", "float32", "bfloat16", "float16"], value="auto",
                                   tooltip="the network's precision; auto: the fastest a short probe finds correct")
+        self.save_nets = FileEdit(label="save networks", mode="w", filter="*.pt", value="",
+                                  tooltip="after the run, save the trained networks (one per channel) to this file, "
+                                          "to apply them to other layers of the same acquisition")
+        self.apply_nets = FileEdit(label="apply networks", mode="r", filter="*.pt", value="",
+                                   tooltip="apply networks saved by an earlier run instead of training (their "
+                                           "settings and kernel are used)")
         self.preview_btn = PushButton(text="Preview (current plane or a band of rows)",
                                       tooltip="run on a small region first: see the result, the time it took "
                                               "and an estimate for the whole layer")
@@ -129,7 +136,7 @@ class ZSSRWidget(Container):
         self.status = Label(label="", value="")
         self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.preset, self.max_steps,
                      self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.seed, self.device,
-                     self.precision, self.dtype,
+                     self.precision, self.dtype, self.save_nets, self.apply_nets,
                      self.preview_btn, self.run_btn, self.cancel_btn, self.progress, self.status])
         self.status.native.setWordWrap(True)  # long messages must not widen the dock
         self.plot = LossPlot()
@@ -138,7 +145,8 @@ class ZSSRWidget(Container):
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress, Qt.QueuedConnection)
         self._worker = None
-        self._activity = None  # the run's bar in napari's activity dock
+        self._net_note = ""  # why networks applied to this layer may not fit it
+        self._applying = False  # this run applies saved networks
         self._stopped = threading.Event()  # set when this widget's run has left its worker function
         self._stopped.set()
         self._cancel = False
@@ -168,7 +176,6 @@ class ZSSRWidget(Container):
         """
         self._closing = True
         self._cancel = True
-        self._close_activity()
         worker = self._worker
         if worker is None:
             return True
@@ -277,6 +284,34 @@ class ZSSRWidget(Container):
             sizes = {a: to_unit(v, unit, "um") for a, v in sizes.items()}
         return optics_kernel(axes, sizes, factors, mode, self.na.value, self.wavelength.value / 1000.0, self.ri.value)
 
+    def _network_args(self, layer, axes) -> dict:
+        """``save_networks=`` and ``networks=`` from the two file fields, with the layer's voxel sizes so
+        that networks applied to data of another pixel size say so."""
+        kw = {}
+        self._net_note = ""
+        # an empty field reads as the working folder: a folder is never a networks file
+        save, apply = ("" if str(f.value) in ("", ".") or os.path.isdir(f.value) else str(f.value)
+                       for f in (self.save_nets, self.apply_nets))
+        if save:  # the file dialog asked before replacing; the file is replaced only once the run has finished
+            kw["save_networks"] = save
+            kw["overwrite"] = True
+        if apply:
+            kw["networks"] = apply
+        if kw:
+            try:
+                sizes, unit = spatial_sizes_of(layer, axes)
+            except ValueError:  # no voxel sizes, or axes without a length unit: nothing to compare
+                sizes, unit = {}, None
+            if unit is not None and sizes:
+                scale, _ = layer_geometry(layer, axes)
+                kw["voxel_size"] = [sizes.get(a, s) for a, s in zip(axes, scale)]
+                kw["unit"] = unit
+        if apply:  # a file that is not ours is refused now; a pixel size that differs is said at the end too
+            from ..stack.networks import load_networks, voxel_size_note
+
+            self._net_note = voxel_size_note(load_networks(apply), kw.get("voxel_size"), kw.get("unit"))
+        return kw
+
     # ------------------------------------------------------------------ running
 
     def run(self, *_):
@@ -316,6 +351,8 @@ class ZSSRWidget(Container):
                 kw["dtype"] = layer.data.dtype
             if not preview:
                 kw.update(self._big_result_store(layer, data, plan))
+                kw.update(self._network_args(layer, axes))
+            self._applying = "networks" in kw
         except (ValueError, TypeError, OSError) as exc:
             show_error(f"ZSSR: {exc}")
             self.status.value = f"error: {exc}"
@@ -332,7 +369,6 @@ class ZSSRWidget(Container):
                                                                 else None))
         self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._on_finished)
-        self._start_activity(f"ZSSR {'preview of ' if preview else ''}{layer.name}")
         self.run_btn.enabled = self.preview_btn.enabled = False
         self.cancel_btn.enabled = True
         self._worker.start()
@@ -383,23 +419,9 @@ class ZSSRWidget(Container):
             top.installEventFilter(self._close_watcher)
             self._watched = id(top)  # not the window itself: the widget must not keep the viewer alive
 
-    def _start_activity(self, desc: str) -> None:
-        from napari.utils import progress as activity
-
-        self._close_activity()
-        self._activity = activity(total=100, desc=desc)
-
-    def _close_activity(self) -> None:
-        if self._activity is not None:
-            self._activity.close()
-            self._activity = None
-
     def _set_progress(self, percent: int, text: str) -> None:
         self.progress.value = percent
         self.status.value = text
-        bar = self._activity
-        if bar is not None and percent > bar.n:
-            bar.update(percent - bar.n)
 
     def _on_progress(self, p):
         if self._closing:
@@ -469,8 +491,13 @@ class ZSSRWidget(Container):
         if (np.isfinite(report.gain_db) and not report.gain_db > 0) or report.over_sharpened():  # QualityWarning
             where += "; WARNING: it may be no better than interpolation (see the notification)"
         held = "held out" if report.gain_held_out else "not held out"
-        self.status.value = (f"done in {report.seconds:.1f} s on {report.device} in {report.precision}; internal gain over cubic "
-                             f"{report.gain_db:+.2f} dB ({held}){where}")
+        gain = f"internal gain over cubic {report.gain_db:+.2f} dB ({held})"
+        if self._applying:
+            gain = "applied the saved networks (no training)"
+            if self._net_note:
+                where += f"; WARNING: {self._net_note}"
+        device = f" on {report.device}" if report.device else ""
+        self.status.value = f"done in {report.seconds:.1f} s{device} in {report.precision}; {gain}{where}"
         if full_plan is not None:
             estimate = self._estimate(layer, full_plan, report, math.prod(out.shape))
             self.status.value = f"preview {self.status.value}; {estimate}"
@@ -493,7 +520,6 @@ class ZSSRWidget(Container):
 
     def _on_finished(self):
         self._worker = None
-        self._close_activity()
         if self._closing:
             return
         self.run_btn.enabled = self.preview_btn.enabled = True

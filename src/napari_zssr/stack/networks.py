@@ -12,9 +12,11 @@ import os
 FORMAT = "napari-zssr networks 1"
 
 
-def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool = False) -> None:
+def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool = False, voxel_size=None,
+                  unit=None) -> None:
     """Write ``models`` ({(kind, channel): TrainedNetwork}) with what applying them needs, atomically:
-    the kernels themselves too (back-projection uses them), not only their names."""
+    the kernels themselves too (back-projection uses them), not only their names; and the voxel sizes
+    they were trained at, where known, so that applying them elsewhere can say when those differ."""
     import torch
 
     from .. import __version__
@@ -36,6 +38,8 @@ def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool =
         "lateral_kernels": [{"name": k.name, "array": None if k.array is None else torch.from_numpy(k.array.copy())}
                             for k in job.lat_kernels],
         "ranges": [[float(s.lo), float(s.span)] for s in stats],
+        "voxel_size": None if voxel_size is None else [float(v) for v in voxel_size],
+        "unit": None if unit is None else str(unit),
         "networks": [{"kind": kind, "channel": int(c), "state": m.state, "in_channels": int(m.channels),
                       "scale": [float(v) for v in m.scale], "bp_iters": int(m.bp_iters)}
                      for (kind, c), m in sorted(models.items())],
@@ -70,6 +74,23 @@ def check_fits(saved: dict, plan, n_channels: int, path) -> None:
     if len(saved["ranges"]) != n_channels:
         raise ValueError(f"the networks in {path} are for {len(saved['ranges'])} channel(s); the data has "
                          f"{n_channels}")
+
+
+def voxel_size_note(saved: dict, voxel_size, unit) -> str:
+    """Why applying ``saved`` to data of ``voxel_size`` may not reproduce its quality, or "" where the sizes
+    agree (within 1 %) or either is unknown: the networks learnt the structure at their own pixel size."""
+    from ..io.units import length_unit
+
+    def same_unit(a, b):
+        return a == b or (a is not None and b is not None and (length_unit(a) or a) == (length_unit(b) or b))
+
+    was = saved.get("voxel_size")
+    if was is None or voxel_size is None or len(was) != len(voxel_size) or not same_unit(saved.get("unit"), unit):
+        return ""
+    if all(abs(a - b) <= 0.01 * max(abs(a), abs(b)) for a, b in zip(was, voxel_size)):
+        return ""
+    return (f"the networks were trained at voxel sizes {was} {unit or ''} and this data has {list(voxel_size)}: "
+            f"the structure they learnt is at another scale, so the result may be worse than a run trained on it")
 
 
 def models_of(saved: dict) -> dict:

@@ -156,6 +156,11 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         lat_kernel = saved_lat or lat_kernel
         ax_kernel = saved_ax or ax_kernel
         net_digest = nets.digest(networks)
+        note = nets.voxel_size_note(saved, vs, unit)
+        if note:
+            from ..core.progress import QualityWarning
+
+            warnings.warn(note, QualityWarning, stacklevel=3)
     job = Job(plan, cfg, lat_kernel, ax_kernel, saved_axs if saved is not None else (),
               saved_lats if saved is not None else ())
     report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name, precision=cfg.precision, precision_probe=probe,
@@ -258,7 +263,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     if save_networks is not None:
         from . import networks as nets
 
-        nets.save_networks(save_networks, report.networks, job, report.kernel, stats, overwrite)
+        nets.save_networks(save_networks, report.networks, job, report.kernel, stats, overwrite, vs, unit)
     if store is not None:
         result = store.finish({"seconds": report.seconds, "device": report.device, "gain_db": report.gain_db,
                                "steps": [u.steps for u in report.units]})
@@ -493,11 +498,10 @@ def _check_axial_spectrum(report, dest, channels, f, stats) -> None:
     """The model-independent check of an isotropic result, per channel, on a central crop of its middle
     time point (core.quality): recorded in the report, a QualityWarning where it is over-sharpened."""
     from ..core.progress import QualityWarning
-    from ..core.quality import AXIAL_EXCESS_DB, SPECTRUM_SIDE, axial_excess_db, axial_excess_words
+    from ..core.quality import AXIAL_EXCESS_DB, SPECTRUM_SIDE, axial_excess_db, axial_excess_words, central
 
     C, T, Z, Y, X = dest.shape5
-    ys = slice(max(0, (Y - SPECTRUM_SIDE) // 2), max(0, (Y - SPECTRUM_SIDE) // 2) + min(Y, SPECTRUM_SIDE))
-    xs = slice(max(0, (X - SPECTRUM_SIDE) // 2), max(0, (X - SPECTRUM_SIDE) // 2) + min(X, SPECTRUM_SIDE))
+    ys, xs = central(Y, SPECTRUM_SIDE), central(X, SPECTRUM_SIDE)
     report.axial_excess_db = [float("nan")] * C
     for c in channels:
         if stats[c].constant:
@@ -519,10 +523,10 @@ def _estimate_axial(job, src, fine_step, progress):
     from ..core.axial import AxialKernel
     from ..core.estimate import estimate_kernel
     from ..core.progress import QualityWarning
+    from ..core.quality import central
 
     C, T, Z, Y, X = src.shape5
-    ys = slice(max(0, (Y - ESTIMATE_SIDE) // 2), max(0, (Y - ESTIMATE_SIDE) // 2) + min(Y, ESTIMATE_SIDE))
-    xs = slice(max(0, (X - ESTIMATE_SIDE) // 2), max(0, (X - ESTIMATE_SIDE) // 2) + min(X, ESTIMATE_SIDE))
+    ys, xs = central(Y, ESTIMATE_SIDE), central(X, ESTIMATE_SIDE)
     kernels, found = [], []
     t0 = time.perf_counter()
     for c in range(C):
