@@ -435,3 +435,28 @@ def test_networks_saved_by_one_run_are_applied_to_another_layer(qtbot, make_napa
     widget.apply_nets.value = str(tmp_path / "not_networks.pt")
     (tmp_path / "not_networks.pt").write_bytes(b"junk")
     assert widget.run() is None and "not a napari-zssr networks file" in widget.status.value
+
+
+def test_a_layer_without_voxel_sizes_takes_them_typed_and_guessed_axes_are_flagged(make_napari_viewer):
+    viewer = make_napari_viewer()
+    data = np.random.default_rng(4).random((5, 16, 16)).astype(np.float32)
+    layer = viewer.add_image(data)  # as napari's own TIFF reader gives it: scale 1, no axes
+    widget = ZSSRWidget(viewer)
+    widget.layer.value = layer
+    assert widget.axes.value == "ZYX" and "guessed as ZYX from the shape" in widget.status.value
+    shown = lambda w: not w.native.isHidden()  # noqa: E731 - the viewer's window itself is not shown in tests
+    assert shown(widget.z_step) and shown(widget.pixel_size) and "no voxel sizes" in widget.status.value
+    widget.factors.value = "1, 1, 1"
+    widget.make_isotropic()  # nothing typed yet: says what is missing, changes nothing
+    assert "type the z step" in widget.status.value and widget.factors.value == "1, 1, 1"
+    widget.z_step.value, widget.pixel_size.value = 1.2, 0.3
+    widget.make_isotropic()
+    assert widget.parsed_factors() == pytest.approx([4, 1, 1])
+    np.testing.assert_allclose(layer.scale, [1.2, 0.3, 0.3])  # so that the result overlays it
+    assert [str(u) for u in layer.units] == ["micrometer"] * 3
+    np.testing.assert_array_equal(layer.data, data)
+    assert not shown(widget.z_step) and "typed z step 1.2" in widget.status.value
+
+    labelled = viewer.add_image(data, scale=(1.2, 0.3, 0.3), units=("um",) * 3, metadata={"axes": "ZYX"})
+    widget.layer.value = labelled
+    assert not shown(widget.z_step) and "guessed" not in widget.status.value

@@ -62,6 +62,16 @@ def guess_axes(layer) -> str:
     return {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TCZYX"}.get(nd, "")
 
 
+def axes_from_shape_only(layer) -> bool:
+    """True where ``guess_axes`` had nothing but the shape to go by (no axes in the metadata, no letter
+    labels): then ZYX may really be TYX, and the user should say."""
+    md = (layer.metadata or {}).get("axes")
+    if isinstance(md, str) and len(md) == layer.data.ndim:
+        return False
+    labels = [str(a).upper() for a in getattr(layer, "axis_labels", ())]
+    return not (labels and all(len(a) == 1 and a in "TCZYXS" for a in labels))
+
+
 def layer_geometry(layer, axes: str):
     """(scale, translate) per letter of ``axes``; an RGB channel axis gets 1 and 0."""
     scale, translate = list(layer.scale), list(layer.translate)
@@ -107,6 +117,11 @@ class ZSSRWidget(Container):
         self.mode = ComboBox(label="mode", choices=["auto", "planes", "isotropic", "both"], value="auto")
         self.factors = LineEdit(label="factors", tooltip="one factor per axis, e.g. 4, 1, 1 for z x4")
         self.make_iso = PushButton(text="make isotropic (z factor from the layer's scale)")
+        # for layers without voxel sizes (napari's own TIFF reader, or a file without them)
+        self.z_step = FloatSpinBox(label="z step (um)", min=0.0, max=1e4, step=0.05, value=0.0, visible=False,
+                                   tooltip="the layer has no voxel sizes: type the z step to make it isotropic")
+        self.pixel_size = FloatSpinBox(label="pixel size (um)", min=0.0, max=1e4, step=0.01, value=0.0,
+                                       visible=False, tooltip="the lateral pixel size of the layer")
         self.preset = ComboBox(label="preset", choices=PRESETS, value="auto")
         self.max_steps = SpinBox(label="max steps", min=0, max=100000, value=0,
                                  tooltip="cap on training steps per network; 0: the preset's own")
@@ -134,7 +149,8 @@ class ZSSRWidget(Container):
         self.cancel_btn = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="progress", min=0, max=100, value=0)
         self.status = Label(label="", value="")
-        self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.preset, self.max_steps,
+        self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.z_step, self.pixel_size,
+                     self.preset, self.max_steps,
                      self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.seed, self.device,
                      self.precision, self.dtype, self.save_nets, self.apply_nets,
                      self.preview_btn, self.run_btn, self.cancel_btn, self.progress, self.status])
@@ -147,6 +163,7 @@ class ZSSRWidget(Container):
         self._worker = None
         self._net_note = ""  # why networks applied to this layer may not fit it
         self._applying = False  # this run applies saved networks
+        self._sizes_missing = False  # the layer has no voxel sizes: the typed ones are used
         self._stopped = threading.Event()  # set when this widget's run has left its worker function
         self._stopped.set()
         self._cancel = False
@@ -210,6 +227,24 @@ class ZSSRWidget(Container):
         axes = guess_axes(layer)
         self.axes.value = axes
         self.factors.value = ", ".join("2" if a in "YX" else "1" for a in axes)
+        missing = "Z" in axes and not self._has_voxel_sizes(layer, axes)
+        self._sizes_missing = missing
+        self.z_step.visible = self.pixel_size.visible = missing
+        notes = []
+        if layer.data.ndim - int(layer.rgb) >= 3 and axes_from_shape_only(layer):  # RGB's last axis is S
+            notes.append(f"axes guessed as {axes} from the shape: check them (a time-lapse is TYX, and ZYX on "
+                         f"it would interpolate between time points)")
+        if missing:
+            notes.append("the layer has no voxel sizes: type the z step and pixel size to make it isotropic")
+        self.status.value = "; ".join(notes)
+
+    @staticmethod
+    def _has_voxel_sizes(layer, axes: str) -> bool:
+        try:
+            spatial_sizes_of(layer, axes)
+        except ValueError:
+            return False
+        return True
 
     def _on_kernel(self, value):
         optics = value == KERNELS[1]
@@ -234,11 +269,13 @@ class ZSSRWidget(Container):
         if layer is None or "Z" not in axes:
             self.status.value = "make isotropic needs an image with a Z axis"
             return
+        typed = self._sizes_missing and self.z_step.value > 0 and self.pixel_size.value > 0
         try:
-            steps, _ = spatial_sizes_of(layer, axes)
             vals = self.parsed_factors()
+            steps = self._typed_sizes(layer, axes) if typed else spatial_sizes_of(layer, axes)[0]
         except ValueError as exc:
-            self.status.value = f"make isotropic: {exc}"
+            hint = "; or type the z step and the pixel size" if self._sizes_missing else ""
+            self.status.value = f"make isotropic: {exc}{hint}"
             return
         zi, xi = axes.index("Z"), axes.index("X")
         fz = steps["Z"] / (steps["X"] / vals[xi])
@@ -247,8 +284,26 @@ class ZSSRWidget(Container):
             return
         vals[zi] = round(fz, 4)
         self.factors.value = ", ".join(f"{v:g}" for v in vals)
+        if typed:
+            self.status.value = (f"the layer's scale is now the typed z step {steps['Z']:g} um and pixel size "
+                                 f"{steps['X']:g} um; z factor {vals[zi]:g}")
         if self.mode.value == "auto" and all(v == 1 for a, v in zip(axes, vals) if a in "YX"):
             self.mode.value = "isotropic"
+
+    def _typed_sizes(self, layer, axes: str) -> dict:
+        """The typed z step and pixel size, given to the layer as its scale (in um) so that the result,
+        scaled from it, overlays the source; the data itself is not touched."""
+        z, xy = float(self.z_step.value), float(self.pixel_size.value)
+        sizes = {"Z": z, "Y": xy, "X": xy}
+        scale, _ = layer_geometry(layer, axes)
+        scale = [sizes.get(a, v) for a, v in zip(axes, scale)]
+        layer.scale = scale[:-1] if layer.rgb else scale
+        units = list(getattr(layer, "units", None) or ["pixel"] * layer.ndim)
+        spatial = [a for a in axes if a != "S"]
+        layer.units = [("um" if a in sizes else u) for a, u in zip(spatial, units)]
+        self._sizes_missing = False
+        self.z_step.visible = self.pixel_size.visible = False
+        return sizes
 
     def _config(self):
         """A function that builds the run's config; the settings are read and checked now, on the GUI thread."""
