@@ -170,7 +170,9 @@ def test_closing_the_viewer_during_a_run_stops_the_worker_cleanly(qtbot, make_na
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
-def test_dask_layer_in_and_result_too_big_for_ram_comes_back_as_a_dask_layer(qtbot, make_napari_viewer):
+def test_dask_layer_in_and_result_too_big_for_ram_comes_back_as_a_dask_layer(qtbot, make_napari_viewer, tmp_path):
+    import os
+
     import dask.array as da
 
     viewer = make_napari_viewer()
@@ -190,6 +192,17 @@ def test_dask_layer_in_and_result_too_big_for_ram_comes_back_as_a_dask_layer(qtb
     np.testing.assert_allclose(np.asarray(on_disk.data), in_ram.data, rtol=1e-6)
     assert "kept on disk in" in widget.status.value and on_disk.metadata["zssr"]["store"].endswith(".zarr/0")
     np.testing.assert_allclose(on_disk.scale, in_ram.scale)
+    temp = os.path.dirname(os.path.dirname(on_disk.metadata["zssr"]["store"]))
+    assert os.path.basename(temp).startswith("napari-zssr-") and os.path.isdir(temp)
+    viewer.layers.remove(on_disk)  # the plugin's own temporary store goes with its layer
+    assert not os.path.exists(temp)
+    widget.store_folder.value = str(tmp_path)  # a folder the user chose: kept, never reused
+    for _ in range(2):
+        _run_and_wait(qtbot, widget)
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == [f"{src.name}-2.zarr", f"{src.name}.zarr"], kept
+    viewer.layers.remove(viewer.layers[-1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept
 
 
 def test_preview_runs_on_the_current_plane_and_estimates_the_whole_run(qtbot, make_napari_viewer):
@@ -422,7 +435,7 @@ def test_networks_saved_by_one_run_are_applied_to_another_layer(qtbot, make_napa
     widget.save_nets.value = str(nets)
     _run_and_wait(qtbot, widget)
     assert nets.exists() and viewer.layers[-1].name.startswith("t0 ZSSR")
-    widget.save_nets.value = ""
+    widget.save_nets.value = None
     widget.apply_nets.value = str(nets)
     for layer, warned in ((b, False), (c, True)):
         widget.layer.value = layer
@@ -460,3 +473,20 @@ def test_a_layer_without_voxel_sizes_takes_them_typed_and_guessed_axes_are_flagg
     labelled = viewer.add_image(data, scale=(1.2, 0.3, 0.3), units=("um",) * 3, metadata={"axes": "ZYX"})
     widget.layer.value = labelled
     assert not shown(widget.z_step) and "guessed" not in widget.status.value
+
+
+def test_closing_the_viewer_removes_the_plugins_temporary_stores(qtbot, make_napari_viewer):
+    import os
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(5).random((2, 16, 16)).astype(np.float32))
+    widget = ZSSRWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.factors.value = "1, 2, 2"
+    _tiny(widget)
+    widget.ram_fraction = 0.0
+    _run_and_wait(qtbot, widget)
+    temp = os.path.dirname(os.path.dirname(viewer.layers[-1].metadata["zssr"]["store"]))
+    assert os.path.isdir(temp)
+    viewer.close()
+    assert not os.path.exists(temp)

@@ -136,12 +136,15 @@ class ZSSRWidget(Container):
                               tooltip="float32, or the source's type (rounded and clipped)")
         self.precision = ComboBox(label="precision", choices=["auto", "float32", "bfloat16", "float16"], value="auto",
                                   tooltip="the network's precision; auto: the fastest a short probe finds correct")
-        self.save_nets = FileEdit(label="save networks", mode="w", filter="*.pt", value="",
+        self.save_nets = FileEdit(label="save networks", mode="w", filter="*.pt", nullable=True,
                                   tooltip="after the run, save the trained networks (one per channel) to this file, "
                                           "to apply them to other layers of the same acquisition")
-        self.apply_nets = FileEdit(label="apply networks", mode="r", filter="*.pt", value="",
+        self.apply_nets = FileEdit(label="apply networks", mode="r", filter="*.pt", nullable=True,
                                    tooltip="apply networks saved by an earlier run instead of training (their "
                                            "settings and kernel are used)")
+        self.store_folder = FileEdit(label="big results in", mode="d", nullable=True,
+                                     tooltip="results too big for RAM are written to a zarr store in this folder "
+                                             "and kept; empty: a temporary folder, removed with its layer")
         self.preview_btn = PushButton(text="Preview (current plane or a band of rows)",
                                       tooltip="run on a small region first: see the result, the time it took "
                                               "and an estimate for the whole layer")
@@ -152,7 +155,7 @@ class ZSSRWidget(Container):
         self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.z_step, self.pixel_size,
                      self.preset, self.max_steps,
                      self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.seed, self.device,
-                     self.precision, self.dtype, self.save_nets, self.apply_nets,
+                     self.precision, self.dtype, self.store_folder, self.save_nets, self.apply_nets,
                      self.preview_btn, self.run_btn, self.cancel_btn, self.progress, self.status])
         self.status.native.setWordWrap(True)  # long messages must not widen the dock
         self.plot = LossPlot()
@@ -164,6 +167,7 @@ class ZSSRWidget(Container):
         self._net_note = ""  # why networks applied to this layer may not fit it
         self._applying = False  # this run applies saved networks
         self._sizes_missing = False  # the layer has no voxel sizes: the typed ones are used
+        self._run_temp = None  # the temporary folder of this run's store, if it has one
         self._stopped = threading.Event()  # set when this widget's run has left its worker function
         self._stopped.set()
         self._cancel = False
@@ -180,9 +184,29 @@ class ZSSRWidget(Container):
         self._refresh_layers()
         # closing the viewer (or deleting the dock) during a run stops the worker cleanly; the window is
         # found through Qt (the dock's top-level window) when a run starts, not through napari's internals
-        self._close_watcher = _CloseWatcher(self.shutdown)
+        self._close_watcher = _CloseWatcher(self._on_viewer_close)
+        self._temp_stores = {}  # id of a result layer -> the temporary folder of its store
+        napari_viewer.layers.events.removed.connect(self._remove_temp_store)
         self._watched = None
         self.native.destroyed.connect(self.shutdown)
+
+    def _remove_temp_store(self, event) -> None:
+        """A result layer whose store the plugin put in a temporary folder is gone: so is the folder.
+        A store in a folder the user chose is never removed."""
+        import shutil
+
+        folder = self._temp_stores.pop(id(event.value), None)
+        if folder is not None and os.path.basename(folder).startswith("napari-zssr-"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _on_viewer_close(self) -> None:
+        import shutil
+
+        self.shutdown()
+        for folder in self._temp_stores.values():
+            if os.path.basename(folder).startswith("napari-zssr-"):
+                shutil.rmtree(folder, ignore_errors=True)
+        self._temp_stores.clear()
 
     def shutdown(self, *_, timeout_ms: int = 30_000) -> bool:
         """The viewer or the widget is going away: cancel this widget's run, wait for it, add nothing.
@@ -344,9 +368,7 @@ class ZSSRWidget(Container):
         that networks applied to data of another pixel size say so."""
         kw = {}
         self._net_note = ""
-        # an empty field reads as the working folder: a folder is never a networks file
-        save, apply = ("" if str(f.value) in ("", ".") or os.path.isdir(f.value) else str(f.value)
-                       for f in (self.save_nets, self.apply_nets))
+        save, apply = ("" if f.value is None else str(f.value) for f in (self.save_nets, self.apply_nets))
         if save:  # the file dialog asked before replacing; the file is replaced only once the run has finished
             kw["save_networks"] = save
             kw["overwrite"] = True
@@ -407,6 +429,8 @@ class ZSSRWidget(Container):
             if not preview:
                 kw.update(self._big_result_store(layer, data, plan))
                 kw.update(self._network_args(layer, axes))
+            # a store the plugin put in a new temporary folder goes with its layer
+            self._run_temp = os.path.dirname(kw["out"]) if "out" in kw and self.store_folder.value is None else None
             self._applying = "networks" in kw
         except (ValueError, TypeError, OSError) as exc:
             show_error(f"ZSSR: {exc}")
@@ -445,7 +469,12 @@ class ZSSRWidget(Container):
         """``out=`` a zarr store when the result would crowd the RAM; napari then reads it lazily."""
         from ..stack.placement import result_fits_in_ram, store_for
 
-        return {} if result_fits_in_ram(data.shape, plan, self.ram_fraction) else {"out": store_for(layer.name)}
+        if result_fits_in_ram(data.shape, plan, self.ram_fraction):
+            return {}
+        folder = self.store_folder.value
+        if folder is not None and not os.path.isdir(folder):
+            raise ValueError(f"the folder for big results does not exist: {folder}")
+        return {"out": store_for(layer.name, folder)}
 
     def _work(self, data, factors, axes, mode, make_config, kw):
         from ..core.progress import Cancelled
@@ -535,11 +564,13 @@ class ZSSRWidget(Container):
         if not layer.rgb:
             kwargs["contrast_limits"] = layer.contrast_limits
         try:
-            self._viewer.add_image(out, **kwargs)
+            added = self._viewer.add_image(out, **kwargs)
         except TypeError:  # older napari without units / axis_labels
             kwargs.pop("units", None)
             kwargs.pop("axis_labels", None)
-            self._viewer.add_image(out, **kwargs)
+            added = self._viewer.add_image(out, **kwargs)
+        if store_path and self._run_temp is not None:
+            self._temp_stores[id(added)] = self._run_temp
         where = f"; kept on disk in {store_path}" if store_path else ""
         if report.estimated_sigma:
             where += "; " + report.estimate_text()

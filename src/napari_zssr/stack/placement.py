@@ -24,7 +24,12 @@ def result_fits_in_ram(shape, plan, fraction: float = RAM_FRACTION, free: int | 
 
 
 def store_for(name: str, folder: str | None = None) -> str:
-    """A new zarr store path for a result called ``name`` (in a new temporary folder by default)."""
-    folder = tempfile.mkdtemp(prefix="napari-zssr-") if folder is None else folder
+    """A new zarr store path for a result called ``name``: in a new temporary folder by default, else in
+    ``folder`` under a name no store there has yet (an earlier result is never reused or replaced)."""
+    folder = tempfile.mkdtemp(prefix="napari-zssr-") if folder is None else os.fspath(folder)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name) or "result"
-    return os.path.join(folder, f"{safe}.zarr")
+    path, n = os.path.join(folder, f"{safe}.zarr"), 1
+    while os.path.exists(path) or os.path.exists(path + ".partial"):
+        n += 1
+        path = os.path.join(folder, f"{safe}-{n}.zarr")
+    return path
