@@ -64,3 +64,32 @@ def test_a_tiff_too_big_to_read_whole_opens_lazily(tmp_path, make_napari_viewer,
     np.testing.assert_allclose(layer.scale, [1.2, 0.3, 0.3])
     assert reader.napari_get_reader(str(tmp_path / "x.png")) is None
     assert reader.napari_get_reader(str(tmp_path / "missing.zarr")) is None
+
+
+def test_ome_channel_names_and_colours_become_the_layers_names_and_colormaps(tmp_path, make_napari_viewer):
+    import tifffile
+    import zarr
+
+    data = (np.random.default_rng(3).random((2, 3, 8, 8)) * 1000).astype(np.uint16)
+    tif = str(tmp_path / "two.ome.tif")
+    tifffile.imwrite(tif, data, ome=True, metadata={"axes": "CZYX", "PhysicalSizeX": 0.3, "PhysicalSizeY": 0.3,
+                                                    "PhysicalSizeZ": 1.2,
+                                                    "Channel": {"Name": ["DAPI", "GFP"], "Color": [65535, 16711935]}})
+    store = str(tmp_path / "two.ome.zarr")
+    g = zarr.open_group(store, mode="w")
+    g.create_array("0", data=data)
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": a, "type": t} for a, t in
+                                                          zip("czyx", ("channel", "space", "space", "space"))],
+                               "datasets": [{"path": "0", "coordinateTransformations": [
+                                   {"type": "scale", "scale": [1.0, 1.2, 0.3, 0.3]}]}]}]
+    g.attrs["omero"] = {"channels": [{"label": "DAPI", "color": "0000FF"}, {"label": "GFP", "color": "00FF00"}]}
+    viewer = make_napari_viewer()
+    for path in (tif, store):
+        layers = viewer.open(path, plugin="napari-zssr")
+        assert [layer.name for layer in layers] == ["DAPI", "GFP"] or \
+            [layer.name.rsplit(" ", 1)[0] for layer in layers] == ["DAPI", "GFP"]  # napari numbers repeats
+        blue, green = (layer.colormap.colors[-1][:3] for layer in layers)
+        np.testing.assert_allclose(blue, [0, 0, 1])
+        np.testing.assert_allclose(green, [0, 1, 0])
+        np.testing.assert_allclose(layers[0].scale, [1.2, 0.3, 0.3])
+        np.testing.assert_array_equal(np.asarray(layers[1].data), data[1])

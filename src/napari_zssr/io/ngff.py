@@ -38,7 +38,15 @@ def read_zarr(path) -> ImageData:
         unit = length_unit(unit) or unit
     if axes is None or len(axes) != arr.ndim or set(axes) - set("TCZYX"):
         axes = {2: "YX", 3: "ZYX"}.get(arr.ndim, "")
-    return ImageData(arr, axes, sizes, unit, {"zarr": True})
+    meta = {"zarr": True}
+    if isinstance(node, zarr.Group):  # OME-Zarr's omero block: channel labels and colours
+        omero = dict(node.attrs).get("omero") or (dict(node.attrs).get("ome") or {}).get("omero") or {}
+        channels = omero.get("channels") or []
+        if channels and all(c.get("label") for c in channels):
+            meta["channel_names"] = [str(c["label"]) for c in channels]
+        if channels and all(isinstance(c.get("color"), str) and len(c["color"]) == 6 for c in channels):
+            meta["channel_colors"] = [f"#{c['color'].lower()}" for c in channels]
+    return ImageData(arr, axes, sizes, unit, meta)
 
 
 def pyramid_levels(path) -> list:

@@ -24,7 +24,7 @@ def read_tiff(path, lazy: bool = False) -> ImageData:
         axes = series.axes
         if tif.is_ome and tif.ome_metadata:
             pixel_size, unit = _ome_sizes(tif.ome_metadata)
-            meta = {"ome": True}
+            meta = {"ome": True, **_ome_channels(tif.ome_metadata)}
         else:
             pixel_size, unit, meta = _imagej_sizes(tif)
     axes = normalise_axes(axes, arr.shape)
@@ -93,6 +93,30 @@ def _ome_sizes(xml: str):
         else:
             sizes[a] = to_unit(v, u, unit)
     return sizes, length_unit(unit) or unit
+
+
+def _ome_channels(xml: str) -> dict:
+    """``channel_names`` and ``channel_colors`` ("#rrggbb") of the first image's channels, where the
+    OME-XML gives them (OME packs a colour as one signed 32-bit RGBA integer)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml)
+    pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
+    channels = [el for el in pixels if el.tag.endswith("Channel")] if pixels is not None else []
+    out = {}
+    names = [c.get("Name") for c in channels]
+    if channels and all(names):
+        out["channel_names"] = names
+    colors = []
+    for c in channels:
+        try:
+            rgba = int(c.get("Color")) & 0xFFFFFFFF
+        except (TypeError, ValueError):
+            break
+        colors.append(f"#{rgba >> 24:02x}{(rgba >> 16) & 255:02x}{(rgba >> 8) & 255:02x}")
+    if channels and len(colors) == len(channels):
+        out["channel_colors"] = colors
+    return out
 
 
 def imagej_writer(img: ImageData, provenance):

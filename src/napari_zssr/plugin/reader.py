@@ -66,4 +66,10 @@ def layer_data(img, name: str):
     elif "C" in axes:
         kwargs["channel_axis"] = axes.index("C")
         kwargs["metadata"]["axes"] = axes.replace("C", "")
+        n = np.shape(img.data[0] if isinstance(img.data, list) else img.data)[axes.index("C")]
+        names, colors = (kwargs["metadata"].pop(k, None) for k in ("channel_names", "channel_colors"))
+        if names is not None and len(names) == n:  # the file's own channel names and colours
+            kwargs["name"] = list(names)
+        if colors is not None and len(colors) == n:
+            kwargs["colormap"] = list(colors)
     return (img.data, kwargs, "image")
