@@ -490,3 +490,30 @@ def test_closing_the_viewer_removes_the_plugins_temporary_stores(qtbot, make_nap
     assert os.path.isdir(temp)
     viewer.close()
     assert not os.path.exists(temp)
+
+
+def test_the_papers_choices_in_the_advanced_section_reach_the_run(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.random.default_rng(6).random((24, 24)).astype(np.float32))
+    widget = ZSSRWidget(viewer)
+    _tiny(widget)
+    shown = lambda w: not w.native.isHidden()  # noqa: E731
+    assert not shown(widget.gradual_steps)
+    widget.advanced.value = True
+    assert shown(widget.gradual_steps) and shown(widget.back_projection) and shown(widget.noise_std)
+    widget.noise_std.value = "lots"
+    assert widget.run() is None and "noise on the sons must be a number or 'estimate'" in widget.status.value
+    widget.layer.value = layer
+    widget.gradual_steps.value = 2
+    widget.back_projection.value = False
+    widget.noise_std.value = "0.0125"
+    _run_and_wait(qtbot, widget)
+    out = viewer.layers[-1]
+    assert out.data.shape == (48, 48)
+    used = out.metadata["zssr"]["config"]  # what the run used, kept with the result (provenance)
+    assert (used["gradual_steps"], used["back_projection_iters"], used["noise_std"]) == (2, 0, 0.0125)
+    assert len(out.metadata["zssr"]["steps"][0]) == 2  # two gradual steps were trained
+    assert out.metadata["zssr"]["version"] and used["seed"] == 0 and out.metadata["zssr"]["source"] == layer.name
+    widget.noise_std.value = "estimate"
+    _run_and_wait(qtbot, widget)
+    assert isinstance(viewer.layers[-1].metadata["zssr"]["config"]["noise_std"], float)  # the level read

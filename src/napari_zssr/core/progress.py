@@ -98,6 +98,7 @@ class UpscaleReport:
     # isotropic and both modes, per channel: the rise of the result's axial spectrum against its lateral one
     # (core.quality.axial_excess_db; nan where not measured); above AXIAL_EXCESS_DB it is over-sharpened
     axial_excess_db: list = field(default_factory=list)
+    config: dict = field(default_factory=dict)  # the settings the run used (ZSSRConfig.to_dict), for provenance
     seconds: float = 0.0
     units: list = field(default_factory=list)  # one ZSSRReport per trained network
     networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> TrainedNetwork (shared runs)

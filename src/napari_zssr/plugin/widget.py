@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 from magicgui.widgets import (
+    CheckBox,
     ComboBox,
     Container,
     FileEdit,
@@ -145,6 +146,16 @@ class ZSSRWidget(Container):
         self.store_folder = FileEdit(label="big results in", mode="d", nullable=True,
                                      tooltip="results too big for RAM are written to a zarr store in this folder "
                                              "and kept; empty: a temporary folder, removed with its layer")
+        # the paper's other run-time choices, in the same words as the API and the CLI
+        self.advanced = CheckBox(text="advanced settings (the paper's choices)", value=False)
+        self.gradual_steps = SpinBox(label="gradual steps", min=0, max=20, value=0, visible=False,
+                                     tooltip="gradual scale increases (paper: 6); 0: the preset's own. Isotropic "
+                                             "mode reaches the axial factor in one step and does not use them")
+        self.back_projection = CheckBox(text="back-projection", value=True, visible=False,
+                                        tooltip="make the result consistent with the input when shrunk again")
+        self.noise_std = LineEdit(label="noise on the sons", value="", visible=False,
+                                  tooltip="empty: the preset's own; a number in normalised units (the paper's "
+                                          "'real' setting: 0.0125), or 'estimate' to read it from the data")
         self.preview_btn = PushButton(text="Preview (current plane or a band of rows)",
                                       tooltip="run on a small region first: see the result, the time it took "
                                               "and an estimate for the whole layer")
@@ -156,6 +167,7 @@ class ZSSRWidget(Container):
                      self.preset, self.max_steps,
                      self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.seed, self.device,
                      self.precision, self.dtype, self.store_folder, self.save_nets, self.apply_nets,
+                     self.advanced, self.gradual_steps, self.back_projection, self.noise_std,
                      self.preview_btn, self.run_btn, self.cancel_btn, self.progress, self.status])
         self.status.native.setWordWrap(True)  # long messages must not widen the dock
         self.plot = LossPlot()
@@ -176,6 +188,7 @@ class ZSSRWidget(Container):
         self.layer.changed.connect(self._on_layer)
         self.kernel.changed.connect(self._on_kernel)
         self.make_iso.changed.connect(self.make_isotropic)
+        self.advanced.changed.connect(self._on_advanced)
         self.run_btn.changed.connect(self.run)
         self.preview_btn.changed.connect(self.preview)
         self.cancel_btn.changed.connect(self.cancel)
@@ -336,7 +349,8 @@ class ZSSRWidget(Container):
 
         dev = resolve_device(self.device.value)
         name = self.preset.value.split()[0]
-        over = {"seed": int(self.seed.value), "device": self.device.value, "precision": self.precision.value}
+        over = {"seed": int(self.seed.value), "device": self.device.value, "precision": self.precision.value,
+                **self._advanced_overrides()}
         steps = int(self.max_steps.value)
         ZSSRConfig.preset("fast" if name == "auto" else name, **over)  # a bad setting is refused before the run
 
@@ -345,6 +359,28 @@ class ZSSRWidget(Container):
             return cfg.with_max_iters(steps) if steps else cfg
 
         return make
+
+    def _on_advanced(self, shown: bool) -> None:
+        for w in (self.gradual_steps, self.back_projection, self.noise_std):
+            w.visible = bool(shown)
+
+    def _advanced_overrides(self) -> dict:
+        """ZSSRConfig fields from the advanced section; untouched fields keep the preset's values."""
+        over = {}
+        if self.gradual_steps.value:
+            over["gradual_steps"] = int(self.gradual_steps.value)
+        if not self.back_projection.value:
+            over["back_projection_iters"] = 0
+        text = self.noise_std.value.strip()
+        if text:
+            if text.lower() == "estimate":
+                over["noise_std"] = "estimate"
+            else:
+                try:
+                    over["noise_std"] = float(text)
+                except ValueError:
+                    raise ValueError(f"noise on the sons must be a number or 'estimate', got {text!r}") from None
+        return over
 
     def _kernel_args(self, layer, axes, factors, mode):
         if self.kernel.value == KERNELS[0]:
@@ -443,6 +479,8 @@ class ZSSRWidget(Container):
         self.progress.value = 0
         self._watch_window()
         self.status.value = f"{'preview: ' if preview else ''}{plan.describe()} - preset {self.preset.value}"
+        if plan.mode == "isotropic" and self.gradual_steps.value > 1:
+            self.status.value += "; gradual steps do not apply in isotropic mode (one step to the axial factor)"
         self._worker = create_worker(self._work, data, factors, axes, plan.mode, make_config, kw)
         self._worker.returned.connect(lambda res: self._on_done(layer, plan, res, start, full_plan if preview
                                                                 else None))
@@ -549,7 +587,12 @@ class ZSSRWidget(Container):
         if layer.rgb:
             new_scale, new_translate = new_scale[:-1], new_translate[:-1]
         f_txt = "x".join(f"{f:g}" for a, f in zip(plan.axes, plan.scale) if a not in "CT")
-        meta = {"axes": plan.axes, "zssr": {"plan": report.plan, "preset": report.preset, "device": report.device,
+        from .. import __version__
+
+        meta = {"axes": plan.axes, "zssr": {"version": __version__, "source": layer.name, "plan": report.plan,
+                                            "preset": report.preset, "device": report.device,
+                                            "precision": report.precision, "config": report.config,
+                                            "steps": [u.steps for u in report.units],
                                             "kernel": report.kernel, "seconds": report.seconds,
                                             "gain_db": report.gain_db, "gain_held_out": report.gain_held_out,
                                             "factors": plan.scale, "axial_excess_db": report.axial_excess_db,

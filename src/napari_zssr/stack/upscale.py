@@ -188,6 +188,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         job = dataclasses.replace(job, cfg=cfg)
     if estimate and saved is None and plan.mode in ("planes", "both"):
         job = _estimate_lateral(job, src, stats, report, vs, progress)
+    report.config = job.cfg.to_dict()
 
     from .units import unit_grid
 
