@@ -1,7 +1,5 @@
 """The plugin in a real napari viewer (Xvfb through pytest-xvfb), no mocks."""
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -20,12 +18,13 @@ def _tiny(widget):
     widget.device.value = "cpu"
 
 
-def _run_and_wait(qtbot, widget, timeout=120_000):
-    worker = widget.run()
+def _run_and_wait(qtbot, widget, timeout=120_000, preview=False):
+    worker = widget.preview() if preview else widget.run()
     assert worker is not None
-    with qtbot.waitSignal(worker.finished, timeout=timeout):
-        pass
-    qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=5000)
+    # the widget's own slot on `finished` (connected before the worker started) enables Run again;
+    # waiting on the signal here instead would miss it when a run fails at once (queued before we listen)
+    qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=timeout)
+    return worker
 
 
 @pytest.fixture
@@ -83,11 +82,10 @@ def test_cancel_leaves_no_layer(qtbot, viewer_with_stack):
     widget.device.value = "cpu"
     widget.precision.value = "float32"
     widget.factors.value = "4, 1, 1"
-    worker = widget.run()
+    assert widget.run() is not None
     qtbot.waitUntil(lambda: widget.progress.value > 0 or "training" in widget.status.value, timeout=60_000)
     widget.cancel()
-    with qtbot.waitSignal(worker.finished, timeout=10_000):
-        pass
+    qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=10_000)  # the run ended
     assert len(viewer.layers) == 1
     qtbot.waitUntil(lambda: "cancelled" in widget.status.value, timeout=5000)
     assert widget.run_btn.enabled
@@ -213,10 +211,7 @@ def test_preview_runs_on_the_current_plane_and_estimates_the_whole_run(qtbot, ma
     widget = ZSSRWidget(viewer)
     widget.factors.value = "1, 2, 2"
     _tiny(widget)
-    worker = widget.preview()
-    with qtbot.waitSignal(worker.finished, timeout=120_000):
-        pass
-    qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=5000)
+    _run_and_wait(qtbot, widget, preview=True)
     out = viewer.layers[-1]
     assert out.name.endswith("preview") and out.data.shape == (1, 40, 48)
     # the preview lies over plane 3 of the source, as the full result's plane 3 would
@@ -419,8 +414,6 @@ def test_the_widget_is_in_the_layers_transform_menu(make_napari_viewer):
 
 
 def test_networks_saved_by_one_run_are_applied_to_another_layer(qtbot, make_napari_viewer, tmp_path):
-    from napari_zssr import QualityWarning
-
     viewer = make_napari_viewer()
     rng = np.random.default_rng(3)
     first = (rng.random((4, 32, 32)) * 1000).astype(np.float32)

@@ -93,3 +93,34 @@ def test_ome_channel_names_and_colours_become_the_layers_names_and_colormaps(tmp
         np.testing.assert_allclose(green, [0, 1, 0])
         np.testing.assert_allclose(layers[0].scale, [1.2, 0.3, 0.3])
         np.testing.assert_array_equal(np.asarray(layers[1].data), data[1])
+
+
+def test_a_big_ome_zarr_result_has_a_pyramid_and_display_settings_and_opens_as_multiscale(
+        tmp_path, make_napari_viewer, tiny_config):
+    import zarr
+
+    from napari_zssr import upscale
+
+    src = (np.random.default_rng(7).random((2, 150, 131)) * 1000).astype(np.uint16)
+    path = str(tmp_path / "big.ome.zarr")
+    upscale(src, (1, 2, 2), axes="ZYX", config=tiny_config, out=path, voxel_size=(1.0, 0.2, 0.2), unit="um",
+            dtype=np.uint16)
+    g = zarr.open_group(path, mode="r")
+    ms = g.attrs["multiscales"][0]
+    shapes = [g[d["path"]].shape for d in ms["datasets"]]
+    assert shapes == [(2, 300, 262), (2, 150, 131)]
+    full, half = (np.asarray(g[d["path"]]) for d in ms["datasets"])
+    np.testing.assert_allclose(half[:, 10, 10], full[:, 20:22, 20:22].reshape(2, -1).mean(axis=1), atol=0.51)
+    assert ms["datasets"][1]["coordinateTransformations"][0]["scale"] == [1.0, 0.2, 0.2]
+    assert ms["datasets"][1]["coordinateTransformations"][1]["translation"][1:] == pytest.approx(
+        [ms["datasets"][0]["coordinateTransformations"][1]["translation"][1] + 0.05] * 2)
+    window = g.attrs["omero"]["channels"][0]["window"]
+    assert window["min"] <= window["start"] < window["end"] <= window["max"]
+    pytest.importorskip("ome_zarr_models")
+    from ome_zarr_models.v04.image import Image
+
+    Image.from_zarr(g)  # the metadata is valid NGFF 0.4
+    viewer = make_napari_viewer()
+    layer, = viewer.open(path, plugin="napari-zssr")
+    assert layer.multiscale and len(layer.data) == 2
+    np.testing.assert_allclose(layer.scale, [1.0, 0.1, 0.1])

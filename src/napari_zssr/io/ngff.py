@@ -81,3 +81,77 @@ def ome_metadata(axes: str, voxel_size, translate, unit, name: str = "napari-zss
         transforms.append({"type": "translation", "translation": [float(t) for t in translate]})
     return {"version": "0.4", "name": name, "axes": ax,
             "datasets": [{"path": "0", "coordinateTransformations": transforms}]}
+
+
+PYRAMID_SIDE = 256  # levels are added until the larger lateral side is at most this
+CHANNEL_COLORS = ("00FF00", "FF00FF", "00FFFF", "FF0000", "0000FF", "FFFF00")
+
+
+def add_pyramid(group, axes: str, smallest: int = PYRAMID_SIDE) -> int:
+    """Levels 1, 2, ... of the multiscale pyramid of an OME-Zarr image whose level 0 is written, and
+    its ``omero`` block, so that big results open fast in napari and other viewers.
+
+    Each level is the one before halved in Y and X by 2 x 2 means (an odd side repeats its last
+    row or column; integer types are rounded and clipped), written plane by plane, until the larger
+    lateral side is at most ``smallest``. Returns the number of levels."""
+    import numpy as np
+
+    ms = dict(group.attrs)["multiscales"]
+    datasets = ms[0]["datasets"]
+    yi, xi = axes.index("Y"), axes.index("X")
+    level = group["0"]
+    while max(level.shape[yi], level.shape[xi]) > smallest:
+        shape = list(level.shape)
+        shape[yi], shape[xi] = (shape[yi] + 1) // 2, (shape[xi] + 1) // 2
+        chunks = [min(c, n) for c, n in zip(level.chunks, shape)]
+        nxt = group.create_array(str(len(datasets)), shape=tuple(shape), chunks=tuple(chunks), dtype=level.dtype,
+                                 fill_value=0, overwrite=True)
+        others = [range(n) if i not in (yi, xi) else [slice(None)] for i, n in enumerate(level.shape)]
+        for index in np.ndindex(*[len(r) for r in others]):
+            at = tuple(others[i][j] if i not in (yi, xi) else slice(None) for i, j in enumerate(index))
+            nxt[at] = _halve(np.asarray(level[at]), level.dtype)
+        prev = datasets[-1]["coordinateTransformations"]
+        scale = list(prev[0]["scale"])
+        shift = list(prev[1]["translation"]) if len(prev) > 1 else [0.0] * len(scale)
+        for i in (yi, xi):
+            shift[i] += scale[i] / 2  # the centre of a 2 x 2 block
+            scale[i] *= 2
+        datasets.append({"path": str(len(datasets)), "coordinateTransformations": [
+            {"type": "scale", "scale": scale}, {"type": "translation", "translation": shift}]})
+        level = nxt
+    ms[0]["datasets"] = datasets
+    attrs = {"multiscales": ms, "omero": _omero(level, axes)}
+    group.attrs.update(attrs)
+    return len(datasets)
+
+
+def _halve(plane, dtype):
+    import numpy as np
+
+    p = plane.astype(np.float64)
+    if p.shape[0] % 2:
+        p = np.concatenate([p, p[-1:]], axis=0)
+    if p.shape[1] % 2:
+        p = np.concatenate([p, p[:, -1:]], axis=1)
+    out = (p[0::2, 0::2] + p[1::2, 0::2] + p[0::2, 1::2] + p[1::2, 1::2]) / 4
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(dtype)
+
+
+def _omero(level, axes: str) -> dict:
+    """Channel labels, colours and display windows (0.1 and 99.9 percentiles of the smallest level)."""
+    import numpy as np
+
+    data = np.asarray(level[...])
+    n = data.shape[axes.index("C")] if "C" in axes else 1
+    channels = []
+    for c in range(n):
+        v = np.take(data, c, axis=axes.index("C")) if "C" in axes else data
+        lo, hi = (float(x) for x in np.percentile(v, (0.1, 99.9)))
+        channels.append({"label": f"channel {c}", "active": True, "coefficient": 1.0, "family": "linear",
+                         "inverted": False, "color": "FFFFFF" if n == 1 else CHANNEL_COLORS[c % len(CHANNEL_COLORS)],
+                         "window": {"start": lo, "end": hi if hi > lo else lo + 1, "min": float(v.min()),
+                                    "max": float(v.max())}})
+    return {"channels": channels, "rdefs": {"model": "greyscale" if n == 1 else "color"}}

@@ -115,7 +115,7 @@ class OutputStore:
         zarr = _zarr()
         try:
             for name in list(self.group.array_keys()):
-                if name != "0":
+                if not name.isdigit():  # the result's levels are 0, 1, ...; the rest is bookkeeping
                     shutil.rmtree(os.path.join(self.partial, name), ignore_errors=True)
             meta = dict(self.group.attrs[ATTR])
             meta.update(attrs, complete=True)

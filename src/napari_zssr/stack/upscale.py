@@ -266,6 +266,10 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
 
         nets.save_networks(save_networks, report.networks, job, report.kernel, stats, overwrite, vs, unit)
     if store is not None:
+        if meta is not None:  # OME-Zarr: a pyramid and display settings, so that viewers open it fast
+            from ..io.ngff import add_pyramid
+
+            add_pyramid(store.group, out_axes)
         result = store.finish({"seconds": report.seconds, "device": report.device, "gain_db": report.gain_db,
                                "steps": [u.steps for u in report.units]})
     else:
