@@ -124,3 +124,25 @@ def test_a_big_ome_zarr_result_has_a_pyramid_and_display_settings_and_opens_as_m
     layer, = viewer.open(path, plugin="napari-zssr")
     assert layer.multiscale and len(layer.data) == 2
     np.testing.assert_allclose(layer.scale, [1.0, 0.1, 0.1])
+
+
+def test_the_writer_streams_a_dask_layer_plane_by_plane(tmp_path):
+    import tracemalloc
+
+    import dask.array as da
+    import tifffile
+
+    from napari_zssr.plugin.writer import write_single_image
+
+    lazy = da.random.default_rng(8).random((40, 512, 512), chunks=(1, 512, 512)).astype(np.float32)  # 40 MB
+    meta = {"scale": (1.2, 0.3, 0.3), "units": ("um",) * 3, "metadata": {"axes": "ZYX"}}
+    write_single_image(str(tmp_path / "warm.tif"), lazy[:3], meta)  # one-time costs (imports, dask) not counted
+    for name in ("big.tif", "big.ome.tif"):
+        path = str(tmp_path / name)
+        tracemalloc.start()
+        write_single_image(path, lazy, meta)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < lazy.nbytes / 4, f"{name}: {peak / 1e6:.0f} MB held for a {lazy.nbytes / 1e6:.0f} MB layer"
+        back = tifffile.imread(path)
+        np.testing.assert_array_equal(back[[0, 17, 39]], lazy[[0, 17, 39]].compute())

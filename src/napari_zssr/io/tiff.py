@@ -123,8 +123,6 @@ def imagej_writer(img: ImageData, provenance):
     """A function writing ``img`` as an ImageJ hyperstack to a path (axes in ImageJ's T, Z, C, Y, X order)."""
     import json
 
-    import tifffile
-
     arr, axes = img.data, img.axes
     rgb = axes.endswith("S") and arr.shape[-1] in (3, 4) and arr.dtype == np.uint8
     if not rgb:
@@ -143,16 +141,27 @@ def imagej_writer(img: ImageData, provenance):
         md["Info"] = json.dumps(provenance, default=str)
 
     def write(tmp):
-        tifffile.imwrite(tmp, arr, imagej=True, metadata=md, photometric="rgb" if rgb else "minisblack", **kw)
+        _imwrite(tmp, arr, imagej=True, metadata=md, photometric="rgb" if rgb else "minisblack", **kw)
 
     return write
+
+
+def _imwrite(path, arr, **kw) -> None:
+    """tifffile.imwrite of ``arr``; a lazy (dask, zarr) array goes plane by plane, so that writing it
+    never holds more than one plane in memory."""
+    import tifffile
+
+    if isinstance(arr, np.ndarray) or arr.ndim < 3 or kw.get("photometric") == "rgb":
+        tifffile.imwrite(path, np.asarray(arr), **kw)
+        return
+    dtype = np.dtype(arr.dtype)
+    planes = (np.asarray(arr[idx], dtype=dtype) for idx in np.ndindex(*arr.shape[:-2]))
+    tifffile.imwrite(path, data=planes, shape=tuple(arr.shape), dtype=dtype, **kw)
 
 
 def ome_writer(img: ImageData, provenance):
     """A function writing ``img`` as OME-TIFF to a path (physical sizes per axis, OME unit symbols)."""
     import json
-
-    import tifffile
 
     from .units import ome_symbol
 
@@ -165,6 +174,6 @@ def ome_writer(img: ImageData, provenance):
         md["Description"] = json.dumps(provenance, default=str)
 
     def write(tmp):
-        tifffile.imwrite(tmp, img.data, ome=True, metadata=md, photometric="minisblack")
+        _imwrite(tmp, img.data, ome=True, metadata=md, photometric="minisblack")
 
     return write

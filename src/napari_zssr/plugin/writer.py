@@ -8,7 +8,12 @@ import numpy as np
 def write_single_image(path: str, data, meta: dict):
     from ..io import ImageData, write_image
 
-    arr = np.asarray(data)
+    if isinstance(data, np.ndarray):
+        arr = data
+    else:  # a dask or zarr layer stays lazy: the TIFF is written plane by plane
+        import dask.array as da
+
+        arr = da.asarray(data)
     axes = (meta.get("metadata") or {}).get("axes")
     rgb = bool(meta.get("rgb"))
     if not isinstance(axes, str) or len(axes) != arr.ndim:
