@@ -15,9 +15,9 @@ def read_zarr(path) -> ImageData:
         raise ValueError(f"{path} is not a readable zarr store ({exc})") from None
     axes, sizes, unit = None, {}, None
     if isinstance(node, zarr.Group):
-        attrs = dict(node.attrs)
-        ms = (attrs.get("multiscales") or (attrs.get("ome") or {}).get("multiscales") or [None])[0]
+        ms = _ngff(node, "multiscales")
         if ms:
+            ms = ms[0]
             level = ms["datasets"][0]
             arr = node[level["path"]]
             axes = "".join(a if isinstance(a, str) else a["name"] for a in ms.get("axes", [])).upper() or None
@@ -27,7 +27,7 @@ def read_zarr(path) -> ImageData:
             unit = next((a.get("unit") for a in ms.get("axes", []) if isinstance(a, dict) and a.get("unit")), None)
         elif "0" in node:
             arr = node["0"]
-            axes = (attrs.get("napari_zssr") or {}).get("axes")
+            axes = (dict(node.attrs).get("napari_zssr") or {}).get("axes")
         else:
             raise ValueError(f"{path} is a zarr group with no image (no OME multiscales, no array '0')")
     else:
@@ -40,8 +40,7 @@ def read_zarr(path) -> ImageData:
         axes = {2: "YX", 3: "ZYX"}.get(arr.ndim, "")
     meta = {"zarr": True}
     if isinstance(node, zarr.Group):  # OME-Zarr's omero block: channel labels and colours
-        omero = dict(node.attrs).get("omero") or (dict(node.attrs).get("ome") or {}).get("omero") or {}
-        channels = omero.get("channels") or []
+        channels = (_ngff(node, "omero") or {}).get("channels") or []
         if channels and all(c.get("label") for c in channels):
             meta["channel_names"] = [str(c["label"]) for c in channels]
         if channels and all(isinstance(c.get("color"), str) and len(c["color"]) == 6 for c in channels):
@@ -57,11 +56,16 @@ def pyramid_levels(path) -> list:
     node = zarr.open(path, mode="r")
     if not isinstance(node, zarr.Group):
         return [node]
-    attrs = dict(node.attrs)
-    ms = (attrs.get("multiscales") or (attrs.get("ome") or {}).get("multiscales") or [None])[0]
+    ms = _ngff(node, "multiscales")
     if not ms:
         return [read_zarr(path).data]
-    return [node[d["path"]] for d in ms["datasets"]]
+    return [node[d["path"]] for d in ms[0]["datasets"]]
+
+
+def _ngff(group, key: str):
+    """An NGFF entry of a group's attributes: top level (0.4) or under "ome" (0.5); None if absent."""
+    attrs = dict(group.attrs)
+    return attrs.get(key) or (attrs.get("ome") or {}).get(key)
 
 
 def ome_metadata(axes: str, voxel_size, translate, unit, name: str = "napari-zssr") -> dict:
@@ -97,7 +101,7 @@ def add_pyramid(group, axes: str, smallest: int = PYRAMID_SIDE) -> int:
     import numpy as np
 
     ms = dict(group.attrs)["multiscales"]
-    datasets = ms[0]["datasets"]
+    datasets = ms[0]["datasets"][:1]  # level 0; levels of an interrupted earlier attempt are made again
     yi, xi = axes.index("Y"), axes.index("X")
     level = group["0"]
     while max(level.shape[yi], level.shape[xi]) > smallest:
@@ -140,15 +144,27 @@ def _halve(plane, dtype):
     return out.astype(dtype)
 
 
-def _omero(level, axes: str) -> dict:
-    """Channel labels, colours and display windows (0.1 and 99.9 percentiles of the smallest level)."""
+def _omero(level, axes: str, most: int = 16) -> dict:
+    """Channel labels, colours and display windows (0.1 and 99.9 percentiles of up to ``most`` evenly
+    spaced planes of each channel of the smallest level)."""
     import numpy as np
 
-    data = np.asarray(level[...])
-    n = data.shape[axes.index("C")] if "C" in axes else 1
+    ci = axes.index("C") if "C" in axes else None
+    n = level.shape[ci] if ci is not None else 1
+    others = [i for i, a in enumerate(axes) if a not in "CYX"]
+    combos = list(np.ndindex(*[level.shape[i] for i in others]))
+    picked = [combos[int(round(k))] for k in np.linspace(0, len(combos) - 1, min(most, len(combos)))]
     channels = []
     for c in range(n):
-        v = np.take(data, c, axis=axes.index("C")) if "C" in axes else data
+        def at(combo, c=c):
+            idx = [slice(None)] * len(axes)
+            for i, j in zip(others, combo):
+                idx[i] = j
+            if ci is not None:
+                idx[ci] = c
+            return tuple(idx)
+
+        v = np.concatenate([np.asarray(level[at(combo)]).ravel() for combo in picked])
         lo, hi = (float(x) for x in np.percentile(v, (0.1, 99.9)))
         channels.append({"label": f"channel {c}", "active": True, "coefficient": 1.0, "family": "linear",
                          "inverted": False, "color": "FFFFFF" if n == 1 else CHANNEL_COLORS[c % len(CHANNEL_COLORS)],
