@@ -38,7 +38,34 @@ def read_image(path, lazy: bool = False) -> ImageData:
         from .tiff import read_tiff
 
         return read_tiff(path, lazy)
-    raise ValueError(f"unsupported file type {ext!r} for {path}; use PNG, TIFF or a .zarr store")
+    return read_bioio(path, ext)
+
+
+def read_bioio(path, ext: str = "", reader=None) -> ImageData:
+    """A vendor file (CZI, ND2, LIF, ...) through bioio (the ``formats`` extra), lazily, with its voxel
+    sizes in micrometres and channel names; axes of length 1 other than Y and X are dropped."""
+    try:
+        from bioio import BioImage
+    except ImportError:
+        raise ValueError(f"unsupported file type {ext!r} for {path}; use PNG, TIFF or a .zarr store, or install "
+                         f"napari-zssr[formats] (bioio and its CZI, ND2 and LIF readers) for vendor files") from None
+    try:
+        img = BioImage(path, reader=reader) if reader is not None else BioImage(path)
+    except Exception as exc:  # noqa: BLE001 - bioio raises its own kinds for "no reader for this file"
+        raise ValueError(f"{path}: bioio could not read it ({type(exc).__name__}: {exc}); install the bioio reader "
+                         f"for this format (bioio-czi, bioio-nd2, bioio-lif, ...)") from None
+    order = img.dims.order
+    data = img.dask_data
+    keep = [i for i, a in enumerate(order) if a in "YX" or data.shape[i] > 1]
+    data = data[tuple(slice(None) if i in keep else 0 for i in range(len(order)))]
+    axes = "".join(order[i] for i in keep)
+    pps = img.physical_pixel_sizes
+    sizes = {a: float(v) for a, v in zip("ZYX", (pps.Z, pps.Y, pps.X)) if v is not None and a in axes}
+    meta = {"bioio": True}
+    names = [str(n) for n in (img.channel_names or [])]
+    if "C" in axes and len(names) == data.shape[axes.index("C")]:
+        meta["channel_names"] = names
+    return ImageData(data, axes, sizes, "um" if sizes else None, meta)
 
 
 def write_image(path, img: ImageData, overwrite: bool = False, provenance: dict | None = None) -> None:
