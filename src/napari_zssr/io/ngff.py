@@ -49,17 +49,13 @@ def read_zarr(path) -> ImageData:
 
 
 def pyramid_levels(path) -> list:
-    """The arrays of an OME-Zarr image's multiscale pyramid, finest first (one where it has no pyramid or
-    is a plain zarr array)."""
+    """The arrays of an OME-Zarr image's multiscale pyramid, finest first; empty where the store has no
+    OME multiscales (a plain zarr array, or our own non-OME store)."""
     import zarr
 
     node = zarr.open(path, mode="r")
-    if not isinstance(node, zarr.Group):
-        return [node]
-    ms = _ngff(node, "multiscales")
-    if not ms:
-        return [read_zarr(path).data]
-    return [node[d["path"]] for d in ms[0]["datasets"]]
+    ms = _ngff(node, "multiscales") if isinstance(node, zarr.Group) else None
+    return [node[d["path"]] for d in ms[0]["datasets"]] if ms else []
 
 
 def _ngff(group, key: str):

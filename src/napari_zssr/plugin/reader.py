@@ -40,7 +40,7 @@ def read_layers(path):
         from ..io.ngff import pyramid_levels
 
         img = read_image(path)
-        levels = [da.from_zarr(a) for a in pyramid_levels(path)]
+        levels = [da.from_zarr(a) for a in (pyramid_levels(path) or [img.data])]
         img.data = levels if len(levels) > 1 else levels[0]
         return [layer_data(img, name)]
     img = read_image(path, lazy=os.path.getsize(path) > LAZY_BYTES)

@@ -206,19 +206,16 @@ class ZSSRWidget(Container):
     def _remove_temp_store(self, event) -> None:
         """A result layer whose store the plugin put in a temporary folder is gone: so is the folder.
         A store in a folder the user chose is never removed."""
-        import shutil
+        from ..stack.placement import remove_temp_folder
 
-        folder = self._temp_stores.pop(id(event.value), None)
-        if folder is not None and os.path.basename(folder).startswith("napari-zssr-"):
-            shutil.rmtree(folder, ignore_errors=True)
+        remove_temp_folder(self._temp_stores.pop(id(event.value), None))
 
     def _on_viewer_close(self) -> None:
-        import shutil
+        from ..stack.placement import remove_temp_folder
 
         self.shutdown()
         for folder in self._temp_stores.values():
-            if os.path.basename(folder).startswith("napari-zssr-"):
-                shutil.rmtree(folder, ignore_errors=True)
+            remove_temp_folder(folder)
         self._temp_stores.clear()
 
     def shutdown(self, *_, timeout_ms: int = 30_000) -> bool:
