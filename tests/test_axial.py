@@ -50,6 +50,17 @@ def test_psf_gives_the_anisotropic_part():
     assert sigma_px == pytest.approx(np.sqrt(sz**2 - sxy**2) / 0.1, rel=0.05)
 
 
+def test_a_bead_on_a_camera_offset_measures_as_the_bead():
+    vs = (0.2, 0.1, 0.1)
+    psf = gaussian_psf(1.0, 0.5, 1.33, vs)
+    bead = psf / psf.max() * 3000 + 100 + np.random.default_rng(0).normal(0, 2, psf.shape)
+    bead = np.clip(bead, 0, None)
+    for got, want in zip(psf_sigmas(bead, vs), psf_sigmas(psf, vs)):
+        assert got == pytest.approx(want, rel=0.05)  # an offset of 100 would widen them several times
+    with pytest.raises(ValueError, match="flat"):
+        psf_sigmas(np.full((5, 5, 5), 7.0), vs)
+
+
 @pytest.mark.parametrize(
     "spec,kw,match",
     [

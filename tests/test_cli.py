@@ -171,3 +171,18 @@ def test_save_networks_then_apply_them_to_another_file(tmp_path, stack, capsys):
     out = capsys.readouterr().out
     assert "steps []" in out and "no network was trained in this run" in out
     assert read_image(tmp_path / "o1.tif").data.shape == (16, 32, 36)
+
+
+@pytest.mark.parametrize("name", ["out.ome.tif", "out.ome.zarr"])
+def test_channel_names_and_colours_carry_over_to_the_result(tmp_path, name):
+    rng = np.random.default_rng(4)
+    src = tmp_path / "two.ome.tif"
+    tifffile.imwrite(src, (rng.random((2, 20, 24)) * 1000).astype(np.uint16), ome=True, photometric="minisblack",
+                     metadata={"axes": "CYX", "PhysicalSizeX": 0.3, "PhysicalSizeY": 0.3,
+                               "Channel": {"Name": ["DAPI", "GFP"], "Color": [65535, 16711935]}})
+    out = tmp_path / name
+    assert main(["upscale", str(src), str(out), "--scale", "2", *FAST]) == 0
+    res = read_image(out)
+    assert res.data.shape == (2, 40, 48)
+    assert res.metadata["channel_names"] == ["DAPI", "GFP"]
+    assert res.metadata["channel_colors"] == ["#0000ff", "#00ff00"]

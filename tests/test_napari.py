@@ -510,3 +510,86 @@ def test_the_papers_choices_in_the_advanced_section_reach_the_run(qtbot, make_na
     widget.noise_std.value = "estimate"
     _run_and_wait(qtbot, widget)
     assert isinstance(viewer.layers[-1].metadata["zssr"]["config"]["noise_std"], float)  # the level read
+    widget.mode.value = "isotropic"  # reaches the axial factor in one step: the field says it does not apply
+    assert not widget.gradual_steps.enabled
+    widget.mode.value = "planes"
+    assert widget.gradual_steps.enabled
+
+
+def test_a_run_shows_its_progress_in_the_activity_dock(qtbot, make_napari_viewer):
+    from napari.utils import progress
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.random.default_rng(7).random((24, 24)).astype(np.float32), name="cells")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-zssr", "ZSSR super-resolution")
+    _tiny(widget)
+    widget.layer.value = layer
+    seen = []
+    progress._all_instances.events.changed.connect(lambda e: seen.append((list(e.added), list(e.removed))))
+    _run_and_wait(qtbot, widget)
+    added = [bar for a, _ in seen for bar in a]
+    removed = [bar for _, r in seen for bar in r]
+    ours = [bar for bar in added if bar.desc.startswith("ZSSR cells")]
+    assert len(ours) == 1 and ours[0] in removed  # one bar for the run, gone when it ends
+    assert ours[0].n > 0
+    assert ours[0] not in progress._all_instances
+    worker = widget.run()  # a cancelled run takes its bar away too
+    widget.cancel()
+    qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=60_000)
+    assert worker is not None and not [b for b in progress._all_instances if b.desc.startswith("ZSSR")]
+
+
+def _bead(voxel_size, offset=100.0):
+    """A widefield bead image (NA 1, 520 nm, water) on a camera offset, z first."""
+    from napari_zssr import gaussian_psf
+
+    return (gaussian_psf(1.0, 0.52, 1.33, voxel_size, shape=(25, 15, 15)) * 5e4 + offset).astype(np.float32)
+
+
+def test_the_axial_kernel_comes_from_a_psf_layer(qtbot, make_napari_viewer):
+    from napari_zssr.core.kernels import widefield_sigmas
+
+    viewer = make_napari_viewer()
+    um = ("um",) * 3
+    src = viewer.add_image(np.random.default_rng(8).random((6, 24, 24)).astype(np.float32), name="stack",
+                           scale=(1.0, 0.25, 0.25), units=um)
+    bead = viewer.add_image(_bead((0.1, 0.05, 0.05)), name="bead", scale=(0.1, 0.05, 0.05), units=um)
+    widget = ZSSRWidget(viewer)
+    _tiny(widget)
+    widget.layer.value = src
+    widget.factors.value = "4, 1, 1"
+    widget.mode.value = "isotropic"
+    widget.kernel.value = "PSF from a layer"
+    assert not widget.psf_layer.native.isHidden()
+    widget.psf_layer.value = src
+    assert widget.run() is None and "the PSF layer is the image itself" in widget.status.value
+    widget.psf_layer.value = bead
+    _run_and_wait(qtbot, widget)
+    out = viewer.layers[-1]
+    assert out.data.shape == (21, 24, 24)
+    # the bead's own voxel size places it: the axial excess over the lateral width, in result pixels (0.25 um)
+    sz, sxy = widefield_sigmas(1.0, 0.52, 1.33)
+    sigma = float(out.metadata["zssr"]["kernel"].split("sigma ")[1].split(" px")[0])
+    assert sigma == pytest.approx(np.sqrt(sz**2 - sxy**2) / 0.25, rel=0.03)
+
+
+def test_a_psf_layer_without_voxel_sizes_is_taken_at_the_images(make_napari_viewer):
+    viewer = make_napari_viewer()
+    src = viewer.add_image(np.zeros((32, 32), np.float32), name="plane", scale=(0.05, 0.05), units=("um", "um"))
+    bead = viewer.add_image(_bead((0.1, 0.05, 0.05)), name="bead")  # scale 1, no unit
+    widget = ZSSRWidget(viewer)
+    widget.layer.value = src
+    widget.kernel.value = "PSF from a layer"
+    widget.psf_layer.value = bead
+    kw = widget._kernel_args(src, "YX", [2, 2], "planes")
+    assert "the image's were used" in widget._psf_note
+    # planes mode: a Gaussian as wide as the bead laterally, on the result's grid (half the pixel)
+    k = kw["kernel"]
+    x = np.arange(k.shape[1]) - (k.shape[1] - 1) / 2
+    sd = np.sqrt((k.sum(axis=0) * x**2).sum())
+    from napari_zssr.core.kernels import widefield_sigmas
+
+    assert sd == pytest.approx(widefield_sigmas(1.0, 0.52, 1.33)[1] / 0.025, rel=0.05)
+    stack = viewer.add_image(np.zeros((4, 16, 16), np.float32), name="no sizes")
+    with pytest.raises(ValueError, match="the image has none"):
+        widget._kernel_args(stack, "ZYX", [4, 1, 1], "isotropic")

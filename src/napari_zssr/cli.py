@@ -111,8 +111,13 @@ def _write_result(args, img, result, factors, report):
     sizes = {a: v / factors.get(a, 1.0) for a, v in img.pixel_size.items()}
     provenance = {"software": f"napari-zssr {__version__}", "factors": factors, "preset": report.preset,
                   "device": report.device, "kernel": report.kernel, "seed": args.seed}
-    write_image(args.output, ImageData(cast_result(result, out_dtype), img.axes, sizes, img.unit),
+    write_image(args.output, ImageData(cast_result(result, out_dtype), img.axes, sizes, img.unit, _channels(img)),
                 overwrite=args.overwrite, provenance=provenance)
+
+
+def _channels(img) -> dict:
+    """The source's channel names and colours, carried to the result's metadata."""
+    return {k: img.metadata[k] for k in ("channel_names", "channel_colors") if img.metadata.get(k)}
 
 
 def stack_factors(axes: str, shape, scale, isotropic: bool, pixel_size: dict) -> tuple:
@@ -157,6 +162,7 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
         vs = [img.pixel_size.get(a, 1.0) for a in axes]
     extra = {"networks": getattr(args, "networks", None), "save_networks": getattr(args, "save_networks", None)}
     if to_zarr:
+        extra["channel_meta"] = _channels(img)
         dtype = img.data.dtype if args.dtype == "same" else np.float32
         extra.update(out=args.output, unit=img.unit, dtype=np.float32 if np.issubdtype(dtype, np.floating) else dtype)
     if to_zarr or extra["save_networks"]:

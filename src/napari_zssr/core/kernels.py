@@ -147,7 +147,8 @@ def widefield_sigmas(na: float, wavelength: float, refractive_index: float) -> t
 
 
 def psf_sigmas(psf, voxel_size) -> tuple:
-    """Standard deviations (axial, lateral) of a 2-D (z, x) or 3-D (z, y, x) PSF, in voxel_size units."""
+    """Standard deviations (axial, lateral) of a 2-D (z, x) or 3-D (z, y, x) PSF, in voxel_size units,
+    above its background (the median of its faces)."""
     from .checks import check_numeric
 
     p = np.asarray(psf)
@@ -161,6 +162,13 @@ def psf_sigmas(psf, voxel_size) -> tuple:
         raise ValueError(f"the PSF has negative values (min {p.min():g}); subtract its background and clip at 0")
     if not p.sum() > 0:
         raise ValueError("the PSF is all zeros")
+    # a bead image sits on the camera's offset, which would widen every moment: the level of the array's
+    # faces (the median, so the bead's own tail counts little) is taken as background. Not clipped at 0
+    # afterwards: the noise left around it then averages out instead of adding a positive floor
+    faces = np.concatenate([np.moveaxis(p, ax, 0)[[0, -1]].ravel() for ax in range(p.ndim)])
+    p = p - np.median(faces)
+    if not p.sum() > 0:
+        raise ValueError("the PSF is flat: no bead stands above its background (the level of its faces)")
     vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (p.ndim,))
     if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
         raise ValueError(f"psf_voxel_size must be {p.ndim} positive sizes, got {voxel_size!r}")
@@ -169,7 +177,7 @@ def psf_sigmas(psf, voxel_size) -> tuple:
         x = np.arange(profile.size) * step
         w = profile / profile.sum()
         mu = (w * x).sum()
-        return float(np.sqrt((w * (x - mu) ** 2).sum()))
+        return float(np.sqrt(max((w * (x - mu) ** 2).sum(), 0.0)))
 
     axial = sd(p.sum(axis=tuple(range(1, p.ndim))), vs[0])
     lateral = sd(p.sum(axis=tuple(range(p.ndim - 1))), vs[-1])

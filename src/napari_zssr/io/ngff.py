@@ -87,13 +87,14 @@ PYRAMID_SIDE = 256  # levels are added until the larger lateral side is at most 
 CHANNEL_COLORS = ("00FF00", "FF00FF", "00FFFF", "FF0000", "0000FF", "FFFF00")
 
 
-def add_pyramid(group, axes: str, smallest: int = PYRAMID_SIDE) -> int:
+def add_pyramid(group, axes: str, smallest: int = PYRAMID_SIDE, channels: dict | None = None) -> int:
     """Levels 1, 2, ... of the multiscale pyramid of an OME-Zarr image whose level 0 is written, and
     its ``omero`` block, so that big results open fast in napari and other viewers.
 
     Each level is the one before halved in Y and X by 2 x 2 means (an odd side repeats its last
     row or column; integer types are rounded and clipped), written plane by plane, until the larger
-    lateral side is at most ``smallest``. Returns the number of levels."""
+    lateral side is at most ``smallest``. ``channels`` may hold the source's ``channel_names`` and
+    ``channel_colors`` ("#rrggbb") for the omero block. Returns the number of levels."""
     import numpy as np
 
     ms = dict(group.attrs)["multiscales"]
@@ -120,7 +121,7 @@ def add_pyramid(group, axes: str, smallest: int = PYRAMID_SIDE) -> int:
             {"type": "scale", "scale": scale}, {"type": "translation", "translation": shift}]})
         level = nxt
     ms[0]["datasets"] = datasets
-    attrs = {"multiscales": ms, "omero": _omero(level, axes)}
+    attrs = {"multiscales": ms, "omero": _omero(level, axes, channels=channels or {})}
     group.attrs.update(attrs)
     return len(datasets)
 
@@ -140,17 +141,22 @@ def _halve(plane, dtype):
     return out.astype(dtype)
 
 
-def _omero(level, axes: str, most: int = 16) -> dict:
-    """Channel labels, colours and display windows (0.1 and 99.9 percentiles of up to ``most`` evenly
-    spaced planes of each channel of the smallest level)."""
+def _omero(level, axes: str, most: int = 16, channels: dict | None = None) -> dict:
+    """Channel labels and colours (the source's where ``channels`` has one per channel) and display
+    windows (0.1 and 99.9 percentiles of up to ``most`` evenly spaced planes of each channel of the
+    smallest level)."""
     import numpy as np
 
     ci = axes.index("C") if "C" in axes else None
     n = level.shape[ci] if ci is not None else 1
+    names, colors = ((channels or {}).get(k) or [] for k in ("channel_names", "channel_colors"))
+    names = [str(v) for v in names] if len(names) == n else [f"channel {c}" for c in range(n)]
+    default = ["FFFFFF"] if n == 1 else [CHANNEL_COLORS[c % len(CHANNEL_COLORS)] for c in range(n)]
+    colors = [str(v).lstrip("#").upper() for v in colors] if len(colors) == n else default
     others = [i for i, a in enumerate(axes) if a not in "CYX"]
     combos = list(np.ndindex(*[level.shape[i] for i in others]))
     picked = [combos[int(round(k))] for k in np.linspace(0, len(combos) - 1, min(most, len(combos)))]
-    channels = []
+    out = []
     for c in range(n):
         def at(combo, c=c):
             idx = [slice(None)] * len(axes)
@@ -162,8 +168,8 @@ def _omero(level, axes: str, most: int = 16) -> dict:
 
         v = np.concatenate([np.asarray(level[at(combo)]).ravel() for combo in picked])
         lo, hi = (float(x) for x in np.percentile(v, (0.1, 99.9)))
-        channels.append({"label": f"channel {c}", "active": True, "coefficient": 1.0, "family": "linear",
-                         "inverted": False, "color": "FFFFFF" if n == 1 else CHANNEL_COLORS[c % len(CHANNEL_COLORS)],
-                         "window": {"start": lo, "end": hi if hi > lo else lo + 1, "min": float(v.min()),
-                                    "max": float(v.max())}})
-    return {"channels": channels, "rdefs": {"model": "greyscale" if n == 1 else "color"}}
+        out.append({"label": names[c], "active": True, "coefficient": 1.0, "family": "linear",
+                    "inverted": False, "color": colors[c],
+                    "window": {"start": lo, "end": hi if hi > lo else lo + 1, "min": float(v.min()),
+                               "max": float(v.max())}})
+    return {"channels": out, "rdefs": {"model": "greyscale" if n == 1 else "color"}}

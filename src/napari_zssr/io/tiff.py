@@ -159,6 +159,20 @@ def _imwrite(path, arr, **kw) -> None:
     tifffile.imwrite(path, data=planes, shape=tuple(arr.shape), dtype=dtype, **kw)
 
 
+def _ome_channel_md(img: ImageData) -> dict:
+    """tifffile's OME ``Channel`` entry from ``channel_names`` / ``channel_colors`` in the metadata, where
+    there is one per channel (OME packs a colour as one signed 32-bit RGBA integer)."""
+    n = img.data.shape[img.axes.index("C")] if "C" in img.axes else 1
+    names, colors = (img.metadata.get(k) or [] for k in ("channel_names", "channel_colors"))
+    out = {}
+    if len(names) == n:
+        out["Name"] = [str(v) for v in names]
+    if len(colors) == n:
+        packed = [(int(c[1:3], 16) << 24) | (int(c[3:5], 16) << 16) | (int(c[5:7], 16) << 8) | 255 for c in colors]
+        out["Color"] = [v - (1 << 32) if v >= 1 << 31 else v for v in packed]
+    return {"Channel": out} if out else {}
+
+
 def ome_writer(img: ImageData, provenance):
     """A function writing ``img`` as OME-TIFF to a path (physical sizes per axis, OME unit symbols)."""
     import json
@@ -172,6 +186,7 @@ def ome_writer(img: ImageData, provenance):
             md[f"PhysicalSize{a}Unit"] = ome_symbol(img.unit)
     if provenance:
         md["Description"] = json.dumps(provenance, default=str)
+    md.update(_ome_channel_md(img))
 
     def write(tmp):
         _imwrite(tmp, img.data, ome=True, metadata=md, photometric="minisblack")

@@ -25,7 +25,7 @@ from qtpy.QtCore import QEvent, QObject, Qt, Signal
 from .loss_plot import LossPlot
 
 PRESETS = ["auto", "fast", "paper", "gradual", "real (noisy data)"]
-KERNELS = ["cubic (default)", "Gaussian from optics", "file", "estimate from the data"]
+KERNELS = ["cubic (default)", "Gaussian from optics", "file", "estimate from the data", "PSF from a layer"]
 
 
 class _Relay(QObject):
@@ -131,6 +131,9 @@ class ZSSRWidget(Container):
         self.wavelength = FloatSpinBox(label="wavelength (nm)", min=200, max=2000, step=10, value=520, visible=False)
         self.ri = FloatSpinBox(label="refractive index", min=1.0, max=2.0, step=0.01, value=1.33, visible=False)
         self.kernel_file = FileEdit(label="kernel file", filter="*.npy *.tif *.tiff *.mat", visible=False)
+        self.psf_layer = ComboBox(label="PSF layer", choices=self._layer_choices, nullable=True, visible=False,
+                                  tooltip="an image of one bead (a measured PSF, z first) or a computed PSF; its "
+                                          "scale is its voxel size (without one, the image's own is assumed)")
         self.seed = SpinBox(label="seed", min=0, max=2**31 - 1, value=0)
         self.device = ComboBox(label="device", choices=device_choices())
         self.dtype = ComboBox(label="output", choices=["float32", "same as source"], value="float32",
@@ -165,7 +168,7 @@ class ZSSRWidget(Container):
         self.status = Label(label="", value="")
         self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.z_step, self.pixel_size,
                      self.preset, self.max_steps,
-                     self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.seed, self.device,
+                     self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.psf_layer, self.seed, self.device,
                      self.precision, self.dtype, self.store_folder, self.save_nets, self.apply_nets,
                      self.advanced, self.gradual_steps, self.back_projection, self.noise_std,
                      self.preview_btn, self.run_btn, self.cancel_btn, self.progress, self.status])
@@ -176,7 +179,9 @@ class ZSSRWidget(Container):
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress, Qt.QueuedConnection)
         self._worker = None
+        self._activity = None  # the run's bar in napari's activity dock
         self._net_note = ""  # why networks applied to this layer may not fit it
+        self._psf_note = ""  # which voxel size the PSF layer was taken at, where it has none of its own
         self._applying = False  # this run applies saved networks
         self._sizes_missing = False  # the layer has no voxel sizes: the typed ones are used
         self._run_temp = None  # the temporary folder of this run's store, if it has one
@@ -187,6 +192,7 @@ class ZSSRWidget(Container):
         self._t0 = 0.0
         self.layer.changed.connect(self._on_layer)
         self.kernel.changed.connect(self._on_kernel)
+        self.mode.changed.connect(self._on_mode)
         self.make_iso.changed.connect(self.make_isotropic)
         self.advanced.changed.connect(self._on_advanced)
         self.run_btn.changed.connect(self.run)
@@ -227,6 +233,7 @@ class ZSSRWidget(Container):
         """
         self._closing = True
         self._cancel = True
+        self._close_activity()
         worker = self._worker
         if worker is None:
             return True
@@ -246,6 +253,7 @@ class ZSSRWidget(Container):
 
     def _refresh_layers(self, *_):
         self.layer.reset_choices()
+        self.psf_layer.reset_choices()
         choices = self._layer_choices()
         if self.layer.value is None and choices:
             self.layer.value = choices[-1][1]
@@ -285,6 +293,7 @@ class ZSSRWidget(Container):
         for w in (self.na, self.wavelength, self.ri):
             w.visible = optics
         self.kernel_file.visible = value == KERNELS[2]
+        self.psf_layer.visible = value == KERNELS[4]
 
     def parsed_factors(self):
         text = self.factors.value.replace(";", ",")
@@ -357,6 +366,10 @@ class ZSSRWidget(Container):
 
         return make
 
+    def _on_mode(self, mode: str) -> None:
+        # isotropic mode reaches the axial factor in one step (its pairs are built along z at that factor)
+        self.gradual_steps.enabled = mode != "isotropic"
+
     def _on_advanced(self, shown: bool) -> None:
         for w in (self.gradual_steps, self.back_projection, self.noise_std):
             w.visible = bool(shown)
@@ -380,6 +393,7 @@ class ZSSRWidget(Container):
         return over
 
     def _kernel_args(self, layer, axes, factors, mode):
+        self._psf_note = ""
         if self.kernel.value == KERNELS[0]:
             return {}
         if self.kernel.value == KERNELS[2]:
@@ -388,6 +402,8 @@ class ZSSRWidget(Container):
             return {"kernel": read_kernel(self.kernel_file.value)}
         if self.kernel.value == KERNELS[3]:
             return {"kernel": "estimate"}
+        if self.kernel.value == KERNELS[4]:
+            return self._psf_args(layer, axes, factors, mode)
         from ..io.units import to_unit
         from ..stack.optics import optics_kernel
 
@@ -395,6 +411,42 @@ class ZSSRWidget(Container):
         if unit is not None:  # the wavelength is typed in nm; the optics are computed in micrometres
             sizes = {a: to_unit(v, unit, "um") for a, v in sizes.items()}
         return optics_kernel(axes, sizes, factors, mode, self.na.value, self.wavelength.value / 1000.0, self.ri.value)
+
+    def _psf_args(self, layer, axes, factors, mode) -> dict:
+        """The kernel from the PSF layer, its voxel size in the image's unit: from its own scale, or, where
+        it has none, the image's (a bead imaged as the data was); the status says which."""
+        from ..io.units import to_unit
+        from ..stack.optics import measured_psf_kernel
+
+        psf = self.psf_layer.value
+        if psf is None:
+            raise ValueError("choose the layer that holds the PSF (an image of one bead)")
+        if psf is layer:
+            raise ValueError(f"the PSF layer is the image itself ({layer.name!r}); choose an image of one bead")
+        if psf.rgb or psf.ndim not in (2, 3):
+            raise ValueError(f"the PSF layer {psf.name!r} must be a 2-D (z, x) or 3-D (z, y, x) grey image, got "
+                             f"{'an RGB image' if psf.rgb else f'{psf.ndim} axes'}")
+        data = psf.data[0] if getattr(psf, "multiscale", False) else psf.data
+        psf_axes = "ZYX" if psf.ndim == 3 else ("YX" if mode == "planes" else "ZX")
+        image_known, psf_known = self._has_voxel_sizes(layer, axes), self._has_voxel_sizes(psf, psf_axes)
+        if image_known:
+            sizes, unit = spatial_sizes_of(layer, axes)
+        elif mode != "planes" or psf_known:
+            raise ValueError("the PSF is placed on the result's grid by the image's voxel sizes, and the image "
+                             "has none: type the z step and pixel size (or set the layer's scale)")
+        else:  # planes mode, neither has sizes: the bead was imaged on the image's own pixel grid
+            sizes, unit = {a: 1.0 for a in "ZYX"}, None
+        if psf_known:
+            own, own_unit = spatial_sizes_of(psf, psf_axes)
+            if (own_unit is None) != (unit is None):
+                raise ValueError(f"the PSF layer's voxel sizes are in {own_unit or 'no unit'} and the image's in "
+                                 f"{unit or 'no unit'}: these do not convert")
+            psf_vs = [own[a] if unit is None else to_unit(own[a], own_unit, unit) for a in psf_axes]
+        else:
+            psf_vs = [sizes.get(a, 1.0) for a in psf_axes]
+            self._psf_note = (f"the PSF layer has no voxel sizes: the image's were used "
+                              f"({', '.join(f'{v:g}' for v in psf_vs)})")
+        return measured_psf_kernel(data, psf_vs, axes, sizes, factors, mode)
 
     def _network_args(self, layer, axes) -> dict:
         """``save_networks=`` and ``networks=`` from the two file fields, with the layer's voxel sizes so
@@ -478,11 +530,14 @@ class ZSSRWidget(Container):
         self.status.value = f"{'preview: ' if preview else ''}{plan.describe()} - preset {self.preset.value}"
         if plan.mode == "isotropic" and self.gradual_steps.value > 1:
             self.status.value += "; gradual steps do not apply in isotropic mode (one step to the axial factor)"
+        if self._psf_note:
+            self.status.value += f"; {self._psf_note}"
         self._worker = create_worker(self._work, data, factors, axes, plan.mode, make_config, kw)
         self._worker.returned.connect(lambda res: self._on_done(layer, plan, res, start, full_plan if preview
                                                                 else None))
         self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._on_finished)
+        self._start_activity(f"ZSSR {'preview of ' if preview else ''}{layer.name}")
         self.run_btn.enabled = self.preview_btn.enabled = False
         self.cancel_btn.enabled = True
         self._worker.start()
@@ -538,9 +593,23 @@ class ZSSRWidget(Container):
             top.installEventFilter(self._close_watcher)
             self._watched = id(top)  # not the window itself: the widget must not keep the viewer alive
 
+    def _start_activity(self, desc: str) -> None:
+        from napari.utils import progress
+
+        self._close_activity()
+        self._activity = progress(total=100, desc=desc)
+
+    def _close_activity(self) -> None:
+        if self._activity is not None:
+            self._activity.close()
+            self._activity = None
+
     def _set_progress(self, percent: int, text: str) -> None:
         self.progress.value = percent
         self.status.value = text
+        bar = self._activity
+        if bar is not None and percent > bar.n:
+            bar.update(percent - bar.n)
 
     def _on_progress(self, p):
         if self._closing:
@@ -646,6 +715,7 @@ class ZSSRWidget(Container):
 
     def _on_finished(self):
         self._worker = None
+        self._close_activity()
         if self._closing:
             return
         self.run_btn.enabled = self.preview_btn.enabled = True

@@ -20,3 +20,34 @@ def optics_kernel(axes: str, voxel_size: dict, factors, mode: str, na: float, wa
     psf_vs = (voxel_size["Z"], voxel_size["Y"], voxel_size["X"])
     psf = gaussian_psf(na, wavelength, refractive_index, psf_vs)
     return {"kernel": psf, "psf_voxel_size": psf_vs, "voxel_size": [voxel_size.get(a, 1.0) for a in axes]}
+
+
+MAX_PSF_VOXELS = 1 << 24  # a PSF is a small image of one bead; a whole stack chosen by mistake is refused
+
+
+def measured_psf_kernel(psf, psf_voxel_size, axes: str, voxel_size: dict, factors, mode: str) -> dict:
+    """upscale() keywords for a measured (or computed) PSF, a 2-D (z, x) or 3-D (z, y, x) array whose
+    voxel size ``psf_voxel_size`` is in the unit of ``voxel_size`` (per letter of Z, Y, X).
+
+    planes mode: a Gaussian with the PSF's lateral width on the output grid, as the optics kernel (a
+    bead image is too noisy to use tap by tap); isotropic and both: the PSF itself, from which
+    upscale() takes the axial part (core.axial.axial_kernel).
+    """
+    import math
+
+    import numpy as np
+
+    from ..core.kernels import gaussian_kernel, psf_sigmas
+
+    shape = tuple(psf.shape) if hasattr(psf, "shape") else np.shape(psf)
+    if math.prod(shape) > MAX_PSF_VOXELS:  # checked before a lazy layer is read
+        raise ValueError(f"the PSF has {math.prod(shape)} voxels (shape {shape}); a PSF is a small image of one "
+                         f"bead: crop it around the bead")
+    p = np.asarray(psf, dtype=np.float64)
+    vs = tuple(float(v) for v in np.broadcast_to(np.asarray(psf_voxel_size, dtype=float), (p.ndim,)))
+    if mode == "planes":
+        _, sig_xy = psf_sigmas(p, vs)
+        fy, fx = factors[axes.index("Y")], factors[axes.index("X")]
+        return {"kernel": gaussian_kernel([sig_xy / (voxel_size["Y"] / fy), sig_xy / (voxel_size["X"] / fx)])}
+    psf_sigmas(p, vs)  # a PSF that cannot be one (negative, empty, wrong rank) is refused before the run
+    return {"kernel": p, "psf_voxel_size": vs, "voxel_size": [voxel_size.get(a, 1.0) for a in axes]}

@@ -90,8 +90,9 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
 
 def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
                 planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False,
-                ome=None, unit=None, client=None, networks=None, save_networks=None):
-    """As :func:`upscale`, returning ``(result, UpscaleReport)``."""
+                ome=None, unit=None, client=None, networks=None, save_networks=None, channel_meta=None):
+    """As :func:`upscale`, returning ``(result, UpscaleReport)``; ``channel_meta`` may hold the source's
+    ``channel_names`` and ``channel_colors`` for an OME-Zarr result's omero block."""
     from ..core.axial import axial_kernel
     from ..core.config import schedule_for
     from ..core.zssr import check_kernel_2d, is_estimate, resolve_config
@@ -269,7 +270,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         if meta is not None:  # OME-Zarr: a pyramid and display settings, so that viewers open it fast
             from ..io.ngff import add_pyramid
 
-            add_pyramid(store.group, out_axes)
+            add_pyramid(store.group, out_axes, channels=channel_meta)
         result = store.finish({"seconds": report.seconds, "device": report.device, "gain_db": report.gain_db,
                                "steps": [u.steps for u in report.units]})
     else:
