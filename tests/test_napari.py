@@ -593,3 +593,31 @@ def test_a_psf_layer_without_voxel_sizes_is_taken_at_the_images(make_napari_view
     stack = viewer.add_image(np.zeros((4, 16, 16), np.float32), name="no sizes")
     with pytest.raises(ValueError, match="the image has none"):
         widget._kernel_args(stack, "ZYX", [4, 1, 1], "isotropic")
+
+
+def test_a_time_lapse_ome_tiff_is_made_isotropic_with_one_network_for_all_time_points(qtbot, make_napari_viewer,
+                                                                                      tmp_path):
+    import tifffile
+
+    path = str(tmp_path / "timelapse.ome.tif")
+    data = (np.random.default_rng(9).random((2, 4, 16, 16)) * 1000).astype(np.uint16)
+    tifffile.imwrite(path, data, ome=True, photometric="minisblack",
+                     metadata={"axes": "TZYX", "PhysicalSizeZ": 1.2, "PhysicalSizeY": 0.3, "PhysicalSizeX": 0.3})
+    viewer = make_napari_viewer()
+    layer, = viewer.open(path, plugin="napari-zssr")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-zssr", "ZSSR super-resolution")
+    widget.layer.value = layer
+    assert widget.axes.value == "TZYX"
+    widget.factors.value = "1, 1, 1, 1"
+    widget.make_isotropic()
+    assert widget.parsed_factors() == pytest.approx([1, 4, 1, 1]) and widget.mode.value == "isotropic"
+    _tiny(widget)
+    worker = widget.run()
+    assert "one network per channel for all time points" in widget.status.value  # said as the run starts
+    qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=120_000)
+    assert worker is not None
+    out = viewer.layers[-1]
+    assert out.data.shape == (2, 13, 16, 16)
+    np.testing.assert_allclose(out.scale[1:], [0.3, 0.3, 0.3])
+    assert len(out.metadata["zssr"]["steps"]) == 1  # one network trained, applied to both time points
+    np.testing.assert_array_equal(layer.data, data)
