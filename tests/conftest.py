@@ -53,18 +53,6 @@ def power_law_image(shape, seed: int = 0, exponent: float = 2.0) -> np.ndarray:
     return 100 + 40 * img / img.std()
 
 
-def power_law_volume(n: int, seed: int = 0, exponent: float = 3.0) -> np.ndarray:
-    """An n^3 float64 volume with random phases and a 1 / |f|^exponent power spectrum: isotropic, and
-    the same statistics at every scale, so z lines and lateral lines are alike by construction."""
-    rng = np.random.default_rng(seed)
-    f = np.sqrt(sum(np.meshgrid(*[np.fft.fftfreq(n) ** 2] * 3, indexing="ij")))
-    f[0, 0, 0] = 1.0
-    spectrum = f ** (-exponent / 2) * np.exp(2j * np.pi * rng.random((n, n, n)))
-    spectrum[0, 0, 0] = 0
-    vol = np.fft.ifftn(spectrum).real
-    return 100 + 40 * vol / vol.std()
-
-
 def blur_2d(img: np.ndarray, cov) -> np.ndarray:
     """``img`` blurred by the exact (periodic) Gaussian of covariance ``cov`` (pixels^2, (y, x))."""
     fy = np.fft.fftfreq(img.shape[0])[:, None]

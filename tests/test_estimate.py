@@ -9,18 +9,13 @@ from scipy.ndimage import gaussian_filter1d
 from napari_zssr import QualityWarning, estimate_kernel, estimate_noise, upscale
 from napari_zssr.stack.upscale import run_upscale
 
-from .conftest import blob_volume, blur_2d, power_law_image, power_law_volume
+from .conftest import blob_volume, blur_2d, power_law_image
 
 
 @pytest.fixture(scope="module")
 def blobs():
     """A near-isotropic volume of blobs (48 x 64 x 64): the truth the estimates are checked against."""
     return blob_volume((48, 64, 64), 60, radii=(1.5, 4))
-
-
-@pytest.fixture(scope="module")
-def power_law_128():
-    return power_law_volume(128, seed=1)
 
 
 @pytest.mark.parametrize("sigma", [0.0, 1.5, 3.0])
@@ -32,15 +27,6 @@ def test_the_axial_sigma_is_read_from_the_stack(blobs, sigma):
     if sigma == 0:  # no axial blur comes out as point sampling, not as a blur
         assert info["sigma"] < 0.3 and profile.size <= 3
     assert info["fwhm"] == pytest.approx(2.3548 * info["sigma"], rel=1e-3)
-
-
-@pytest.mark.parametrize("f, sigma", [(2, 1.0), (4, 2.0), (4, 3.0)])
-def test_the_axial_sigma_is_not_read_short_where_the_blur_also_softens_the_lateral_lines(power_law_128, f, sigma):
-    # the axial blur reaches the lateral lines too (across them); compared as they are, the z lines
-    # matched them at about 0.87 sigma on such volumes
-    vol = gaussian_filter1d(power_law_128, sigma, axis=0, mode="wrap")[:80, :80, :80]  # ends as a real stack's
-    _, info = estimate_kernel(vol[::f], (f, 1, 1))
-    assert info["sigma"] == pytest.approx(sigma, rel=0.05)
 
 
 def test_estimate_in_isotropic_mode_is_reported_and_used(blobs, tiny_config):

@@ -48,24 +48,15 @@ def line_spectrum(lines: np.ndarray) -> np.ndarray:
     return np.mean(np.abs(np.fft.rfft(resid * win, axis=1)) ** 2, axis=0)
 
 
-def _z_rows(stack: np.ndarray, length: int, rng) -> np.ndarray:
-    """The (Z, n, X) part of the stack whose z lines are read: whole rows along X (the candidate blur
-    runs along them), as many as give about MAX_LINES segments of ``length`` planes; one fixed set."""
+def _z_lines(stack: np.ndarray, length: int, rng) -> np.ndarray:
+    """Segments of ``length`` planes of every z line (n, length)."""
     Z, Y, X = stack.shape
-    per_row = X * (Z // length)
-    n = min(Y, max(1, -(-MAX_LINES // per_row)))
-    return stack[:, np.sort(rng.choice(Y, n, replace=False)), :]
-
-
-def _z_segments(rows: np.ndarray, sigma: float, length: int) -> np.ndarray:
-    """Segments of ``length`` planes of the z lines of ``rows`` (Z, n, X) blurred along X by ``sigma``."""
-    from scipy.ndimage import gaussian_filter1d
-
-    b = gaussian_filter1d(rows, sigma, axis=2, mode="reflect") if sigma > 0 else rows
-    Z = b.shape[0]
-    lines = b.reshape(Z, -1).T
+    lines = stack.reshape(Z, Y * X).T
     k = Z // length
-    return lines[:, : k * length].reshape(-1, length)
+    lines = lines[:, : k * length].reshape(-1, length)
+    if lines.shape[0] > MAX_LINES:
+        lines = lines[rng.choice(lines.shape[0], MAX_LINES, replace=False)]
+    return lines
 
 
 def _lateral_lines(planes, f: float, length: int, rng) -> np.ndarray:
@@ -115,24 +106,17 @@ def estimate_axial_sigma(stack, f: float, seed: int = 0, check=None) -> dict:
     if length < MIN_PLANES:
         raise ValueError(f"lateral planes of {Y} x {X} are too small to compare with z lines at a factor of {f:g}")
     rng = np.random.default_rng(seed)
-    zrows = _z_rows(vol, length, rng)
-    pz0 = line_spectrum(_z_segments(zrows, 0.0, length))
+    pz = line_spectrum(_z_lines(vol, length, rng))
     planes = [vol[i] for i in np.unique(np.linspace(0, Z - 1, min(Z, 16)).round().astype(int))]
     rows = _lateral_lines(planes, f, length, rng)
-    k = np.arange(1, len(pz0))  # leave out the mean
-    if pz0[k].max() <= 0:
+    k = np.arange(1, len(pz))  # leave out the mean
+    if pz[k].max() <= 0:
         raise ValueError("the stack is flat along z: there is no axial structure to read a profile from")
     sigmas = np.linspace(0.0, SIGMA_MAX_F * f, SIGMA_STEPS)
     curve = []
     for s in sigmas:
         if check is not None:
             check()
-        # A lateral line of the stack also carries the axial blur, across it (its spectrum integrates
-        # over the z frequencies the blur has cut), so it is no clean reference: blurred along itself
-        # it would match the z lines at a sigma too small. The z lines, blurred across by the same
-        # candidate along X, are its mirror image (x and z swapped): the two agree at the true sigma
-        # for any isotropic sample.
-        pz = pz0 if s == 0 else line_spectrum(_z_segments(zrows, float(s), length))
         px = line_spectrum(_sampled_segments(rows, f, float(s), length))
         d = np.log(pz[k] + 1e-30) - np.log(px[k] + 1e-30)
         curve.append(float(np.mean((d - d.mean()) ** 2)))  # the shape of the spectrum, not its level
