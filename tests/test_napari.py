@@ -543,7 +543,7 @@ def _bead(voxel_size, offset=100.0):
     """A widefield bead image (NA 1, 520 nm, water) on a camera offset, z first."""
     from napari_zssr import gaussian_psf
 
-    return (gaussian_psf(1.0, 0.52, 1.33, voxel_size, shape=(25, 15, 15)) * 5e4 + offset).astype(np.float32)
+    return (gaussian_psf(1.0, 0.52, 1.33, voxel_size, shape=(41, 21, 21)) * 5e4 + offset).astype(np.float32)
 
 
 def test_the_axial_kernel_comes_from_a_psf_layer(qtbot, make_napari_viewer):
