@@ -1,0 +1,68 @@
+"""A 32 x 512 x 512 stack made isotropic by z x4: how the time splits between training and
+inference, at each precision (issue 16). Not a test.
+
+    python benchmarks/big_iso.py --json bench_out/big_iso.jsonl [--precision auto float32]
+
+The stack is nuclei.tif (60 x 256 x 256, the iso3d protocol's volume) mirrored to 512 x 512
+laterally, its first 32 planes; the "fast" preset as it stands (the CPU users' preset), ensemble
+and back-projection on. The result has 125 planes. Seconds are end to end, in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(argv=None):
+    sys.path.insert(0, HERE)
+    import tifffile
+    from iso3d import nuclei_path
+
+    from napari_zssr import ZSSRConfig
+    from napari_zssr.core.device import describe_device, resolve_device
+    from napari_zssr.stack.upscale import run_upscale
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--precision", nargs="+", default=["auto", "float32"])
+    ap.add_argument("--preset", default="fast")
+    ap.add_argument("--planes", type=int, default=32)
+    ap.add_argument("--max-iters", type=int, default=0, help="cap on training steps (0: the preset's); smoke runs")
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    nuclei = tifffile.imread(nuclei_path())[: args.planes]
+    stack = np.concatenate([np.concatenate([nuclei, nuclei[:, :, ::-1]], axis=2)] * 2, axis=1)
+    stack = np.concatenate([stack[:, :256], stack[:, 256:][:, ::-1]], axis=1)
+    outs = {}
+    for p in args.precision:
+        cfg = ZSSRConfig.preset(args.preset, precision=p)
+        cfg = cfg.with_max_iters(args.max_iters) if args.max_iters else cfg
+        t = time.perf_counter()
+        out, rep = run_upscale(stack, (4, 1, 1), axes="ZYX", config=cfg)
+        secs = time.perf_counter() - t
+        outs[p] = out
+        row = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "preset": args.preset,
+               "precision_asked": p, "precision": rep.precision, "input": list(stack.shape),
+               "output": list(out.shape), "seconds": secs, "train_s": sum(u.train_seconds for u in rep.units),
+               "infer_s": sum(u.infer_seconds for u in rep.units), "steps": [u.steps for u in rep.units], "device": describe_device(resolve_device("auto"))}
+        if len(outs) > 1:  # the two results against each other, on the first one's range
+            a, b = (np.asarray(v, dtype=np.float64) for v in list(outs.values())[:2])
+            rng = float(np.percentile(a, 99.8) - np.percentile(a, 2))
+            row["psnr_between_db"] = float(10 * np.log10(rng**2 / np.mean((a - b) ** 2)))
+        print(json.dumps(row), flush=True)
+        if args.json:
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+            with open(args.json, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
