@@ -186,3 +186,16 @@ def test_channel_names_and_colours_carry_over_to_the_result(tmp_path, name):
     assert res.data.shape == (2, 40, 48)
     assert res.metadata["channel_names"] == ["DAPI", "GFP"]
     assert res.metadata["channel_colors"] == ["#0000ff", "#00ff00"]
+
+
+def test_a_colour_that_is_not_hex_is_left_out_not_guessed():
+    from napari_zssr.io import ImageData
+    from napari_zssr.io.ngff import _omero
+    from napari_zssr.io.tiff import _ome_channel_md
+
+    img = ImageData(np.zeros((2, 4, 4), np.uint8), "CYX", metadata={"channel_names": ["a", "b"],
+                                                                     "channel_colors": ["green", "#00ff00"]})
+    assert _ome_channel_md(img) == {"Channel": {"Name": ["a", "b"]}}
+    omero = _omero(img.data, "CYX", channels=img.metadata)
+    assert [c["color"] for c in omero["channels"]] == ["00FF00", "FF00FF"]  # the defaults, not a guess
+    assert [c["label"] for c in omero["channels"]] == ["a", "b"]

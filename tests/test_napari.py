@@ -525,18 +525,31 @@ def test_a_run_shows_its_progress_in_the_activity_dock(qtbot, make_napari_viewer
     _tiny(widget)
     widget.layer.value = layer
     seen = []
-    progress._all_instances.events.changed.connect(lambda e: seen.append((list(e.added), list(e.removed))))
-    _run_and_wait(qtbot, widget)
-    added = [bar for a, _ in seen for bar in a]
-    removed = [bar for _, r in seen for bar in r]
-    ours = [bar for bar in added if bar.desc.startswith("ZSSR cells")]
-    assert len(ours) == 1 and ours[0] in removed  # one bar for the run, gone when it ends
-    assert ours[0].n > 0
-    assert ours[0] not in progress._all_instances
-    worker = widget.run()  # a cancelled run takes its bar away too
-    widget.cancel()
-    qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=60_000)
-    assert worker is not None and not [b for b in progress._all_instances if b.desc.startswith("ZSSR")]
+
+    def record(e):
+        seen.append((list(e.added), list(e.removed)))
+
+    progress._all_instances.events.changed.connect(record)  # how napari's activity dock hears of bars
+    try:
+        _run_and_wait(qtbot, widget)
+        added = [bar for a, _ in seen for bar in a]
+        removed = [bar for _, r in seen for bar in r]
+        ours = [bar for bar in added if bar.desc.startswith("ZSSR cells")]
+        assert len(ours) == 1 and ours[0] in removed  # one bar for the run, gone when it ends
+        assert ours[0].n > 0
+        assert ours[0] not in progress._all_instances and widget._activity is None
+        widget.max_steps.value = 5000
+        worker = widget.run()  # a cancelled run takes its bar away too
+        returned = []
+        worker.returned.connect(returned.append)
+        qtbot.waitUntil(lambda: "training" in widget.status.value, timeout=60_000)
+        assert widget._activity in progress._all_instances
+        widget.cancel()
+        qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=60_000)
+        assert returned == [None]  # cancelled, not finished
+        assert widget._activity is None and not [b for b in progress._all_instances if b.desc.startswith("ZSSR")]
+    finally:
+        progress._all_instances.events.changed.disconnect(record)
 
 
 def _bead(voxel_size, offset=100.0):
@@ -569,8 +582,9 @@ def test_the_axial_kernel_comes_from_a_psf_layer(qtbot, make_napari_viewer):
     assert out.data.shape == (21, 24, 24)
     # the bead's own voxel size places it: the axial excess over the lateral width, in result pixels (0.25 um)
     sz, sxy = widefield_sigmas(1.0, 0.52, 1.33)
-    sigma = float(out.metadata["zssr"]["kernel"].split("sigma ")[1].split(" px")[0])
-    assert sigma == pytest.approx(np.sqrt(sz**2 - sxy**2) / 0.25, rel=0.03)
+    sigma = float(out.metadata["zssr"]["kernel"].split("gaussian(")[1].rstrip(")"))
+    assert sigma == pytest.approx(np.sqrt(sz**2 - sxy**2) / 0.25, rel=0.02)
+    assert "the bead's widths: sigma_z 0.456" in widget.status.value or "sigma_z 0.456" in widget._psf_note
 
 
 def test_a_psf_layer_without_voxel_sizes_is_taken_at_the_images(make_napari_viewer):
@@ -582,7 +596,7 @@ def test_a_psf_layer_without_voxel_sizes_is_taken_at_the_images(make_napari_view
     widget.kernel.value = "PSF from a layer"
     widget.psf_layer.value = bead
     kw = widget._kernel_args(src, "YX", [2, 2], "planes")
-    assert "the image's were used" in widget._psf_note
+    assert "the image's were used" in widget._psf_note and "the bead's widths" in widget._psf_note
     # planes mode: a Gaussian as wide as the bead laterally, on the result's grid (half the pixel)
     k = kw["kernel"]
     x = np.arange(k.shape[1]) - (k.shape[1] - 1) / 2

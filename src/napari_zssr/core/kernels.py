@@ -147,8 +147,7 @@ def widefield_sigmas(na: float, wavelength: float, refractive_index: float) -> t
 
 
 def psf_sigmas(psf, voxel_size) -> tuple:
-    """Standard deviations (axial, lateral) of a 2-D (z, x) or 3-D (z, y, x) PSF, in voxel_size units,
-    above its background (the median of its faces)."""
+    """Standard deviations (axial, lateral) of a 2-D (z, x) or 3-D (z, y, x) PSF, in voxel_size units."""
     from .checks import check_numeric
 
     p = np.asarray(psf)
@@ -162,13 +161,6 @@ def psf_sigmas(psf, voxel_size) -> tuple:
         raise ValueError(f"the PSF has negative values (min {p.min():g}); subtract its background and clip at 0")
     if not p.sum() > 0:
         raise ValueError("the PSF is all zeros")
-    # a bead image sits on the camera's offset, which would widen every moment: the level of the array's
-    # faces (the median, so the bead's own tail counts little) is taken as background. Not clipped at 0
-    # afterwards: the noise left around it then averages out instead of adding a positive floor
-    faces = np.concatenate([np.moveaxis(p, ax, 0)[[0, -1]].ravel() for ax in range(p.ndim)])
-    p = p - np.median(faces)
-    if not p.sum() > 0:
-        raise ValueError("the PSF is flat: no bead stands above its background (the level of its faces)")
     vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (p.ndim,))
     if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
         raise ValueError(f"psf_voxel_size must be {p.ndim} positive sizes, got {voxel_size!r}")
@@ -177,8 +169,58 @@ def psf_sigmas(psf, voxel_size) -> tuple:
         x = np.arange(profile.size) * step
         w = profile / profile.sum()
         mu = (w * x).sum()
-        return float(np.sqrt(max((w * (x - mu) ** 2).sum(), 0.0)))
+        return float(np.sqrt((w * (x - mu) ** 2).sum()))
 
     axial = sd(p.sum(axis=tuple(range(1, p.ndim))), vs[0])
     lateral = sd(p.sum(axis=tuple(range(p.ndim - 1))), vs[-1])
     return axial, lateral
+
+
+def bead_sigmas(bead, voxel_size) -> tuple:
+    """Standard deviations (axial, lateral) of the PSF in an image of one bead, 2-D (z, x) or 3-D
+    (z, y, x), in voxel_size units: a Gaussian plus a constant fitted to each axis's projection, so
+    the camera's offset and the noise do not widen it (second moments would weigh them by x^2).
+    An axis shorter than 7 samples falls back to the moments of ``psf_sigmas``."""
+    from scipy.optimize import curve_fit
+
+    from .checks import check_numeric
+
+    p = np.asarray(bead)
+    check_numeric(p, "bead image")
+    if p.ndim not in (2, 3):
+        raise ValueError(f"a bead image must be 2-D (z, x) or 3-D (z, y, x), got shape {p.shape}")
+    p = p.astype(np.float64)
+    if not np.all(np.isfinite(p)):
+        raise ValueError("the bead image contains NaN or inf values")
+    vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (p.ndim,))
+    if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
+        raise ValueError(f"the bead's voxel size must be {p.ndim} positive sizes, got {voxel_size!r}")
+
+    def gauss(x, a, mu, s, c):
+        return a * np.exp(-0.5 * ((x - mu) / s) ** 2) + c
+
+    sds = []
+    for ax in range(p.ndim):
+        prof = p.sum(axis=tuple(i for i in range(p.ndim) if i != ax))
+        n = prof.size
+        if n < 7:
+            moments = psf_sigmas(p, vs)
+            sds.append(moments[0] if ax == 0 else moments[1])
+            continue
+        x = np.arange(n, dtype=np.float64)
+        c0 = float(np.median(np.concatenate([prof[:2], prof[-2:]])))
+        a0 = float(prof.max() - c0)
+        if not a0 > 0:
+            raise ValueError(f"no bead stands above the background along axis {ax} of the bead image")
+        above = np.clip(prof - c0, 0, None)
+        s0 = max(1.0, float(np.sqrt((above * (x - x[np.argmax(prof)]) ** 2).sum() / above.sum())))
+        try:
+            (a, mu, s, c), _ = curve_fit(gauss, x, prof, p0=[a0, float(np.argmax(prof)), min(s0, n / 4), c0],
+                                         maxfev=5000)
+        except RuntimeError:
+            raise ValueError(f"the bead's profile along axis {ax} is not bell-shaped: no Gaussian fits it") from None
+        if not (a > 0 and 0.1 < abs(s) < n and -0.5 <= mu <= n - 0.5):
+            raise ValueError(f"the bead's profile along axis {ax} is not bell-shaped (fit: width {abs(s):.3g} "
+                             f"samples, centre {mu:.3g} of {n}); crop the image around one bead")
+        sds.append(float(abs(s) * vs[ax]))
+    return float(sds[0]), float(np.mean(sds[1:]))

@@ -17,3 +17,14 @@ class ImageData:
     pixel_size: dict = field(default_factory=dict)  # axis letter -> size in `unit`
     unit: Optional[str] = None
     metadata: dict = field(default_factory=dict)
+
+
+def hex_colors(colors, n: int):
+    """``colors`` as n "RRGGBB" strings (from "#rrggbb" or "rrggbb"), or None when there are not n of
+    them or one is not a 6-digit hex colour: a metadata colour is never guessed."""
+    import re
+
+    if not colors or len(colors) != n:
+        return None
+    out = [str(c).strip().lstrip("#").upper() for c in colors]
+    return out if all(re.fullmatch(r"[0-9A-F]{6}", c) for c in out) else None

@@ -149,10 +149,12 @@ def _omero(level, axes: str, most: int = 16, channels: dict | None = None) -> di
 
     ci = axes.index("C") if "C" in axes else None
     n = level.shape[ci] if ci is not None else 1
-    names, colors = ((channels or {}).get(k) or [] for k in ("channel_names", "channel_colors"))
+    from .image_data import hex_colors
+
+    names = (channels or {}).get("channel_names") or []
     names = [str(v) for v in names] if len(names) == n else [f"channel {c}" for c in range(n)]
     default = ["FFFFFF"] if n == 1 else [CHANNEL_COLORS[c % len(CHANNEL_COLORS)] for c in range(n)]
-    colors = [str(v).lstrip("#").upper() for v in colors] if len(colors) == n else default
+    colors = hex_colors((channels or {}).get("channel_colors"), n) or default
     others = [i for i, a in enumerate(axes) if a not in "CYX"]
     combos = list(np.ndindex(*[level.shape[i] for i in others]))
     picked = [combos[int(round(k))] for k in np.linspace(0, len(combos) - 1, min(most, len(combos)))]

@@ -162,13 +162,16 @@ def _imwrite(path, arr, **kw) -> None:
 def _ome_channel_md(img: ImageData) -> dict:
     """tifffile's OME ``Channel`` entry from ``channel_names`` / ``channel_colors`` in the metadata, where
     there is one per channel (OME packs a colour as one signed 32-bit RGBA integer)."""
+    from .image_data import hex_colors
+
     n = img.data.shape[img.axes.index("C")] if "C" in img.axes else 1
-    names, colors = (img.metadata.get(k) or [] for k in ("channel_names", "channel_colors"))
+    names = img.metadata.get("channel_names") or []
+    colors = hex_colors(img.metadata.get("channel_colors"), n)
     out = {}
     if len(names) == n:
         out["Name"] = [str(v) for v in names]
-    if len(colors) == n:
-        packed = [(int(c[1:3], 16) << 24) | (int(c[3:5], 16) << 16) | (int(c[5:7], 16) << 8) | 255 for c in colors]
+    if colors:
+        packed = [(int(c, 16) << 8) | 255 for c in colors]
         out["Color"] = [v - (1 << 32) if v >= 1 << 31 else v for v in packed]
     return {"Channel": out} if out else {}
 

@@ -427,6 +427,8 @@ class ZSSRWidget(Container):
             raise ValueError(f"the PSF layer {psf.name!r} must be a 2-D (z, x) or 3-D (z, y, x) grey image, got "
                              f"{'an RGB image' if psf.rgb else f'{psf.ndim} axes'}")
         data = psf.data[0] if getattr(psf, "multiscale", False) else psf.data
+        if self._sizes_missing and self.z_step.value > 0 and self.pixel_size.value > 0:
+            self._typed_sizes(layer, axes)  # the typed z step and pixel size become the layer's scale
         psf_axes = "ZYX" if psf.ndim == 3 else ("YX" if mode == "planes" else "ZX")
         image_known, psf_known = self._has_voxel_sizes(layer, axes), self._has_voxel_sizes(psf, psf_axes)
         if image_known:
@@ -446,7 +448,10 @@ class ZSSRWidget(Container):
             psf_vs = [sizes.get(a, 1.0) for a in psf_axes]
             self._psf_note = (f"the PSF layer has no voxel sizes: the image's were used "
                               f"({', '.join(f'{v:g}' for v in psf_vs)})")
-        return measured_psf_kernel(data, psf_vs, axes, sizes, factors, mode)
+        kw, (sig_z, sig_xy) = measured_psf_kernel(data, psf_vs, axes, sizes, factors, mode)
+        bead = f"the bead's widths: sigma_z {sig_z:.3g}, sigma_xy {sig_xy:.3g} {unit or 'pixels'}"
+        self._psf_note = f"{self._psf_note}; {bead}" if self._psf_note else bead
+        return kw
 
     def _network_args(self, layer, axes) -> dict:
         """``save_networks=`` and ``networks=`` from the two file fields, with the layer's voxel sizes so

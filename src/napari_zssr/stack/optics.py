@@ -25,19 +25,21 @@ def optics_kernel(axes: str, voxel_size: dict, factors, mode: str, na: float, wa
 MAX_PSF_VOXELS = 1 << 24  # a PSF is a small image of one bead; a whole stack chosen by mistake is refused
 
 
-def measured_psf_kernel(psf, psf_voxel_size, axes: str, voxel_size: dict, factors, mode: str) -> dict:
-    """upscale() keywords for a measured (or computed) PSF, a 2-D (z, x) or 3-D (z, y, x) array whose
-    voxel size ``psf_voxel_size`` is in the unit of ``voxel_size`` (per letter of Z, Y, X).
+def measured_psf_kernel(psf, psf_voxel_size, axes: str, voxel_size: dict, factors, mode: str) -> tuple:
+    """upscale() keywords for the PSF in an image of one bead, 2-D (z, x) or 3-D (z, y, x), whose voxel
+    size ``psf_voxel_size`` is in the unit of ``voxel_size`` (per letter of Z, Y, X); and the bead's
+    (sigma_z, sigma_xy) in that unit.
 
-    planes mode: a Gaussian with the PSF's lateral width on the output grid, as the optics kernel (a
-    bead image is too noisy to use tap by tap); isotropic and both: the PSF itself, from which
-    upscale() takes the axial part (core.axial.axial_kernel).
+    The widths come from Gaussians fitted to the bead's projections (core.kernels.bead_sigmas: the
+    camera offset and the noise do not widen them). planes mode: a Gaussian as wide as the bead
+    laterally, on the output grid; isotropic and both: the axial Gaussian of the PSF's anisotropic
+    part, sqrt(sigma_z^2 - sigma_xy^2), in fine-grid pixels (0 where the bead is no longer along z).
     """
     import math
 
     import numpy as np
 
-    from ..core.kernels import gaussian_kernel, psf_sigmas
+    from ..core.kernels import bead_sigmas, gaussian_kernel
 
     shape = tuple(psf.shape) if hasattr(psf, "shape") else np.shape(psf)
     if math.prod(shape) > MAX_PSF_VOXELS:  # checked before a lazy layer is read
@@ -45,9 +47,10 @@ def measured_psf_kernel(psf, psf_voxel_size, axes: str, voxel_size: dict, factor
                          f"bead: crop it around the bead")
     p = np.asarray(psf, dtype=np.float64)
     vs = tuple(float(v) for v in np.broadcast_to(np.asarray(psf_voxel_size, dtype=float), (p.ndim,)))
+    sig_z, sig_xy = bead_sigmas(p, vs)
     if mode == "planes":
-        _, sig_xy = psf_sigmas(p, vs)
         fy, fx = factors[axes.index("Y")], factors[axes.index("X")]
-        return {"kernel": gaussian_kernel([sig_xy / (voxel_size["Y"] / fy), sig_xy / (voxel_size["X"] / fx)])}
-    psf_sigmas(p, vs)  # a PSF that cannot be one (negative, empty, wrong rank) is refused before the run
-    return {"kernel": p, "psf_voxel_size": vs, "voxel_size": [voxel_size.get(a, 1.0) for a in axes]}
+        kernel = gaussian_kernel([sig_xy / (voxel_size["Y"] / fy), sig_xy / (voxel_size["X"] / fx)])
+        return {"kernel": kernel}, (sig_z, sig_xy)
+    fine_step = voxel_size["Z"] / factors[axes.index("Z")]
+    return {"kernel": math.sqrt(max(sig_z**2 - sig_xy**2, 0.0)) / fine_step}, (sig_z, sig_xy)

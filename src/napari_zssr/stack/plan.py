@@ -49,7 +49,10 @@ class Plan:
             parts.append(f"planes mode on Y/X x{sy:g} x{sx:g} ({self.planes} network {per})")
         if self.mode in ("isotropic", "both"):
             parts.append(f"isotropic mode on Z x{self.z_factor:g} (trained on lateral planes, applied to XZ and YZ)")
-        shared = "; one network per channel for all time points" if "T" in self.axes and self.planes == "shared" else ""
+        shared = ""
+        if "T" in self.axes and self.planes == "shared":
+            shared = "; the same network for all time points" if self.joint else \
+                "; one network per channel for all time points"
         return f"axes {self.axes}: " + ", then ".join(parts) + shared
 
 
