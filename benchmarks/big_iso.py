@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def main(argv=None):
     sys.path.insert(0, HERE)
     import tifffile
+    from common import append_row
     from iso3d import nuclei_path
 
     from napari_zssr import ZSSRConfig
@@ -58,10 +59,7 @@ def main(argv=None):
             rng = float(np.percentile(a, 99.8) - np.percentile(a, 2))
             row["psnr_between_db"] = float(10 * np.log10(rng**2 / np.mean((a - b) ** 2)))
         print(json.dumps(row), flush=True)
-        if args.json:
-            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-            with open(args.json, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
+        append_row(args.json, row)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,17 @@ def parse_overrides(items):
     return out
 
 
+def append_row(path, row: dict) -> None:
+    """Append ``row`` as one JSON line to ``path`` (its folder made if need be); nothing for no path."""
+    import os
+
+    if not path:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
 class _MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in
                 ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",

@@ -181,7 +181,7 @@ def end_to_end_iso(preset, dev_name, overrides):
 
 def main(argv=None):
     sys.path.insert(0, HERE)
-    from common import parse_overrides
+    from common import append_row, parse_overrides
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=None,
@@ -258,10 +258,7 @@ def main(argv=None):
     for k, v in table:
         print(f"| {k} | {v} |")
     print(json.dumps(row), flush=True)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "a") as f:
-            f.write(json.dumps(row) + "\n")
+    append_row(args.json, row)
 
 
 if __name__ == "__main__":

@@ -146,24 +146,31 @@ def widefield_sigmas(na: float, wavelength: float, refractive_index: float) -> t
     return 0.66 * wavelength * refractive_index / na**2, 0.21 * wavelength / na
 
 
-def psf_sigmas(psf, voxel_size) -> tuple:
-    """Standard deviations (axial, lateral) of a 2-D (z, x) or 3-D (z, y, x) PSF, in voxel_size units."""
+def _psf_array(psf, voxel_size, name: str, size_name: str) -> tuple:
+    """A 2-D/3-D float64 array of finite numbers and its voxel size per axis, or a ValueError that
+    says which of them is wrong."""
     from .checks import check_numeric
 
     p = np.asarray(psf)
-    check_numeric(p, "PSF")
+    check_numeric(p, name)
     if p.ndim not in (2, 3):
-        raise ValueError(f"a PSF must be 2-D (z, x) or 3-D (z, y, x), got shape {p.shape}")
+        raise ValueError(f"a {name} must be 2-D (z, x) or 3-D (z, y, x), got shape {p.shape}")
     p = p.astype(np.float64)
     if not np.all(np.isfinite(p)):
-        raise ValueError("the PSF contains NaN or inf values")
+        raise ValueError(f"the {name} contains NaN or inf values")
+    vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (p.ndim,))
+    if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
+        raise ValueError(f"{size_name} must be {p.ndim} positive sizes, got {voxel_size!r}")
+    return p, vs
+
+
+def psf_sigmas(psf, voxel_size) -> tuple:
+    """Standard deviations (axial, lateral) of a 2-D (z, x) or 3-D (z, y, x) PSF, in voxel_size units."""
+    p, vs = _psf_array(psf, voxel_size, "PSF", "psf_voxel_size")
     if np.any(p < 0):
         raise ValueError(f"the PSF has negative values (min {p.min():g}); subtract its background and clip at 0")
     if not p.sum() > 0:
         raise ValueError("the PSF is all zeros")
-    vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (p.ndim,))
-    if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
-        raise ValueError(f"psf_voxel_size must be {p.ndim} positive sizes, got {voxel_size!r}")
 
     def sd(profile, step):
         x = np.arange(profile.size) * step
@@ -183,18 +190,7 @@ def bead_sigmas(bead, voxel_size) -> tuple:
     An axis shorter than 7 samples falls back to the moments of ``psf_sigmas``."""
     from scipy.optimize import curve_fit
 
-    from .checks import check_numeric
-
-    p = np.asarray(bead)
-    check_numeric(p, "bead image")
-    if p.ndim not in (2, 3):
-        raise ValueError(f"a bead image must be 2-D (z, x) or 3-D (z, y, x), got shape {p.shape}")
-    p = p.astype(np.float64)
-    if not np.all(np.isfinite(p)):
-        raise ValueError("the bead image contains NaN or inf values")
-    vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (p.ndim,))
-    if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
-        raise ValueError(f"the bead's voxel size must be {p.ndim} positive sizes, got {voxel_size!r}")
+    p, vs = _psf_array(bead, voxel_size, "bead image", "the bead's voxel size")
 
     def gauss(x, a, mu, s, c):
         return a * np.exp(-0.5 * ((x - mu) / s) ** 2) + c
