@@ -40,11 +40,14 @@ def read_zarr(path) -> ImageData:
         axes = {2: "YX", 3: "ZYX"}.get(arr.ndim, "")
     meta = {"zarr": True}
     if isinstance(node, zarr.Group):  # OME-Zarr's omero block: channel labels and colours
+        from .image_data import hex_colors
+
         channels = (_ngff(node, "omero") or {}).get("channels") or []
         if channels and all(c.get("label") for c in channels):
             meta["channel_names"] = [str(c["label"]) for c in channels]
-        if channels and all(isinstance(c.get("color"), str) and len(c["color"]) == 6 for c in channels):
-            meta["channel_colors"] = [f"#{c['color'].lower()}" for c in channels]
+        colors = hex_colors([c.get("color") for c in channels], len(channels))
+        if colors:
+            meta["channel_colors"] = [f"#{c.lower()}" for c in colors]
     return ImageData(arr, axes, sizes, unit, meta)
 
 
@@ -147,10 +150,10 @@ def _omero(level, axes: str, most: int = 16, channels: dict | None = None) -> di
     smallest level)."""
     import numpy as np
 
-    ci = axes.index("C") if "C" in axes else None
-    n = level.shape[ci] if ci is not None else 1
     from .image_data import hex_colors
 
+    ci = axes.index("C") if "C" in axes else None
+    n = level.shape[ci] if ci is not None else 1
     names = (channels or {}).get("channel_names") or []
     names = [str(v) for v in names] if len(names) == n else [f"channel {c}" for c in range(n)]
     default = ["FFFFFF"] if n == 1 else [CHANNEL_COLORS[c % len(CHANNEL_COLORS)] for c in range(n)]
