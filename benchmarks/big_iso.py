@@ -4,8 +4,9 @@ inference, at each precision (issue 16). Not a test.
     python benchmarks/big_iso.py --json bench_out/big_iso.jsonl [--precision auto float32]
 
 The stack is nuclei.tif (60 x 256 x 256, the iso3d protocol's volume) mirrored to 512 x 512
-laterally, its first 32 planes; the "fast" preset as it stands (the CPU users' preset), ensemble
-and back-projection on. The result has 125 planes. Seconds are end to end, in process.
+laterally, its first 32 planes; the "fast" preset as it stands (the CPU users' preset), back-projection
+on; the flip ensemble as the preset has it ("auto": none along z) or as --output-flip asks, so that
+the two can be compared in one run. The result has 125 planes. Seconds are end to end, in process.
 """
 
 from __future__ import annotations
@@ -37,21 +38,23 @@ def main(argv=None):
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--planes", type=int, default=32)
     ap.add_argument("--max-iters", type=int, default=0, help="cap on training steps (0: the preset's); smoke runs")
+    ap.add_argument("--output-flip", nargs="+", default=["auto"], help="auto, true or false, each in turn")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     nuclei = tifffile.imread(nuclei_path())[: args.planes]
     stack = np.concatenate([np.concatenate([nuclei, nuclei[:, :, ::-1]], axis=2)] * 2, axis=1)
     stack = np.concatenate([stack[:, :256], stack[:, 256:][:, ::-1]], axis=1)
     outs = {}
-    for p in args.precision:
-        cfg = ZSSRConfig.preset(args.preset, precision=p)
+    flips = {"auto": "auto", "true": True, "false": False}
+    for p, flip in [(p, flips[f]) for p in args.precision for f in args.output_flip]:
+        cfg = ZSSRConfig.preset(args.preset, precision=p, output_flip=flip)
         cfg = cfg.with_max_iters(args.max_iters) if args.max_iters else cfg
         t = time.perf_counter()
         out, rep = run_upscale(stack, (4, 1, 1), axes="ZYX", config=cfg)
         secs = time.perf_counter() - t
-        outs[p] = out
+        outs[(p, flip)] = out
         row = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "preset": args.preset,
-               "precision_asked": p, "precision": rep.precision, "input": list(stack.shape),
+               "precision_asked": p, "precision": rep.precision, "output_flip": flip, "input": list(stack.shape),
                "output": list(out.shape), "seconds": secs, "train_s": sum(u.train_seconds for u in rep.units),
                "infer_s": sum(u.infer_seconds for u in rep.units), "steps": [u.steps for u in rep.units], "device": describe_device(resolve_device("auto"))}
         if len(outs) > 1:  # the two results against each other, on the first one's range

@@ -8,10 +8,10 @@ def test_presets_carry_their_settings():
     paper = ZSSRConfig.preset("paper")
     assert (paper.width, paper.depth, paper.crop_size, paper.max_iters) == (64, 8, 128, 3000)
     assert paper.learning_rate == 1e-3 and paper.min_learning_rate == 9e-6
-    assert paper.back_projection_iters == 10 and paper.output_flip and paper.noise_std == 0
+    assert paper.back_projection_iters == 10 and paper.output_flip == "auto" and paper.noise_std == 0
     assert ZSSRConfig.preset("gradual").gradual_steps == 6
     real = ZSSRConfig.preset("real")
-    assert real.noise_std == 0.0125 and real.back_projection_iters == 0 and not real.output_flip
+    assert real.noise_std == 0.0125 and real.back_projection_iters == 0 and real.output_flip is False
     assert not real.augment_allow_rotation and real.augment_min_scale == 0.75
     fast = ZSSRConfig.preset("fast", seed=3)
     assert fast.seed == 3 and fast.preset_name == "fast"
@@ -36,6 +36,8 @@ def test_paper_gradual_schedule_for_x2():
         ("learning_rate", -1.0, ValueError, "learning_rate"),
         ("noise_std", float("nan"), ValueError, "noise_std"),
         ("back_projection_iters", -2, ValueError, "back_projection_iters"),
+        ("output_flip", 1, ValueError, "output_flip"),
+        ("output_flip", "yes", ValueError, "output_flip"),
         ("scale_factors", [(0.5, 2)], ValueError, "scale_factors"),
         ("augment_leave_as_is_probability", 0.9, ValueError, "probabilities"),
         ("min_iters", 5000, ValueError, "min_iters"),

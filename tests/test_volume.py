@@ -30,6 +30,22 @@ def test_isotropic_keeps_plane_positions(stack, tiny_config):
     assert err_on < 0.1 * err_between
 
 
+def test_the_flip_ensemble_runs_in_2d_and_along_z_only_when_asked(stack, tiny_config):
+    # "auto" (the default): the flips in the planes stage, none along z, where the XZ and YZ passes
+    # already average two restorations; True runs them in both stages
+    assert tiny_config.output_flip == "auto"
+
+    def run(scale, flip):
+        return upscale(stack, scale, config=tiny_config.replace(output_flip=flip))
+
+    iso_auto, iso_off, iso_on = (run((4, 1, 1), f) for f in ("auto", False, True))
+    np.testing.assert_array_equal(iso_auto, iso_off)
+    assert np.abs(iso_on - iso_auto).max() > 1e-3
+    planes_auto, planes_on, planes_off = (run((1, 2, 2), f) for f in ("auto", True, False))
+    np.testing.assert_array_equal(planes_auto, planes_on)
+    assert np.abs(planes_off - planes_auto).max() > 1e-3
+
+
 def test_channels_are_never_mixed(stack, tiny_config):
     a = stack.astype(np.float32)
     b = np.flip(a, axis=2).copy()

@@ -50,7 +50,10 @@ class ZSSRConfig:
     augment_allow_rotation: bool = True
     # output
     back_projection_iters: Union[int, Sequence[int]] = 10
-    output_flip: bool = True
+    # the geometric self-ensemble: True, False, or "auto": in 2-D, not along z, where the mean of the
+    # XZ and YZ restorations is already an ensemble and the flips add under 0.03 dB for 3.5x the
+    # inference (docs/benchmarks.md, "The isotropic ensemble")
+    output_flip: Union[bool, str] = "auto"
     # the reconstruction error is measured on a central crop at most this big (pixels per side)
     test_max_size: int = 256
     # inference tiles at most this many output pixels (None: chosen from the device)
@@ -91,6 +94,8 @@ class ZSSRConfig:
             if not steps:
                 raise ValueError("scale_factors is empty; give None to use gradual_steps")
             self.scale_factors = steps
+        if not (self.output_flip is True or self.output_flip is False or self.output_flip == "auto"):
+            raise ValueError(f"output_flip must be True, False or 'auto', got {self.output_flip!r}")
         if self.learning_rate_policy not in ("reference", "cosine"):
             raise ValueError(f"learning_rate_policy must be 'reference' or 'cosine', got {self.learning_rate_policy!r}")
         from .precision import PRECISIONS
@@ -150,6 +155,10 @@ class ZSSRConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def flips_for(self, axial: bool) -> bool:
+        """Whether the ensemble of flips runs in a stage: ``axial`` for the isotropic (XZ/YZ) stage."""
+        return self.output_flip is True or (self.output_flip == "auto" and not axial)
 
     def back_projection_for(self, step: int) -> int:
         bp = self.back_projection_iters

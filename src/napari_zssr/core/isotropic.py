@@ -136,7 +136,7 @@ def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKe
             block = slab[:, a:b, :] if axis == 1 else slab[:, :, a:b]
             # (Z, B, W) -> (B, 1, Z, W)
             planes = torch.as_tensor(np.ascontiguousarray(np.moveaxis(block, axis, 0)), device=device)[:, None]
-            sr = restore_planes(net, planes, f, kernel, bp, cfg.output_flip, tile_pixels, check, cfg.precision)
+            sr = restore_planes(net, planes, f, kernel, bp, cfg.flips_for(axial=True), tile_pixels, check, cfg.precision)
             res = sr[:, 0].to("cpu", torch.float32).numpy()
             if axis == 1:
                 out[:, a - row0 : b - row0, :] += np.moveaxis(res, 0, 1)

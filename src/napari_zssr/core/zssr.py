@@ -228,7 +228,7 @@ def predict(model, x, kernel: Kernel, cfg, device, progress=None, scale=None, bp
     scale = model.scale if scale is None else scale
     bp = model.bp_iters if bp_iters is None else bp_iters
     check = None if progress is None else (lambda: progress(stage="infer"))
-    sr = super_resolve(model.on(device), x[None].to(device), scale, kernel, bp, cfg.output_flip,
+    sr = super_resolve(model.on(device), x[None].to(device), scale, kernel, bp, cfg.flips_for(axial=False),
                        default_tile_pixels(cfg, device), check, precision=cfg.precision)
     return sr[0]
 
