@@ -57,8 +57,8 @@ def main(argv=None):
                "precision_asked": p, "precision": rep.precision, "output_flip": flip, "input": list(stack.shape),
                "output": list(out.shape), "seconds": secs, "train_s": sum(u.train_seconds for u in rep.units),
                "infer_s": sum(u.infer_seconds for u in rep.units), "steps": [u.steps for u in rep.units], "device": describe_device(resolve_device("auto"))}
-        if len(outs) > 1:  # the two results against each other, on the first one's range
-            a, b = (np.asarray(v, dtype=np.float64) for v in list(outs.values())[:2])
+        if len(outs) > 1:  # this result against the first, on the first one's range
+            a, b = (np.asarray(v, dtype=np.float64) for v in (next(iter(outs.values())), out))
             rng = float(np.percentile(a, 99.8) - np.percentile(a, 2))
             row["psnr_between_db"] = float(10 * np.log10(rng**2 / np.mean((a - b) ** 2)))
         print(json.dumps(row), flush=True)

@@ -39,6 +39,7 @@ def main(argv=None):
     ap.add_argument("--json", help="append rows to this JSON-lines file")
     args = ap.parse_args(argv)
     overrides = parse_overrides(args.overrides)
+    overrides.pop("output_flip", None)  # this script sets it: on for training, then each way
     gt_full = tifffile.imread(nuclei_path()).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases:
