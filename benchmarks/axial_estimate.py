@@ -11,7 +11,6 @@ every k-th plane. Only the estimate runs (no training): the estimated sigma agai
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -42,6 +41,9 @@ def blobs(n: int, seed: int, count: int = 400) -> np.ndarray:
 def main(argv=None):
     from scipy.ndimage import gaussian_filter1d
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from common import append_row
+
     from napari_zssr import estimate_kernel
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,7 +52,6 @@ def main(argv=None):
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    rows = []
     for kind, make in (("power-law", power_law), ("blobs", blobs)):
         for seed in args.seeds:
             vol = make(128, seed)
@@ -63,13 +64,8 @@ def main(argv=None):
                     _, info = estimate_kernel(lr, (k, 1, 1))
                     row = {"volume": kind, "seed": seed, "k": k, "sigma": sigma, "estimated_sigma": info["sigma"],
                            "seconds": time.perf_counter() - t}
-                    rows.append(row)
+                    append_row(args.json, row)
                     print(f"{kind} seed {seed} k={k} sigma {sigma:g}: estimated {info['sigma']:.3f}", flush=True)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "a") as fh:
-            for row in rows:
-                fh.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

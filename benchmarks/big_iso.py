@@ -44,7 +44,7 @@ def main(argv=None):
     nuclei = tifffile.imread(nuclei_path())[: args.planes]
     stack = np.concatenate([np.concatenate([nuclei, nuclei[:, :, ::-1]], axis=2)] * 2, axis=1)
     stack = np.concatenate([stack[:, :256], stack[:, 256:][:, ::-1]], axis=1)
-    outs = {}
+    first = None  # the first result: each later one is compared with it
     flips = {"auto": "auto", "true": True, "false": False}
     for p, flip in [(p, flips[f]) for p in args.precision for f in args.output_flip]:
         cfg = ZSSRConfig.preset(args.preset, precision=p, output_flip=flip)
@@ -52,13 +52,14 @@ def main(argv=None):
         t = time.perf_counter()
         out, rep = run_upscale(stack, (4, 1, 1), axes="ZYX", config=cfg)
         secs = time.perf_counter() - t
-        outs[(p, flip)] = out
         row = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "preset": args.preset,
                "precision_asked": p, "precision": rep.precision, "output_flip": flip, "input": list(stack.shape),
                "output": list(out.shape), "seconds": secs, "train_s": sum(u.train_seconds for u in rep.units),
                "infer_s": sum(u.infer_seconds for u in rep.units), "steps": [u.steps for u in rep.units], "device": describe_device(resolve_device("auto"))}
-        if len(outs) > 1:  # this result against the first, on the first one's range
-            a, b = (np.asarray(v, dtype=np.float64) for v in (next(iter(outs.values())), out))
+        if first is None:
+            first = out
+        else:  # this result against the first, on the first one's range
+            a, b = (np.asarray(v, dtype=np.float64) for v in (first, out))
             rng = float(np.percentile(a, 99.8) - np.percentile(a, 2))
             row["psnr_between_db"] = float(10 * np.log10(rng**2 / np.mean((a - b) ** 2)))
         print(json.dumps(row), flush=True)

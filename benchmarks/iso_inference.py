@@ -66,8 +66,7 @@ def main(argv=None):
                            "precision": rep.precision, "preset": args.preset, "overrides": overrides,
                            "machine": cpu_name()}
                     print(row, flush=True)
-                    if args.json:
-                        append_row(args.json, row)
+                    append_row(args.json, row)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ class ZSSRConfig:
     # output
     back_projection_iters: Union[int, Sequence[int]] = 10
     # the geometric self-ensemble: True, False, or "auto": in 2-D, not along z, where the mean of the
-    # XZ and YZ restorations is already an ensemble and the flips add under 0.03 dB for 3.5x the
+    # XZ and YZ restorations is already an ensemble and the flips add under 0.03 dB for 3-3.7x the
     # inference (docs/benchmarks.md, "The isotropic ensemble")
     output_flip: Union[bool, str] = "auto"
     # the reconstruction error is measured on a central crop at most this big (pixels per side)

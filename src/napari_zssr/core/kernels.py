@@ -195,12 +195,12 @@ def bead_sigmas(bead, voxel_size) -> tuple:
     def gauss(x, a, mu, s, c):
         return a * np.exp(-0.5 * ((x - mu) / s) ** 2) + c
 
-    sds = []
+    sds, moments = [], None
     for ax in range(p.ndim):
         prof = p.sum(axis=tuple(i for i in range(p.ndim) if i != ax))
         n = prof.size
         if n < 7:
-            moments = psf_sigmas(p, vs)
+            moments = psf_sigmas(p, vs) if moments is None else moments
             sds.append(moments[0] if ax == 0 else moments[1])
             continue
         x = np.arange(n, dtype=np.float64)
