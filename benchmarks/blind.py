@@ -10,7 +10,8 @@ paper's protocol (sr2d.py) of ZSSR with kernel=None (bicubic), "estimate" and th
 bicubic interpolation; the estimated kernel's error against the true one; QualityWarnings raised.
 
 3-D:
-nuclei.tif by the design's protocol (iso3d.py: blur along z with sigma_z, keep every k-th plane,
+nuclei.tif (or, with --volume, an isotropic synthetic volume of axial_estimate.py, seed 1, whole
+128^3, blurred as nuclei is; its truth is as sharp along z as across) by the design's protocol (iso3d.py: blur along z with sigma_z, keep every k-th plane,
 score every 8th XZ and YZ plane); for each (k, sigma_z) in k x {0, k/4, k/2, 3k/4}: the estimated
 sigma, and PSNR / SSIM of ZSSR with kernel="estimate", with the true Gaussian, with the default
 (cubic) kernel, and of the best interpolation (linear or cubic spline); seconds; precision.
@@ -120,6 +121,8 @@ def main(argv=None):
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--set", dest="overrides", nargs="*", default=None,
                     help="config overrides key=value (3-D default: output_flip=false, the iso3d protocol)")
+    ap.add_argument("--volume", default="nuclei", choices=["nuclei", "power-law", "blobs"],
+                    help="3-D ground truth: nuclei.tif, or an isotropic synthetic volume (axial_estimate.py)")
     ap.add_argument("--json", default="")
     ap.add_argument("--2d", dest="two_d", action="store_true", help="the 2-D benchmark (Set14, random kernels)")
     ap.add_argument("--sets", nargs="+", default=["Set14"])
@@ -129,13 +132,18 @@ def main(argv=None):
     if args.two_d:
         return main_2d(args, parse_overrides(args.overrides or []))
     overrides = parse_overrides(["output_flip=false"] if args.overrides is None else args.overrides)
-    gt = tifffile.imread(nuclei_path()).astype(np.float32)
+    if args.volume == "nuclei":
+        gt = tifffile.imread(nuclei_path()).astype(np.float32)
+    else:
+        from axial_estimate import blobs, power_law
+
+        gt = (power_law if args.volume == "power-law" else blobs)(128, 1).astype(np.float32)
     cfg = ZSSRConfig.preset(args.preset, **overrides)
     for k in args.k:
         for frac in args.fractions:
             sigma = frac * k
             lr, truth = degrade(gt, k, sigma)
-            row = {"k": k, "sigma": sigma, "preset": args.preset, "overrides": overrides}
+            row = {"volume": args.volume, "k": k, "sigma": sigma, "preset": args.preset, "overrides": overrides}
             interp = {m: score(baseline(lr, k, truth.shape[0], m), truth) for m in ("linear", "cubic")}
             best = max(interp, key=lambda m: interp[m][0])
             row["best_interp"] = {"method": best, "psnr": interp[best][0], "ssim": interp[best][1]}
