@@ -17,6 +17,10 @@ where it lowers the misfit by more than half of what the image's two halves disa
 same spectra, top half against bottom half; no kernel can explain that part). A Gaussian always
 fits a little better, having three free parameters; on a bicubic-made image its extra width is
 the scene's own softness, and ZSSR with it over-sharpens by several dB.
+
+The spectrum reads the scene's softness as kernel on photographs too; the image's sharpest
+straight edges then cap the Gaussian from above (estimate_edges.py), since no edge of the scene
+is sharper than a step.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from .estimate_edges import clip_to_bounds, edge_bounds
 
 TILES = (32, 16)           # Welch tile sides (pixels of both the image and its downscaled copy), finest first
 MIN_TILES = 4              # fewer tiles of the downscaled copy than this: no spectrum to trust
@@ -205,5 +211,9 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
     fit = float(min(best.fun, iso[b]))
     cubic = misfit_of(lambda ps: _bicubic(ps, s), "cubic")
     split = _split_misfit(planes, tile, band)
-    return {"cov": c / (1 - 1 / np.outer(s, s)), "misfit": fit, "coarse_cov": c, "noise": noise_used,
-            "misfit_cubic": cubic, "misfit_split": split, "cubic": cubic - fit <= 0.5 * split}
+    spectral = c / (1 - 1 / np.outer(s, s))
+    # the image's sharpest edges cap the blur across them; on the input grid K / (s_i s_j)
+    bounds = edge_bounds(planes, noise, check)
+    cov = clip_to_bounds(spectral / np.outer(s, s), bounds) * np.outer(s, s)
+    return {"cov": cov, "cov_spectrum": spectral, "edge_bounds": len(bounds), "misfit": fit, "coarse_cov": c,
+            "noise": noise_used, "misfit_cubic": cubic, "misfit_split": split, "cubic": cubic - fit <= 0.5 * split}

@@ -1,0 +1,154 @@
+"""Upper bounds on the blur, read from the image's sharpest straight edges.
+
+The spectrum criterion (estimate_lateral.py) reads all the softness of an image as kernel, the
+scene's own included, and ZSSR given too wide a kernel over-sharpens by dB. Edges give a bound
+that content cannot inflate: a straight step of the scene, blurred by a Gaussian of covariance C
+and read at the pixel centres, is a + b Phi((n . x - d) / sqrt(n' C n)) around it. Fitting that
+model to the pixels themselves (no interpolation, so a slanted edge shows every sampling phase, as
+in ISO 12233's slanted-edge method) gives the blur across that edge. A scene's edges may be soft,
+never sharper than a step, so the sharpest edges of each orientation bound n' C n from above.
+The bound only ever narrows the spectrum's estimate (clip_to_bounds): where edges are few, soft
+or absent, the estimate stands as it was.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+WIN = 5                 # window side, pixels: small, so that one straight edge fills it
+MAX_EDGES = 4000        # edges fitted, strongest first, over all planes
+GRADIENT_QUANTILE = 0.8  # only pixels with a gradient above this quantile can be edges
+MAX_REL_RMS = 0.06      # a fit whose residual exceeds this share of its contrast is not a clean step
+BINS = 6                # orientation bins over [0, pi)
+MIN_PER_BIN = 10        # fewer clean edges than this in a bin: no bound along it
+QUANTILE = 0.2          # the bound is this quantile of a bin's widths: its sharpest edges, not its one sharpest
+SIGMA_RANGE = (0.05, 5.0)  # pixels; a fit pinned at either end measured nothing
+ITERATIONS = 20
+
+
+def _phi(z):
+    from scipy.special import erf
+
+    return 0.5 * (1 + erf(z / math.sqrt(2)))
+
+
+def _candidates(img: np.ndarray, noise: float):
+    """Flat indices of gradient maxima (one pixel per edge crossing), strongest first, and the angle
+    of the gradient everywhere."""
+    gy, gx = np.gradient(img)
+    mag = np.hypot(gy, gx)
+    ang = np.arctan2(gy, gx)
+    H, W = img.shape
+    h = WIN // 2 + 1
+    oy = np.rint(np.sin(ang)).astype(int)
+    ox = np.rint(np.cos(ang)).astype(int)
+    yy, xx = np.mgrid[0:H, 0:W]
+    inner = (yy >= h) & (yy < H - h) & (xx >= h) & (xx < W - h)
+    if not inner.any():
+        return np.zeros(0, int), ang
+    ahead = mag[np.clip(yy + oy, 0, H - 1), np.clip(xx + ox, 0, W - 1)]
+    behind = mag[np.clip(yy - oy, 0, H - 1), np.clip(xx - ox, 0, W - 1)]
+    thr = max(float(np.quantile(mag[inner], GRADIENT_QUANTILE)), 6 * noise)
+    idx = np.flatnonzero(inner & (mag >= ahead) & (mag >= behind) & (mag > thr))
+    return idx[np.argsort(-mag.ravel()[idx], kind="stable")], ang
+
+
+def edge_fits(img, noise: float = 0.0, n_max: int = MAX_EDGES) -> np.ndarray:
+    """(angle of the normal in [0, pi), variance across the edge in pixels^2, contrast, residual as
+    a share of the contrast) for each edge of ``img`` whose step model fitted, one row each."""
+    img = np.asarray(img, dtype=np.float64)
+    cand, ang = _candidates(img, noise)
+    cand = cand[:n_max]
+    if cand.size == 0:
+        return np.zeros((0, 4))
+    cy, cx = np.unravel_index(cand, img.shape)
+    h = WIN // 2
+    oy, ox = (v.ravel() for v in np.mgrid[-h:h + 1, -h:h + 1])
+    P = img[cy[:, None] + oy[None], cx[:, None] + ox[None]]
+    oy, ox = oy.astype(np.float64), ox.astype(np.float64)
+    lo_ls, hi_ls = (math.log(v) for v in SIGMA_RANGE)
+    # (a, b, d, log sigma, theta), the normal (sin theta, cos theta) in (y, x): Levenberg-Marquardt for all at once
+    p = np.stack([P.min(1), np.ptp(P, axis=1), np.zeros(len(P)), np.full(len(P), math.log(0.7)), ang.ravel()[cand]], 1)
+    lam = np.full(len(p), 1e-2)
+
+    def model(p):
+        a, b, d, ls, t = p.T
+        u = (np.sin(t)[:, None] * oy + np.cos(t)[:, None] * ox - d[:, None]) / np.exp(ls)[:, None]
+        return a[:, None] + b[:, None] * _phi(u), u
+
+    r = model(p)[0] - P
+    cost = (r * r).sum(1)
+    for _ in range(ITERATIONS):
+        a, b, d, ls, t = p.T
+        f, u = model(p)
+        g = np.exp(-0.5 * u * u) / math.sqrt(2 * math.pi)
+        s = np.exp(ls)[:, None]
+        bg = b[:, None] * g
+        J = np.stack([np.ones_like(f), _phi(u), -bg / s, -bg * u,
+                      bg * (np.cos(t)[:, None] * oy - np.sin(t)[:, None] * ox) / s], -1)
+        JTJ = np.einsum("nmi,nmj->nij", J, J)
+        JTr = np.einsum("nmi,nm->ni", J, r)
+        diag = np.einsum("nii->ni", JTJ) + 1e-12
+        A = JTJ + lam[:, None, None] * (np.eye(5)[None] * diag[:, :, None])
+        q = p + np.linalg.solve(A, -JTr[..., None])[..., 0]
+        q[:, 3] = np.clip(q[:, 3], lo_ls, hi_ls)
+        rq = model(q)[0] - P
+        cq = (rq * rq).sum(1)
+        better = cq < cost
+        p[better], r[better], cost[better] = q[better], rq[better], cq[better]
+        lam = np.where(better, lam * 0.3, lam * 10)
+    a, b, d, ls, t = p.T
+    contrast = np.abs(b)
+    floor = max(4 * noise, 0.015 * float(np.ptp(np.quantile(img, [0.01, 0.99]))), 1e-12)
+    keep = ((np.abs(d) < 1.0) & (contrast > floor) & (ls > lo_ls + 1e-6) & (ls < hi_ls - 1e-6))
+    rel = np.sqrt(cost / P.shape[1]) / np.maximum(contrast, 1e-12)
+    return np.stack([np.mod(t, math.pi), np.exp(2 * ls), contrast, rel], 1)[keep]
+
+
+def edge_bounds(planes, noise: float = 0.0, check=None) -> list:
+    """[(unit normal (y, x), largest variance across it, pixels^2)], one per orientation bin that
+    holds enough clean edges, from the planes (2-D arrays of one channel) taken evenly until
+    MAX_EDGES edges were fitted. ``check`` (no arguments) is called before each plane."""
+    order = sorted(range(len(planes)), key=lambda i: abs(i - (len(planes) - 1) / 2))  # middle planes first
+    fits, n = [], 0
+    for i in order:
+        if check is not None:
+            check()
+        f = edge_fits(planes[i], noise, MAX_EDGES - n)
+        fits.append(f)
+        n += len(f)
+        if n >= MAX_EDGES:
+            break
+    f = np.concatenate(fits) if fits else np.zeros((0, 4))
+    f = f[f[:, 3] < MAX_REL_RMS]
+    out = []
+    for lo in np.linspace(0, math.pi, BINS + 1)[:-1]:
+        sel = f[(f[:, 0] >= lo) & (f[:, 0] < lo + math.pi / BINS)]
+        if len(sel) >= MIN_PER_BIN:
+            t = float(np.angle(np.exp(2j * sel[:, 0]).mean()) / 2)  # the bin's mean orientation (axial data)
+            out.append((np.array([math.sin(t), math.cos(t)]), float(np.quantile(sel[:, 1], QUANTILE))))
+    return out
+
+
+def clip_to_bounds(cov, bounds) -> np.ndarray:
+    """The covariance nearest ``cov`` with n' C n <= v for every bound (n, v), and C positive
+    semi-definite; ``cov`` itself where it already keeps to them."""
+    from scipy.optimize import minimize
+
+    cov = np.asarray(cov, dtype=np.float64)
+    if all(n @ cov @ n <= v for n, v in bounds):
+        return cov
+
+    def mat(c):
+        return np.array([[c[0], c[1]], [c[1], c[2]]])
+
+    start = np.array([cov[0, 0], cov[0, 1], cov[1, 1]])
+    cons = [{"type": "ineq", "fun": (lambda c, n=n, v=v: v - n @ mat(c) @ n)} for n, v in bounds]
+    cons += [{"type": "ineq", "fun": lambda c: c[0]}, {"type": "ineq", "fun": lambda c: c[2]},
+             {"type": "ineq", "fun": lambda c: c[0] * c[2] - c[1] ** 2}]
+    w = np.array([1.0, 2.0, 1.0])  # the off-diagonal counts twice in the Frobenius norm
+    res = minimize(lambda c: float((w * (c - start) ** 2).sum()), start, constraints=cons, method="SLSQP")
+    ev, V = np.linalg.eigh(mat(res.x))
+    return V @ np.diag(np.clip(ev, 0.0, None)) @ V.T
