@@ -123,13 +123,28 @@ def edge_bounds(planes, noise: float = 0.0, check=None) -> list:
             break
     f = np.concatenate(fits) if fits else np.zeros((0, 4))
     f = f[f[:, 3] < MAX_REL_RMS]
-    out = []
-    for lo in np.linspace(0, math.pi, BINS + 1)[:-1]:
-        sel = f[(f[:, 0] >= lo) & (f[:, 0] < lo + math.pi / BINS)]
-        if len(sel) >= MIN_PER_BIN:
-            t = float(np.angle(np.exp(2j * sel[:, 0]).mean()) / 2)  # the bin's mean orientation (axial data)
-            out.append((np.array([math.sin(t), math.cos(t)]), float(np.quantile(sel[:, 1], QUANTILE))))
-    return out
+    normals = np.stack([np.sin(f[:, 0]), np.cos(f[:, 0])], 1)
+    bins = [np.flatnonzero((f[:, 0] >= lo) & (f[:, 0] < lo + math.pi / BINS))
+            for lo in np.linspace(0, math.pi, BINS + 1)[:-1]]
+    bins = [b for b in bins if len(b) >= MIN_PER_BIN]
+    # the bin's mean orientation (axial data, so on doubled angles)
+    axes = [float(np.angle(np.exp(2j * f[b, 0]).mean()) / 2) for b in bins]
+    axes = [np.array([math.sin(t), math.cos(t)]) for t in axes]
+    # the width across an edge varies with its angle inside a bin; a first fit of C over the bins'
+    # quantiles puts each edge's width at its bin's mean orientation before the bound is taken
+    shape = np.eye(2)
+    for _ in range(2):
+        vals = []
+        for b, n in zip(bins, axes):
+            across = np.einsum("ni,ij,nj->n", normals[b], shape, normals[b])
+            vals.append(float(np.quantile(f[b, 1] * (n @ shape @ n) / across, QUANTILE)))
+        if len(bins) < 3:
+            break
+        rows = np.array([[n[0] ** 2, 2 * n[0] * n[1], n[1] ** 2] for n in axes])
+        c = np.linalg.lstsq(rows, np.array(vals), rcond=None)[0]
+        ev, V = np.linalg.eigh(np.array([[c[0], c[1]], [c[1], c[2]]]))
+        shape = V @ np.diag(np.clip(ev, 0.05 * max(ev.max(), 1e-6), None)) @ V.T
+    return list(zip(axes, vals))
 
 
 def clip_to_bounds(cov, bounds) -> np.ndarray:
