@@ -2,6 +2,7 @@
 
     python benchmarks/lateral_alternatives.py intrinsic --sets Set14 --scales 2 --json bench_out/lateral_intrinsic.jsonl
     python benchmarks/lateral_alternatives.py patches --sets Set5 --scales 2 --json bench_out/lateral_patches.jsonl
+    python benchmarks/lateral_alternatives.py edges --sets Set5 Set14 --scales 2 4 --json bench_out/lateral_edges.jsonl
 
 LR images as blind.py makes them (DIV2KRK-style kernel, seed 1000 s + image index, 8 bits), read on
 their channel mean, as zssr reads a colour image's kernel.
@@ -16,6 +17,8 @@ their channel mean, as zssr reads a colour image's kernel.
   mean removed and scaled to unit norm (raw distances prefer blurrier copies, whose patches have
   less contrast), and the shrunk copy gets back the noise its blur took away (taking the
   finest-detail noise estimate as the level, where the shipped criterion fits a fraction of it).
+- edges: what the cap by the sharpest straight edges (core/estimate_edges.py) does to the
+  spectrum's Gaussian: the covariance error before and after, and how many orientations bounded it.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def main(argv=None):
     from napari_zssr.core.estimate_lateral import estimate_lateral_cov
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("question", choices=["intrinsic", "patches"])
+    ap.add_argument("question", choices=["intrinsic", "patches", "edges"])
     ap.add_argument("--sets", nargs="+", default=["Set14"])
     ap.add_argument("--scales", nargs="+", type=int, default=[2])
     ap.add_argument("--json")
@@ -117,7 +120,8 @@ def main(argv=None):
                 noise = estimate_noise(lr)
                 try:
                     t = time.perf_counter()
-                    shipped = estimate_lateral_cov([lr], (s, s), noise)["cov"]
+                    found = estimate_lateral_cov([lr], (s, s), noise)
+                    shipped = found["cov"]
                     t_shipped = time.perf_counter() - t
                 except ValueError:
                     print(f"{name} x{s} {img_id}: too small to estimate from", flush=True)
@@ -131,6 +135,12 @@ def main(argv=None):
                                trace_ratio_with_own=float(np.trace(shipped) / np.trace(cov + own)))
                     line = (f"trace read / true {row['trace_ratio']:.2f}, / (true + HR's own) {row['trace_ratio_with_own']:.2f}; "
                             f"error {row['shipped_error']:.2f} vs {row['error_with_own']:.2f}")
+                elif args.question == "edges":
+                    before = found["cov_spectrum"]
+                    row.update(spectrum_cov=before.tolist(), spectrum_error=rel(before, cov),
+                               edge_bounds=found["edge_bounds"], cubic=bool(found["cubic"]))
+                    line = (f"relative covariance error: spectrum {row['spectrum_error']:.2f}, capped by edges "
+                            f"{row['shipped_error']:.2f} ({found['edge_bounds']} orientations; bicubic kept: {found['cubic']})")
                 else:
                     t = time.perf_counter()
                     pc = patch_estimate(lr, s, noise)

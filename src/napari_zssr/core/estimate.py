@@ -139,7 +139,9 @@ def estimate_lateral(planes, scale, noise=None, check=None) -> tuple:
     Returns ``(kernel, info)``: ``info["chosen"]`` ("gaussian" or "cubic"); the Gaussian fit in
     either case: ``info["cov"]`` (output-grid pixels^2, (y, x)), ``info["sigma"]`` and
     ``info["fwhm"]`` per axis (y, x), ``info["angle"]`` of the major axis (radians from y); the
-    misfits of the Gaussian, of bicubic and between the image's halves. ``noise``: the planes'
+    misfits of the Gaussian, of bicubic and between the image's halves; ``info["cov_spectrum"]``, the
+    Gaussian before the image's sharpest edges capped it, and ``info["edge_bounds"]``, how many
+    orientations did (core.estimate_edges). ``noise``: the planes'
     noise level (default: read from them). ``check`` is called between candidates (progress, cancel).
     """
     from .estimate_lateral import estimate_lateral_cov, gaussian_2d
@@ -156,7 +158,8 @@ def estimate_lateral(planes, scale, noise=None, check=None) -> tuple:
     info = {"cov": cov.tolist(), "sigma": sigma.tolist(), "fwhm": (FWHM_PER_SIGMA * sigma).tolist(),
             "angle": float(math.atan2(evecs[1, -1], evecs[0, -1]) % math.pi), "misfit": found["misfit"],
             "misfit_cubic": found["misfit_cubic"], "misfit_split": found["misfit_split"],
-            "noise": found["noise"], "chosen": "cubic" if found["cubic"] else "gaussian"}
+            "noise": found["noise"], "chosen": "cubic" if found["cubic"] else "gaussian",
+            "cov_spectrum": found["cov_spectrum"].tolist(), "edge_bounds": found["edge_bounds"]}
     return ("cubic" if found["cubic"] else gaussian_2d(cov)), info
 
 

@@ -135,12 +135,12 @@ def edge_bounds(planes, noise: float = 0.0, check=None) -> list:
     shape = np.eye(2)
     for _ in range(2):
         vals = []
-        for b, n in zip(bins, axes):
+        for b, axis in zip(bins, axes):
             across = np.einsum("ni,ij,nj->n", normals[b], shape, normals[b])
-            vals.append(float(np.quantile(f[b, 1] * (n @ shape @ n) / across, QUANTILE)))
+            vals.append(float(np.quantile(f[b, 1] * (axis @ shape @ axis) / across, QUANTILE)))
         if len(bins) < 3:
             break
-        rows = np.array([[n[0] ** 2, 2 * n[0] * n[1], n[1] ** 2] for n in axes])
+        rows = np.array([[a[0] ** 2, 2 * a[0] * a[1], a[1] ** 2] for a in axes])
         c = np.linalg.lstsq(rows, np.array(vals), rcond=None)[0]
         ev, V = np.linalg.eigh(np.array([[c[0], c[1]], [c[1], c[2]]]))
         shape = V @ np.diag(np.clip(ev, 0.05 * max(ev.max(), 1e-6), None)) @ V.T
