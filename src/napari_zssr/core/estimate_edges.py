@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 WIN = 5                 # window side, pixels: small, so that one straight edge fills it
-MAX_EDGES = 4000        # edges fitted, strongest first, over all planes
+MAX_EDGES = 4000        # edges fitted in all; planes taken middle first, strongest edges first in each
 GRADIENT_QUANTILE = 0.8  # only pixels with a gradient above this quantile can be edges
 MAX_REL_RMS = 0.06      # a fit whose residual exceeds this share of its contrast is not a clean step
 BINS = 6                # orientation bins over [0, pi)
@@ -37,6 +37,8 @@ def _phi(z):
 def _candidates(img: np.ndarray, noise: float):
     """Flat indices of gradient maxima (one pixel per edge crossing), strongest first, and the angle
     of the gradient everywhere."""
+    if min(img.shape) < WIN + 2 or not np.all(np.isfinite(img)):
+        return np.zeros(0, int), np.zeros(img.shape)
     gy, gx = np.gradient(img)
     mag = np.hypot(gy, gx)
     ang = np.arctan2(gy, gx)
@@ -104,13 +106,14 @@ def edge_fits(img, noise: float = 0.0, n_max: int = MAX_EDGES) -> np.ndarray:
     floor = max(4 * noise, 0.015 * float(np.ptp(np.quantile(img, [0.01, 0.99]))), 1e-12)
     keep = ((np.abs(d) < 1.0) & (contrast > floor) & (ls > lo_ls + 1e-6) & (ls < hi_ls - 1e-6))
     rel = np.sqrt(cost / P.shape[1]) / np.maximum(contrast, 1e-12)
-    return np.stack([np.mod(t, math.pi), np.exp(2 * ls), contrast, rel], 1)[keep]
+    angle = np.mod(t, math.pi) % math.pi  # mod of a tiny negative gives pi itself, in no bin
+    return np.stack([angle, np.exp(2 * ls), contrast, rel], 1)[keep]
 
 
 def edge_bounds(planes, noise: float = 0.0, check=None) -> list:
     """[(unit normal (y, x), largest variance across it, pixels^2)], one per orientation bin that
-    holds enough clean edges, from the planes (2-D arrays of one channel) taken evenly until
-    MAX_EDGES edges were fitted. ``check`` (no arguments) is called before each plane."""
+    holds enough clean edges, from the planes (2-D arrays of one channel), middle planes first,
+    until MAX_EDGES edges were fitted (one big plane can be enough). ``check`` (no arguments) is called before each plane."""
     order = sorted(range(len(planes)), key=lambda i: abs(i - (len(planes) - 1) / 2))  # middle planes first
     fits, n = [], 0
     for i in order:
@@ -148,8 +151,9 @@ def edge_bounds(planes, noise: float = 0.0, check=None) -> list:
 
 
 def clip_to_bounds(cov, bounds) -> np.ndarray:
-    """The covariance nearest ``cov`` with n' C n <= v for every bound (n, v), and C positive
-    semi-definite; ``cov`` itself where it already keeps to them."""
+    """The covariance nearest ``cov`` with n' C n <= v for every bound (n, v), C positive
+    semi-definite and no wider than ``cov`` in any direction (cov - C too); ``cov`` itself where it
+    already keeps to the bounds."""
     from scipy.optimize import minimize
 
     cov = np.asarray(cov, dtype=np.float64)
@@ -159,11 +163,19 @@ def clip_to_bounds(cov, bounds) -> np.ndarray:
     def mat(c):
         return np.array([[c[0], c[1]], [c[1], c[2]]])
 
+    def psd(m):  # both eigenvalues >= 0, as the three inequalities of a 2 x 2 symmetric matrix
+        return [m[0, 0], m[1, 1], m[0, 0] * m[1, 1] - m[0, 1] ** 2]
+
     start = np.array([cov[0, 0], cov[0, 1], cov[1, 1]])
     cons = [{"type": "ineq", "fun": (lambda c, n=n, v=v: v - n @ mat(c) @ n)} for n, v in bounds]
-    cons += [{"type": "ineq", "fun": lambda c: c[0]}, {"type": "ineq", "fun": lambda c: c[2]},
-             {"type": "ineq", "fun": lambda c: c[0] * c[2] - c[1] ** 2}]
+    cons += [{"type": "ineq", "fun": lambda c: psd(mat(c))}, {"type": "ineq", "fun": lambda c: psd(cov - mat(c))}]
     w = np.array([1.0, 2.0, 1.0])  # the off-diagonal counts twice in the Frobenius norm
-    res = minimize(lambda c: float((w * (c - start) ** 2).sum()), start, constraints=cons, method="SLSQP")
-    ev, V = np.linalg.eigh(mat(res.x))
-    return V @ np.diag(np.clip(ev, 0.0, None)) @ V.T
+    res = minimize(lambda c: float((w * (c - start) ** 2).sum()), start * 0.5, constraints=cons, method="SLSQP")
+    C = mat(res.x)
+    ev, V = np.linalg.eigh(C)
+    C = V @ np.diag(np.clip(ev, 0.0, None)) @ V.T
+    worst = min(np.linalg.eigvalsh(cov - C).min(), min(v - n @ C @ n for n, v in bounds))
+    if not res.success or worst < -1e-6 * max(np.trace(cov), 1e-12):
+        # shrinking the whole kernel keeps every bound and only narrows it
+        return cov * min(1.0, min(v / max(n @ cov @ n, 1e-300) for n, v in bounds))
+    return C
