@@ -48,8 +48,6 @@ def _candidates(img: np.ndarray, noise: float):
     ox = np.rint(np.cos(ang)).astype(int)
     yy, xx = np.mgrid[0:H, 0:W]
     inner = (yy >= h) & (yy < H - h) & (xx >= h) & (xx < W - h)
-    if not inner.any():
-        return np.zeros(0, int), ang
     ahead = mag[np.clip(yy + oy, 0, H - 1), np.clip(xx + ox, 0, W - 1)]
     behind = mag[np.clip(yy - oy, 0, H - 1), np.clip(xx - ox, 0, W - 1)]
     thr = max(float(np.quantile(mag[inner], GRADIENT_QUANTILE)), 6 * noise)
@@ -113,7 +111,8 @@ def edge_fits(img, noise: float = 0.0, n_max: int = MAX_EDGES) -> np.ndarray:
 def edge_bounds(planes, noise: float = 0.0, check=None) -> list:
     """[(unit normal (y, x), largest variance across it, pixels^2)], one per orientation bin that
     holds enough clean edges, from the planes (2-D arrays of one channel), middle planes first,
-    until MAX_EDGES edges were fitted (one big plane can be enough). ``check`` (no arguments) is called before each plane."""
+    until MAX_EDGES edges were fitted (one big plane can be enough). ``check`` (no arguments) is
+    called before each plane."""
     order = sorted(range(len(planes)), key=lambda i: abs(i - (len(planes) - 1) / 2))  # middle planes first
     fits, n = [], 0
     for i in order:
@@ -135,19 +134,23 @@ def edge_bounds(planes, noise: float = 0.0, check=None) -> list:
     axes = [np.array([math.sin(t), math.cos(t)]) for t in axes]
     # the width across an edge varies with its angle inside a bin; a first fit of C over the bins'
     # quantiles puts each edge's width at its bin's mean orientation before the bound is taken
-    shape = np.eye(2)
-    for _ in range(2):
-        vals = []
-        for b, axis in zip(bins, axes):
-            across = np.einsum("ni,ij,nj->n", normals[b], shape, normals[b])
-            vals.append(float(np.quantile(f[b, 1] * (axis @ shape @ axis) / across, QUANTILE)))
-        if len(bins) < 3:
-            break
+    def quantiles(shape):
+        at_axis = [f[b, 1] * (axis @ shape @ axis) / np.einsum("ni,ij,nj->n", normals[b], shape, normals[b])
+                   for b, axis in zip(bins, axes)]
+        return [float(np.quantile(w, QUANTILE)) for w in at_axis]
+
+    vals = quantiles(np.eye(2))
+    if len(bins) >= 3:
         rows = np.array([[a[0] ** 2, 2 * a[0] * a[1], a[1] ** 2] for a in axes])
         c = np.linalg.lstsq(rows, np.array(vals), rcond=None)[0]
-        ev, V = np.linalg.eigh(np.array([[c[0], c[1]], [c[1], c[2]]]))
-        shape = V @ np.diag(np.clip(ev, 0.05 * max(ev.max(), 1e-6), None)) @ V.T
+        first = np.array([[c[0], c[1]], [c[1], c[2]]])
+        vals = quantiles(_floor_eigenvalues(first, 0.05 * max(np.linalg.eigvalsh(first).max(), 1e-6)))
     return list(zip(axes, vals))
+
+
+def _floor_eigenvalues(m, floor: float) -> np.ndarray:
+    ev, V = np.linalg.eigh(m)
+    return V @ np.diag(np.clip(ev, floor, None)) @ V.T
 
 
 def clip_to_bounds(cov, bounds) -> np.ndarray:
@@ -171,9 +174,7 @@ def clip_to_bounds(cov, bounds) -> np.ndarray:
     cons += [{"type": "ineq", "fun": lambda c: psd(mat(c))}, {"type": "ineq", "fun": lambda c: psd(cov - mat(c))}]
     w = np.array([1.0, 2.0, 1.0])  # the off-diagonal counts twice in the Frobenius norm
     res = minimize(lambda c: float((w * (c - start) ** 2).sum()), start * 0.5, constraints=cons, method="SLSQP")
-    C = mat(res.x)
-    ev, V = np.linalg.eigh(C)
-    C = V @ np.diag(np.clip(ev, 0.0, None)) @ V.T
+    C = _floor_eigenvalues(mat(res.x), 0.0)
     worst = min(np.linalg.eigvalsh(cov - C).min(), min(v - n @ C @ n for n, v in bounds))
     if not res.success or worst < -1e-6 * max(np.trace(cov), 1e-12):
         # shrinking the whole kernel keeps every bound and only narrows it
