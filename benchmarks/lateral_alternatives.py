@@ -3,6 +3,7 @@
     python benchmarks/lateral_alternatives.py intrinsic --sets Set14 --scales 2 --json bench_out/lateral_intrinsic.jsonl
     python benchmarks/lateral_alternatives.py patches --sets Set5 --scales 2 --json bench_out/lateral_patches.jsonl
     python benchmarks/lateral_alternatives.py edges --sets Set5 Set14 --scales 2 4 --json bench_out/lateral_edges.jsonl
+    python benchmarks/lateral_alternatives.py bicubic --sets Set5 Set14 --scales 2 4 --json bench_out/lateral_bicubic.jsonl
 
 LR images as blind.py makes them (DIV2KRK-style kernel, seed 1000 s + image index, 8 bits), read on
 their channel mean, as zssr reads a colour image's kernel.
@@ -19,6 +20,8 @@ their channel mean, as zssr reads a colour image's kernel.
   finest-detail noise estimate as the level, where the shipped criterion fits a fraction of it).
 - edges: what the cap by the sharpest straight edges (core/estimate_edges.py) does to the
   spectrum's Gaussian: the covariance error before and after, and how many orientations bounded it.
+- bicubic: on the sets' own MATLAB-bicubic LR files, whether the estimate keeps bicubic (it should:
+  that is how they were made), and why.
 """
 
 from __future__ import annotations
@@ -107,16 +110,25 @@ def main(argv=None):
     from napari_zssr.core.estimate_lateral import estimate_lateral_cov
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("question", choices=["intrinsic", "patches", "edges"])
+    ap.add_argument("question", choices=["intrinsic", "patches", "edges", "bicubic"])
     ap.add_argument("--sets", nargs="+", default=["Set14"])
     ap.add_argument("--scales", nargs="+", type=int, default=[2])
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     for name in args.sets:
         for s in args.scales:
-            for i, (img_id, hr, _) in enumerate(pairs(name, s)):
+            for i, (img_id, hr, matlab_lr) in enumerate(pairs(name, s)):
                 k, cov = random_kernel(s, np.random.default_rng(1000 * s + i))
                 lr = grey(quantise(degrade(hr.astype(np.float64), k, s)))
+                if args.question == "bicubic":
+                    found = estimate_lateral_cov([grey(matlab_lr)], (s, s), estimate_noise(grey(matlab_lr)))
+                    row = {"question": "bicubic", "set": name, "scale": s, "image": img_id, "cubic": bool(found["cubic"]),
+                           "why_cubic": found["why_cubic"], "edge_bounds": found["edge_bounds"],
+                           "read_scale": list(found["read_scale"]), "cov": found["cov"].tolist()}
+                    append_row(args.json, row)
+                    print(f"{name} x{s} {img_id}: bicubic kept: {row['cubic']} ({row['why_cubic'] or 'a Gaussian taken'})",
+                          flush=True)
+                    continue
                 noise = estimate_noise(lr)
                 try:
                     t = time.perf_counter()
@@ -138,7 +150,8 @@ def main(argv=None):
                 elif args.question == "edges":
                     before = found["cov_spectrum"]
                     row.update(spectrum_cov=before.tolist(), spectrum_error=rel(before, cov),
-                               edge_bounds=found["edge_bounds"], cubic=bool(found["cubic"]))
+                               edge_bounds=found["edge_bounds"], cubic=bool(found["cubic"]),
+                               why_cubic=found["why_cubic"], read_scale=list(found["read_scale"]))
                     line = (f"relative covariance error: spectrum {row['spectrum_error']:.2f}, capped by edges "
                             f"{row['shipped_error']:.2f} ({found['edge_bounds']} orientations; bicubic kept: {found['cubic']})")
                 else:

@@ -73,10 +73,11 @@ def test_a_bicubic_made_image_keeps_the_bicubic_kernel(tiny_config):
 
     lr = imresize(power_law_image((256, 256), seed=6), 0.5)  # MATLAB's bicubic: the paper's LR images
     kernel, info = estimate_kernel(lr, 2)
-    assert kernel == "cubic" and info["chosen"] == "cubic"
+    assert kernel == "cubic" and info["chosen"] == "cubic" and "does not fit clearly better" in info["why_cubic"]
     lr = lr[:96, :96].astype(np.float32)
     out, rep = run_zssr(lr, 2, kernel="estimate", config=tiny_config)
     assert rep.kernel == "estimate(cubic)" and rep.estimated_kernel == ["cubic"]
+    assert any("kept the bicubic kernel: the Gaussian does not fit" in n for n in rep.notes)
     np.testing.assert_array_equal(out, run_zssr(lr, 2, config=tiny_config)[0])  # the default run itself
 
 

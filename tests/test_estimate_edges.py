@@ -92,3 +92,48 @@ def test_a_photographs_own_softness_is_not_read_as_kernel():
     assert np.linalg.eigvalsh(spectrum - found).min() > -1e-9  # narrower in every direction
     for n, v in edge_bounds([lr], noise=0.0):
         assert n @ found @ n / 4 <= v * (1 + 1e-6)  # the kernel on the LR grid is K / 4
+
+
+def stripes(n: int, seed: int) -> np.ndarray:
+    """Vertical bands of random widths and levels: steps in one orientation only."""
+    rng = np.random.default_rng(seed)
+    cuts = np.cumsum(rng.integers(4, 20, 60))
+    col = np.zeros(n)
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, n]):
+        col[a:b] = rng.random()
+    return np.tile(col, (n, 1))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_small_image_is_read_at_a_smaller_factor(seed):
+    from napari_zssr import estimate_kernel
+
+    cov = np.array([[6.0, 1.5], [1.5, 3.5]])  # output-grid pixels^2 at x4
+    lr = blur_2d(mosaic((368, 368), 160, seed=seed), cov)[::4, ::4]  # 92 px: one 16-px tile once shrunk by 4
+    kernel, info = estimate_kernel(lr, 4)
+    assert info["read_scale"] == [2.0, 2.0] and info["chosen"] == "gaussian" and info["edge_bounds"] == 6
+    np.testing.assert_allclose(info["cov"], cov, atol=0.15 + 0.1 * np.trace(cov))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_edges_that_cut_the_spectrum_in_too_few_orientations_keep_bicubic(seed):
+    # along the bands nothing changes, which the spectrum reads as a blur tens of pixels wide; the
+    # steps cut it across them but cannot pin the direction along them
+    from napari_zssr import estimate_kernel
+
+    lr = blur_2d(stripes(256, seed), np.eye(2) * 3.0)[::2, ::2]
+    lr = lr + np.random.default_rng(seed).normal(0, 0.003, lr.shape)
+    kernel, info = estimate_kernel(lr, 2)
+    assert info["misfit_cubic"] - info["misfit"] > 0.5 * info["misfit_split"]
+    assert np.linalg.eigvalsh(info["cov_spectrum"]).max() > 20 and not np.allclose(info["cov"], info["cov_spectrum"])
+    assert 1 <= info["edge_bounds"] < 3 and kernel == "cubic" and info["chosen"] == "cubic"
+    assert f"in {info['edge_bounds']} of the 3 orientations" in info["why_cubic"]
+
+
+def test_a_small_texture_without_edges_keeps_bicubic():
+    from napari_zssr import estimate_kernel
+
+    lr = blur_2d(power_law_image((320, 320), seed=1), np.eye(2) * 5.0)[::4, ::4]
+    kernel, info = estimate_kernel(lr, 4)
+    assert info["read_scale"] == [2.0, 2.0] and info["edge_bounds"] == 0
+    assert kernel == "cubic" and "too small to read at its own factor" in info["why_cubic"]

@@ -141,7 +141,9 @@ def estimate_lateral(planes, scale, noise=None, check=None) -> tuple:
     ``info["fwhm"]`` per axis (y, x), ``info["angle"]`` of the major axis (radians from y); the
     misfits of the Gaussian, of bicubic and between the image's halves; ``info["cov_spectrum"]``, the
     Gaussian before the image's sharpest edges capped it, and ``info["edge_bounds"]``, how many
-    orientations did (core.estimate_edges). ``noise``: the planes'
+    orientations did (core.estimate_edges); ``info["read_scale"]``, the factors the kernel was read
+    at (the scale itself, or at most 2 where the image is too small to read it at its own factor).
+    ``noise``: the planes'
     noise level (default: read from them). ``check`` is called between candidates (progress, cancel).
     """
     from .estimate_lateral import estimate_lateral_cov, gaussian_2d
@@ -158,8 +160,9 @@ def estimate_lateral(planes, scale, noise=None, check=None) -> tuple:
     info = {"cov": cov.tolist(), "sigma": sigma.tolist(), "fwhm": (FWHM_PER_SIGMA * sigma).tolist(),
             "angle": float(math.atan2(evecs[1, -1], evecs[0, -1]) % math.pi), "misfit": found["misfit"],
             "misfit_cubic": found["misfit_cubic"], "misfit_split": found["misfit_split"],
-            "noise": found["noise"], "chosen": "cubic" if found["cubic"] else "gaussian",
-            "cov_spectrum": found["cov_spectrum"].tolist(), "edge_bounds": found["edge_bounds"]}
+            "noise": found["noise"], "chosen": "cubic" if found["cubic"] else "gaussian", "why_cubic": found["why_cubic"],
+            "cov_spectrum": found["cov_spectrum"].tolist(), "edge_bounds": found["edge_bounds"],
+            "read_scale": list(found["read_scale"])}
     return ("cubic" if found["cubic"] else gaussian_2d(cov)), info
 
 

@@ -18,6 +18,10 @@ same spectra, top half against bottom half; no kernel can explain that part). A 
 fits a little better, having three free parameters; on a bicubic-made image its extra width is
 the scene's own softness, and ZSSR with it over-sharpens by several dB.
 
+An image too small to shrink by its own factor into enough tiles is read at factors of at most 2:
+the blur is a property of the input grid, and scale invariance makes the criterion hold at any
+factor, so the kernel on the input grid is the same; it is then put on the output grid.
+
 The spectrum reads the scene's softness as kernel on photographs too; the image's sharpest
 straight edges then cap the Gaussian from above (estimate_edges.py), since no edge of the scene
 is sharper than a step.
@@ -33,6 +37,8 @@ from .estimate_edges import clip_to_bounds, edge_bounds
 
 TILES = (32, 16)           # Welch tile sides (pixels of both the image and its downscaled copy), finest first
 MIN_TILES = 4              # fewer tiles of the downscaled copy than this: no spectrum to trust
+MIN_BOUNDS = 3             # orientations the edges must bound where they cut the spectrum's Gaussian (checked)
+READ_FALLBACK = 2.0        # the largest factor the kernel is read at when the image is too small at its own
 MAX_COARSE_VAR = 6.0       # largest variance searched, coarse pixels^2 (sigma ~2.4 coarse px)
 NOISE_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # of the finest-detail noise variance, tried for every kernel
 
@@ -44,6 +50,12 @@ def _window(tile: int):
 
 def _n_tiles(shape, tile: int) -> int:
     return int(np.prod([max(0, (n - tile) // (tile // 2) + 1) for n in shape]))
+
+
+def _tiles_that_fit(planes, scale) -> list:
+    """The tile sides, finest first, for which the planes shrunk by ``scale`` hold enough tiles."""
+    small = [tuple(int(n // f) for n, f in zip(p.shape, scale)) for p in planes]
+    return [t for t in TILES if sum(_n_tiles(sh, t) for sh in small) >= MIN_TILES]
 
 
 def _spectrum(planes, tile: int) -> np.ndarray:
@@ -154,11 +166,16 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
     s = np.array([float(v) for v in scale])
     if s.shape != (2,) or np.any(s <= 1):
         raise ValueError(f"estimating a lateral kernel needs both factors > 1, got {tuple(float(v) for v in s)}")
-    small = [tuple(int(n // f) for n, f in zip(p.shape, s)) for p in planes]
-    fits = [t for t in TILES if sum(_n_tiles(sh, t) for sh in small) >= MIN_TILES]
+    read = s
+    fits = _tiles_that_fit(planes, read)
+    if not fits:
+        # the blur is a property of the input grid, and the criterion holds at any factor (scale
+        # invariance), so a copy shrunk less, with more tiles, reads the same kernel
+        read = np.minimum(s, READ_FALLBACK)
+        fits = _tiles_that_fit(planes, read) if np.all(read > 1) and np.any(read < s) else []
     if not fits:
         raise ValueError(f"the image is too small to read its kernel from at factors {s[0]:g} x {s[1]:g}: it needs "
-                         f"about {int(math.ceil(TILES[-1] * 1.5 * s.max()))} pixels a side")
+                         f"about {int(math.ceil(TILES[-1] * 1.5 * min(s.max(), READ_FALLBACK)))} pixels a side")
     tile = fits[0]
     ref, _ = _spectrum(planes, tile)
     rng = np.random.default_rng(0)
@@ -174,7 +191,7 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
     chosen = {}
 
     def misfit(cov):
-        return misfit_of(lambda ps: _downscale(ps, cov, s), tuple(np.round(cov, 9).ravel()))
+        return misfit_of(lambda ps: _downscale(ps, cov, read), tuple(np.round(cov, 9).ravel()))
 
     def misfit_of(shrink, key):
         if check is not None:
@@ -209,11 +226,33 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
     # K_ij (1 - 1 / (s_i s_j)) = c_ij (module docstring)
     noise_used = math.sqrt(chosen.get(tuple(np.round(c, 9).ravel()), 0.0)) * noise
     fit = float(min(best.fun, iso[b]))
-    cubic = misfit_of(lambda ps: _bicubic(ps, s), "cubic")
+    cubic = misfit_of(lambda ps: _bicubic(ps, read), "cubic")
     split = _split_misfit(planes, tile, band)
-    spectral = c / (1 - 1 / np.outer(s, s))
-    # the image's sharpest edges cap the blur across them; on the input grid K / (s_i s_j)
+    # on the input grid, K / (r_i r_j) at the factors r it was read at; on the output grid, times (s_i s_j)
+    on_input = c / (1 - 1 / np.outer(read, read)) / np.outer(read, read)
+    spectral = on_input * np.outer(s, s)
+    # the image's sharpest edges cap the blur across them (on the input grid)
     bounds = edge_bounds(planes, noise, check)
-    cov = clip_to_bounds(spectral / np.outer(s, s), bounds) * np.outer(s, s)
-    return {"cov": cov, "cov_spectrum": spectral, "edge_bounds": len(bounds), "misfit": fit, "coarse_cov": c,
-            "noise": noise_used, "misfit_cubic": cubic, "misfit_split": split, "cubic": cubic - fit <= 0.5 * split}
+    capped = clip_to_bounds(on_input, bounds)
+    cut = not np.allclose(capped, on_input)
+    smaller = bool(np.any(read < s))
+    if cubic - fit <= 0.5 * split:
+        reason = "the Gaussian does not fit clearly better than bicubic"
+    elif not checked(len(bounds), cut, smaller):
+        reason = (f"the image is too small to read at its own factor, and its straight edges check the Gaussian in "
+                  if smaller else "the image's straight edges show that the spectrum read too wide a kernel, but they "
+                  "check the Gaussian in ") + f"{len(bounds)} of the {MIN_BOUNDS} orientations a covariance needs"
+    else:
+        reason = ""
+    return {"cov": capped * np.outer(s, s), "cov_spectrum": spectral, "edge_bounds": len(bounds), "misfit": fit,
+            "coarse_cov": c, "read_scale": tuple(float(v) for v in read), "noise": noise_used, "misfit_cubic": cubic,
+            "misfit_split": split, "cubic": bool(reason), "why_cubic": reason}
+
+
+def checked(n_bounds: int, cut: bool, read_smaller: bool) -> bool:
+    """Whether the spectrum's Gaussian, capped by the image's edges, can be taken. Three orientations
+    pin the three numbers of a covariance. Where the edges cut the spectrum's reading (they show it
+    read the scene's own softness as blur, as on cartoons and butterflies' wings) but bound fewer
+    orientations, the over-read stays in the direction left unchecked. An image too small to read
+    at its own factor has a spectrum of a few tiles, so it needs the edges' check in full."""
+    return n_bounds >= MIN_BOUNDS or (not cut and not read_smaller)

@@ -145,7 +145,8 @@ def estimated_lateral(planes, scale, report, what: str, stacklevel: int = 2, che
         return record_estimate(report, None)
     finally:
         report.estimate_seconds += time.perf_counter() - t
-    if info["chosen"] == "cubic":  # a Gaussian did not fit the data clearly better than the default
+    if info["chosen"] == "cubic":
+        report.notes.append(f"{what}: the estimate kept the bicubic kernel: {info['why_cubic']}")
         return record_estimate(report, "cubic")
     return record_estimate(report, k, info)
 
