@@ -10,14 +10,25 @@ from napari_zssr.core.quality import holdout_split
 from .conftest import blur_2d, power_law_image
 
 
-def test_no_father_comes_from_the_held_out_band(tiny_config):
-    img = torch.rand(1, 64, 80)
-    img[..., 72:] = 1000.0  # the last tenth of the width, marked
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_no_father_comes_from_the_held_out_band(tiny_config, side):
+    img = torch.rand(1, 64, 80) * 0.1
+    cols = slice(0, 16) if side == "left" else slice(64, 80)  # 8 LR px at x2: 16 columns
+    img[..., cols] = 1000.0 + torch.rand(1, 64, 16)  # marked, and with more detail than the other side
     sources, band = holdout_split([img, img.clone()], 24, 2.0)
-    assert band.shape == (1, 1, 64, 16) and all(s.shape[-1] == 64 for s in sources)  # 8 LR px at x2: 16 columns
+    assert band.shape == (1, 1, 64, 16) and float(band.min()) >= 1000 and all(s.shape[-1] == 64 for s in sources)
     cfg = tiny_config.replace(augment_leave_as_is_probability=0.3, augment_no_interpolate_probability=0.3)
     fathers = FatherSampler(sources, 24, cfg, np.random.default_rng(0)).sample(400)
-    assert float(fathers.max()) < 2.0  # crops, flips and affine warps alike stay left of the band
+    assert float(fathers.max()) < 2.0  # crops, flips and affine warps alike stay out of the band
+
+
+def test_the_band_is_taken_from_the_side_with_more_detail():
+    img = np.zeros((1, 64, 100))
+    img[..., :50] = np.random.default_rng(0).random((1, 64, 50))  # detail on the left, flat on the right
+    _, band = holdout_split([img], 24, 2.0)
+    np.testing.assert_array_equal(band[0], img[..., :16])
+    _, band = holdout_split([img[..., ::-1]], 24, 2.0)
+    np.testing.assert_array_equal(band[0], img[..., :16][..., ::-1])
 
 
 def test_a_narrow_image_holds_nothing_back():

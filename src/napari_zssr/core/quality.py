@@ -1,9 +1,11 @@
 """The quality report: the internal gain measured on pixels the network never trained on.
 
-A band of columns at the right edge of every source (about a tenth of the width) is kept from the
-fathers; the gain over cubic is measured on the band of the middle source, made into an LR-HR pair
-the same way the fathers are. An image narrower than twice the crop has nothing to spare: it
-trains on everything and its gain is not held out, which the report says.
+A band of columns at the left or right edge of every source (about a tenth of the width) is kept
+from the fathers; the gain over cubic is measured on the band of the middle source, made into an
+LR-HR pair the same way the fathers are. The side is the one whose band in the middle source has
+more detail: a flat band (sky, background) has no gain to show for any kernel, so a good result
+would read as no better than interpolation. An image narrower than twice the crop has nothing to
+spare: it trains on everything and its gain is not held out, which the report says.
 """
 
 from __future__ import annotations
@@ -17,15 +19,24 @@ MIN_BAND_LR = 8       # the band's LR son is at least this many pixels wide
 
 
 def holdout_split(sources, crop: int, scale_x: float):
-    """(training sources, held-out band (1, C, H, b) or None): every source loses the same right-hand
-    band of columns, where the image is at least twice the crop wide."""
+    """(training sources, held-out band (1, C, H, b) or None): every source loses the same band of
+    columns on the side where the middle source's band has more detail, where the image is at least
+    twice the crop wide."""
     W = min(s.shape[-1] for s in sources)
     band = max(int(math.ceil(HOLD_FRACTION * W)), int(math.ceil(MIN_BAND_LR * scale_x)))
     if W < 2 * crop or W - band < crop:
         return list(sources), None
     keep = W - band
     mid = sources[len(sources) // 2]
-    return [s[..., :keep] for s in sources], mid[None, ..., keep:]
+    if detail(mid[..., :band]) > detail(mid[..., W - band:W]):
+        return [s[..., band:] for s in sources], mid[None, ..., :band]
+    return [s[..., :keep] for s in sources], mid[None, ..., keep:W]
+
+
+def detail(a) -> float:
+    """Mean absolute difference of neighbouring pixels along both axes of (..., H, W) data (arrays or
+    tensors, wherever they live)."""
+    return float(abs(a[..., 1:] - a[..., :-1]).mean() + abs(a[..., 1:, :] - a[..., :-1, :]).mean())
 
 
 def held_out_gain(net, pairs, band, precision: str) -> float:
