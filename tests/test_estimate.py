@@ -264,3 +264,17 @@ def test_an_estimate_reports_progress_and_can_be_cancelled(blobs, tiny_config):
         with pytest.raises(Cancelled):
             upscale(data.astype(np.float32), scale, axes=axes, kernel="estimate", config=tiny_config, callback=cb)
         assert cb.seen[-1]["stage"] == "estimate" and cb.seen[-1]["channel"] == 0
+
+
+def test_the_cli_says_why_the_estimate_kept_bicubic(tmp_path, capsys):
+    import tifffile
+
+    from napari_zssr import imresize
+    from napari_zssr.cli import main
+
+    lr = imresize(power_law_image((256, 256), seed=6), 0.5)  # MATLAB's bicubic: nothing else fits better
+    src = tmp_path / "b.tif"
+    tifffile.imwrite(src, np.clip(lr * 1000, 0, 65535).astype(np.uint16))
+    assert main(["upscale", str(src), str(tmp_path / "o.tif"), "--scale", "2", "--kernel", "estimate", "--max-iters",
+                 "4", "--preset", "fast", "--quiet", "--precision", "float32"]) == 0
+    assert "note: channel 0: the estimate kept the bicubic kernel: the Gaussian does not fit" in capsys.readouterr().out

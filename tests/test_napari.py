@@ -393,6 +393,16 @@ def test_the_kernel_can_be_estimated_from_the_layer(qtbot, viewer_with_stack):
     out = viewer.layers[-1]
     assert out.data.shape == (2, 192, 192) and "estimated kernel sigma (y x)" in widget.status.value
     assert np.asarray(out.metadata["zssr"]["estimated_kernel"][0]).ndim == 2
+    from napari_zssr import imresize
+
+    from .conftest import power_law_image
+
+    made = imresize(power_law_image((192, 192), seed=6), 0.5).astype(np.float32)  # bicubic-made: bicubic stays
+    widget.layer.value = viewer.add_image(made, name="bicubic-made")
+    widget.factors.value = "2, 2"
+    _run_and_wait(qtbot, widget)
+    assert "kept the bicubic kernel: the Gaussian does not fit" in widget.status.value
+    assert any("kept the bicubic kernel" in n for n in viewer.layers[-1].metadata["zssr"]["notes"])
 
 
 def widget_sigma(widget) -> list:

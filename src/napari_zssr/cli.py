@@ -225,7 +225,7 @@ def _summary(res) -> str:
         train_s = sum(u.train_seconds for u in units)
         infer_s = sum(u.infer_seconds for u in units)
         steps = [s for u in units for s in u.steps]
-        notes = list(dict.fromkeys(n for u in units for n in u.notes))
+        notes = list(dict.fromkeys(list(rep.notes) + [n for u in units for n in u.notes]))
     return "\n".join([
         f"{res['input']} {tuple(res['in_shape'])} -> {res['output']} {tuple(res['out_shape'])}",
         f"  {what}; preset {rep.preset}, kernel {rep.kernel}, precision {rep.precision}" + _probe_text(rep),

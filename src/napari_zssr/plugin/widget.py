@@ -667,7 +667,7 @@ class ZSSRWidget(Container):
                                             "kernel": report.kernel, "seconds": report.seconds,
                                             "gain_db": report.gain_db, "gain_held_out": report.gain_held_out,
                                             "factors": plan.scale, "axial_excess_db": report.axial_excess_db,
-                                            **report.estimates()}}
+                                            **report.estimates(), **({"notes": report.notes} if report.notes else {})}}
         if store_path:
             meta["zssr"]["store"] = store_path
         kwargs = {"name": f"{layer.name} ZSSR {f_txt}{' preview' if full_plan else ''}", "scale": new_scale, "translate": new_translate, "metadata": meta,
@@ -688,6 +688,8 @@ class ZSSRWidget(Container):
         where = f"; kept on disk in {store_path}" if store_path else ""
         if report.estimated_sigma:
             where += "; " + report.estimate_text()
+        if report.notes:
+            where += " (" + "; ".join(report.notes) + ")"
         if (np.isfinite(report.gain_db) and not report.gain_db > 0) or report.over_sharpened():  # QualityWarning
             where += "; WARNING: it may be no better than interpolation (see the notification)"
         held = "held out" if report.gain_held_out else "not held out"

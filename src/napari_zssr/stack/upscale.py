@@ -602,6 +602,7 @@ def _estimate_lateral(job, src, stats, report, vs, progress):
         (report.estimated_lateral_kernel, report.estimated_lateral_sigma, report.estimated_lateral_fwhm,
          report.estimated_lateral_fwhm_physical) = (list(v) for v in values)
     report.estimate_seconds += found.estimate_seconds
+    report.notes.extend(found.notes)
     return dataclasses.replace(job, lat_kernels=tuple(kernels))
 
 
