@@ -118,10 +118,13 @@ def main(argv=None):
     for name in args.sets:
         for s in args.scales:
             for i, (img_id, hr, matlab_lr) in enumerate(pairs(name, s)):
-                k, cov = random_kernel(s, np.random.default_rng(1000 * s + i))
-                lr = grey(quantise(degrade(hr.astype(np.float64), k, s)))
                 if args.question == "bicubic":
-                    found = estimate_lateral_cov([grey(matlab_lr)], (s, s), estimate_noise(grey(matlab_lr)))
+                    lr = grey(matlab_lr)
+                    try:
+                        found = estimate_lateral_cov([lr], (s, s), estimate_noise(lr))
+                    except ValueError as exc:
+                        print(f"{name} x{s} {img_id}: {exc}", flush=True)
+                        continue
                     row = {"question": "bicubic", "set": name, "scale": s, "image": img_id, "cubic": bool(found["cubic"]),
                            "why_cubic": found["why_cubic"], "edge_bounds": found["edge_bounds"],
                            "read_scale": list(found["read_scale"]), "cov": found["cov"].tolist()}
@@ -129,6 +132,8 @@ def main(argv=None):
                     print(f"{name} x{s} {img_id}: bicubic kept: {row['cubic']} ({row['why_cubic'] or 'a Gaussian taken'})",
                           flush=True)
                     continue
+                k, cov = random_kernel(s, np.random.default_rng(1000 * s + i))
+                lr = grey(quantise(degrade(hr.astype(np.float64), k, s)))
                 noise = estimate_noise(lr)
                 try:
                     t = time.perf_counter()

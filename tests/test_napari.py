@@ -401,8 +401,8 @@ def test_the_kernel_can_be_estimated_from_the_layer(qtbot, viewer_with_stack):
     widget.layer.value = viewer.add_image(made, name="bicubic-made")
     widget.factors.value = "2, 2"
     _run_and_wait(qtbot, widget)
-    assert "kept the bicubic kernel: the Gaussian does not fit" in widget.status.value
-    assert any("kept the bicubic kernel" in n for n in viewer.layers[-1].metadata["zssr"]["notes"])
+    assert "kernel estimate kept bicubic, because the Gaussian does not fit" in widget.status.value
+    assert any("kept bicubic" in n for n in viewer.layers[-1].metadata["zssr"]["notes"])
 
 
 def widget_sigma(widget) -> list:

@@ -260,8 +260,7 @@ def _estimate_lines(rep, saved=()) -> list:
             phys = (physical or [None] * (c + 1))[c]
             what = "2-D kernel" if np.ndim(sigma) or prefix else "axial profile"
             if c < len(kernels) and isinstance(kernels[c], str):
-                lines.append(f"  estimated {what}, channel {c}: bicubic (a Gaussian did not fit the data clearly "
-                             "better; nothing to save)")
+                lines.append(f"  estimated {what}, channel {c}: bicubic kept (the note below says why; nothing to save)")
                 continue
             if np.ndim(sigma) and not np.isfinite(sigma[0]) or not np.ndim(sigma) and not np.isfinite(sigma):
                 lines.append(f"  {what}, channel {c}: not estimated (the default was used)")

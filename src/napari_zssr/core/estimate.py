@@ -134,9 +134,11 @@ def estimate_axial_sigma(stack, f: float, seed: int = 0, check=None) -> dict:
 def estimate_lateral(planes, scale, noise=None, check=None) -> tuple:
     """The 2-D downscaling kernel of ``planes`` (2-D arrays of one channel, or one image) enlarged by
     ``scale`` (sy, sx): an anisotropic Gaussian on the output grid, or "cubic" where the Gaussian
-    does not fit the data clearly better than bicubic (core.estimate_lateral).
+    does not fit the data clearly better than bicubic or the image's edges cannot check it
+    (core.estimate_lateral).
 
-    Returns ``(kernel, info)``: ``info["chosen"]`` ("gaussian" or "cubic"); the Gaussian fit in
+    Returns ``(kernel, info)``: ``info["chosen"]`` ("gaussian" or "cubic") and ``info["why_cubic"]``
+    (why bicubic was kept, in words; empty for a Gaussian); the Gaussian fit in
     either case: ``info["cov"]`` (output-grid pixels^2, (y, x)), ``info["sigma"]`` and
     ``info["fwhm"]`` per axis (y, x), ``info["angle"]`` of the major axis (radians from y); the
     misfits of the Gaussian, of bicubic and between the image's halves; ``info["cov_spectrum"]``, the

@@ -12,7 +12,8 @@ makes the image downscaled once more match it satisfies K_ij (1 - 1 / (s_i s_j))
 correction is applied, so the kernel returned is the one that made the image, on the output grid.
 
 Measure, then choose: the bicubic kernel (the paper's default, and what most resized images were
-made with) is a candidate too, and the Gaussian replaces it only where it fits clearly better:
+made with) is a candidate too, and the Gaussian replaces it only where it fits clearly better
+(and where the image's edges can check it, below):
 where it lowers the misfit by more than half of what the image's two halves disagree by (the
 same spectra, top half against bottom half; no kernel can explain that part). A Gaussian always
 fits a little better, having three free parameters; on a bicubic-made image its extra width is
@@ -24,7 +25,9 @@ factor, so the kernel on the input grid is the same; it is then put on the outpu
 
 The spectrum reads the scene's softness as kernel on photographs too; the image's sharpest
 straight edges then cap the Gaussian from above (estimate_edges.py), since no edge of the scene
-is sharper than a step.
+is sharper than a step. Where they cut the Gaussian but bound it in fewer than three orientations
+(or, on a small image, do not bound it in three), the direction left unchecked may keep the
+over-read, so bicubic stays (``checked``).
 """
 
 from __future__ import annotations
@@ -159,6 +162,11 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
     is taken out of both spectra (the image's flat, the downscaled copy's blurred by the
     candidate), and frequencies where it dominates are left out. ``check`` (no arguments) is called
     before every candidate is measured, so that a run can report progress and be cancelled.
+
+    Returns ``cov`` (capped by the edges), ``cov_spectrum`` (before the cap), ``edge_bounds`` (how
+    many orientations bounded it), ``read_scale`` (the factors it was read at), the misfits of the
+    Gaussian, of bicubic and between the halves, ``cubic`` (keep bicubic) and ``why_cubic`` (why,
+    in words; empty where the Gaussian is taken).
     """
     from scipy.optimize import minimize
 
@@ -172,9 +180,10 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
         # the blur is a property of the input grid, and the criterion holds at any factor (scale
         # invariance), so a copy shrunk less, with more tiles, reads the same kernel
         read = np.minimum(s, READ_FALLBACK)
-        fits = _tiles_that_fit(planes, read) if np.all(read > 1) and np.any(read < s) else []
+        fits = _tiles_that_fit(planes, read) if np.any(read < s) else []
     if not fits:
-        raise ValueError(f"the image is too small to read its kernel from at factors {s[0]:g} x {s[1]:g}: it needs "
+        also = f" (or {read[0]:g} x {read[1]:g})" if np.any(read < s) else ""
+        raise ValueError(f"the image is too small to read its kernel from at factors {s[0]:g} x {s[1]:g}{also}: it needs "
                          f"about {int(math.ceil(TILES[-1] * 1.5 * min(s.max(), READ_FALLBACK)))} pixels a side")
     tile = fits[0]
     ref, _ = _spectrum(planes, tile)
@@ -236,17 +245,28 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
     capped = clip_to_bounds(on_input, bounds)
     cut = not np.allclose(capped, on_input)
     smaller = bool(np.any(read < s))
-    if cubic - fit <= 0.5 * split:
-        reason = "the Gaussian does not fit clearly better than bicubic"
-    elif not checked(len(bounds), cut, smaller):
-        reason = (f"the image is too small to read at its own factor, and its straight edges check the Gaussian in "
-                  if smaller else "the image's straight edges show that the spectrum read too wide a kernel, but they "
-                  "check the Gaussian in ") + f"{len(bounds)} of the {MIN_BOUNDS} orientations a covariance needs"
-    else:
+    n = len(bounds)
+    if not math.isfinite(split):
+        reason = "the image is too small to compare its halves, so no Gaussian can be shown to fit better than bicubic"
+    elif cubic - fit <= 0.5 * split:
+        reason = "the Gaussian does not fit the data clearly better than bicubic"
+    elif checked(n, cut, smaller):
         reason = ""
+    elif smaller:
+        edges = ("it has no straight edges to check the Gaussian against" if n == 0 else
+                 f"its straight edges bound the Gaussian in only {n} of the {MIN_BOUNDS} orientations needed")
+        reason = (f"the image is too small to read the kernel at {_factors(s)} (it was read at {_factors(read)}), "
+                  f"and {edges}")
+    else:
+        reason = (f"the image's straight edges show that the spectrum read too wide a kernel, but they bound it in "
+                  f"only {n} of the {MIN_BOUNDS} orientations needed")
     return {"cov": capped * np.outer(s, s), "cov_spectrum": spectral, "edge_bounds": len(bounds), "misfit": fit,
             "coarse_cov": c, "read_scale": tuple(float(v) for v in read), "noise": noise_used, "misfit_cubic": cubic,
             "misfit_split": split, "cubic": bool(reason), "why_cubic": reason}
+
+
+def _factors(s) -> str:
+    return " x ".join(f"{v:g}" for v in s)
 
 
 def checked(n_bounds: int, cut: bool, read_smaller: bool) -> bool:

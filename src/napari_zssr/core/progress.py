@@ -57,7 +57,7 @@ class ZSSRReport:
     train_seconds: float = 0.0
     infer_seconds: float = 0.0
     history: list = field(default_factory=list)
-    notes: list = field(default_factory=list)  # out-of-memory retries and fallbacks, in words
+    notes: list = field(default_factory=list)  # out-of-memory retries, fallbacks and the estimate's choices, in words
     precision: str = "float32"                 # what the network ran in
     estimated_noise: float = float("nan")      # noise_std="estimate": the value used (normalised units)
     # kernel="estimate": the 2-D kernel found (a list of one; None where it fell back), its sigma and
@@ -124,8 +124,8 @@ class UpscaleReport:
                                        ("lateral ", self.estimated_lateral_sigma, self.estimated_lateral_kernel)):
             if sigmas:
                 what = "kernel sigma (y x)" if np.ndim(sigmas[0]) or label else "axial sigma"
-                values = ["bicubic" if isinstance(k, str) else fmt(v) for v, k in zip(sigmas, kernels)]
-                parts.append(f"estimated {label}{what} " + ", ".join(values) + " px")
+                values = ["bicubic" if isinstance(k, str) else fmt(v) + " px" for v, k in zip(sigmas, kernels)]
+                parts.append(f"estimated {label}{what} " + ", ".join(values))
         return "; ".join(parts)
 
     def over_sharpened(self) -> list:

@@ -21,7 +21,7 @@ MIN_BAND_LR = 8       # the band's LR son is at least this many pixels wide
 def holdout_split(sources, crop: int, scale_x: float):
     """(training sources, held-out band (1, C, H, b) or None): every source loses the same band of
     columns on the side where the middle source's band has more detail, where the image is at least
-    twice the crop wide."""
+    twice the crop wide. Sources are aligned at their left edge and cut to the narrowest width."""
     W = min(s.shape[-1] for s in sources)
     band = max(int(math.ceil(HOLD_FRACTION * W)), int(math.ceil(MIN_BAND_LR * scale_x)))
     if W < 2 * crop or W - band < crop:
@@ -29,13 +29,14 @@ def holdout_split(sources, crop: int, scale_x: float):
     keep = W - band
     mid = sources[len(sources) // 2]
     if detail(mid[..., :band]) > detail(mid[..., W - band:W]):
-        return [s[..., band:] for s in sources], mid[None, ..., :band]
+        return [s[..., band:W] for s in sources], mid[None, ..., :band]
     return [s[..., :keep] for s in sources], mid[None, ..., keep:W]
 
 
 def detail(a) -> float:
-    """Mean absolute difference of neighbouring pixels along both axes of (..., H, W) data (arrays or
-    tensors, wherever they live)."""
+    """Mean absolute difference of neighbouring pixels along both axes of (..., H, W) data (arrays, or
+    tensors wherever they live), in floating point so that unsigned integers cannot wrap."""
+    a = a.float() if hasattr(a, "float") and not isinstance(a, np.ndarray) else np.asarray(a, dtype=np.float64)
     return float(abs(a[..., 1:] - a[..., :-1]).mean() + abs(a[..., 1:, :] - a[..., :-1, :]).mean())
 
 

@@ -146,7 +146,7 @@ def estimated_lateral(planes, scale, report, what: str, stacklevel: int = 2, che
     finally:
         report.estimate_seconds += time.perf_counter() - t
     if info["chosen"] == "cubic":
-        report.notes.append(f"{what}: the estimate kept the bicubic kernel: {info['why_cubic']}")
+        report.notes.append(f"{what}: the kernel estimate kept bicubic, because {info['why_cubic']}")
         return record_estimate(report, "cubic")
     return record_estimate(report, k, info)
 

@@ -689,7 +689,7 @@ class ZSSRWidget(Container):
         if report.estimated_sigma:
             where += "; " + report.estimate_text()
         if report.notes:
-            where += " (" + "; ".join(report.notes) + ")"
+            where += "; " + "; ".join(report.notes)
         if (np.isfinite(report.gain_db) and not report.gain_db > 0) or report.over_sharpened():  # QualityWarning
             where += "; WARNING: it may be no better than interpolation (see the notification)"
         held = "held out" if report.gain_held_out else "not held out"
