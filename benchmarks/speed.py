@@ -175,8 +175,10 @@ def end_to_end_iso(preset, dev_name, overrides):
     t = time.perf_counter()
     out, rep = run_upscale(stack, (4, 1, 1), config=cfg)
     secs = time.perf_counter() - t
-    return {"seconds": secs, "train_s": rep.train_seconds, "infer_s": getattr(rep, "infer_seconds", None),
-                "steps": rep.steps, "input": list(stack.shape), "output": list(out.shape)}
+    # an UpscaleReport holds one ZSSRReport per trained network (one here: one channel)
+    return {"seconds": secs, "train_s": sum(u.train_seconds for u in rep.units),
+            "infer_s": sum(u.infer_seconds for u in rep.units), "steps": [s for u in rep.units for s in u.steps],
+            "input": list(stack.shape), "output": list(out.shape)}
 
 
 def main(argv=None):
