@@ -46,7 +46,7 @@ def main(argv=None):
             k, sigma = int(case.split(":")[0]), float(case.split(":")[1])
             lr, gt = degrade(gt_full, k, sigma)
             for kname in args.kernels:
-                kern = None if kname == "default" else sigma
+                kern = "cubic" if kname == "default" else sigma  # the stretched cubic, the default before stop 27
                 saved = os.path.join(tmp, f"{k}_{sigma}_{kname}.pt")
                 cfg = ZSSRConfig.preset(args.preset, output_flip=True, **overrides)
                 t = time.perf_counter()

@@ -47,9 +47,30 @@ def test_each_channel_gets_its_own_profile(blobs, tiny_config):
 
 def test_estimate_falls_back_with_a_quality_warning_when_it_cannot_read_a_profile(tiny_config):
     small = np.random.default_rng(0).random((3, 30, 30)).astype(np.float32)  # 3 planes: no spectrum along z
-    with pytest.warns(QualityWarning, match="could not be estimated.*default"):
+    with pytest.warns(QualityWarning, match="could not be estimated.*cubic"):
         _, rep = run_upscale(small, (3, 1, 1), kernel="estimate", config=tiny_config)
     assert np.isnan(rep.estimated_sigma[0])
+
+
+def test_the_isotropic_default_is_the_profile_read_from_the_data(blobs, tiny_config):
+    lr = gaussian_filter1d(blobs, 2.0, axis=0)[::4].astype(np.float32)
+    out, rep = run_upscale(lr, (4, 1, 1), config=tiny_config)  # no kernel given
+    assert rep.kernel.startswith("estimate(sigma") and rep.estimated_sigma[0] == pytest.approx(2.0, abs=0.4)
+    asked = upscale(lr, (4, 1, 1), kernel="estimate", config=tiny_config)
+    np.testing.assert_allclose(out, asked, rtol=1e-5, atol=1e-5 * float(np.ptp(asked)))  # the same run
+    cubic, rep_c = run_upscale(lr, (4, 1, 1), kernel="cubic", config=tiny_config)  # the old default, by name
+    assert rep_c.kernel.startswith("cubic") and not rep_c.estimated_sigma
+    assert np.abs(cubic - out).max() > 1e-2 * float(np.ptp(out)), "the estimated profile made no difference"
+
+
+def test_the_isotropic_default_falls_back_to_the_cubic_with_a_note_not_a_warning(tiny_config):
+    small = np.random.default_rng(0).random((3, 30, 30)).astype(np.float32)  # 3 planes: no spectrum along z
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, rep = run_upscale(small, (3, 1, 1), config=tiny_config)
+    assert not [w for w in caught if "could not be estimated" in str(w.message)]
+    assert any("could not be estimated" in n and "cubic" in n for n in rep.notes)
+    assert rep.kernel.startswith("cubic") and np.isnan(rep.estimated_sigma[0])
 
 
 @pytest.mark.parametrize("cov", [[[2.0, 0.6], [0.6, 1.0]], [[0.0, 0.0], [0.0, 0.0]], [[3.5, -1.0], [-1.0, 1.5]]])

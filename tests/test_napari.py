@@ -55,6 +55,9 @@ def test_widget_isotropic_result_overlays_source(qtbot, viewer_with_stack):
     np.testing.assert_array_equal(src.data, before)
     assert [str(u) for u in out.units] == [str(u) for u in src.units]
     assert "gain" in widget.status.value
+    # the default kernel along z is the profile read from the stack, and the user is told what it was
+    assert widget.kernel.value == "default" and "estimated axial sigma" in widget.status.value
+    assert out.metadata["zssr"]["kernel"].startswith("estimate(sigma")
 
 
 def test_widget_both_modes_with_anisotropic_factors(qtbot, make_napari_viewer):

@@ -344,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="voxel size (z y x) of a PSF given with --kernel")
     up.add_argument("--kernel", help="downscaling kernel: a name (cubic, linear, lanczos2, lanczos3, box), "
                                      "a .npy, .tif or .mat file, or 'estimate' (read from the data: the 2-D kernel "
-                                     "of the planes, the axial profile in isotropic mode)")
+                                     "of the planes, the axial profile in isotropic mode). Default: bicubic in 2-D "
+                                     "and planes mode; in isotropic mode the axial profile read from the data "
+                                     "(cubic where it cannot be read; --kernel cubic for the cubic always)")
     up.add_argument("--save-kernel", metavar="FILE", help="with --kernel estimate: save what was found (.npy or "
                                                           ".tif; FILE.cN.npy per channel for several) to pass on "
                                                           "with --kernel FILE")

@@ -25,7 +25,9 @@ from qtpy.QtCore import QEvent, QObject, Qt, Signal
 from .loss_plot import LossPlot
 
 PRESETS = ["auto", "fast", "paper", "gradual", "real (noisy data)"]
-KERNELS = ["cubic (default)", "Gaussian from optics", "file", "estimate from the data", "PSF from a layer"]
+# "default": along z (isotropic) the profile read from the data, cubic where it cannot be read; in
+# planes bicubic, the paper's. The indices below are used by name in _on_kernel and _kernel_args.
+KERNELS = ["default", "Gaussian from optics", "file", "estimate from the data", "PSF from a layer", "cubic"]
 
 
 class _Relay(QObject):
@@ -126,7 +128,10 @@ class ZSSRWidget(Container):
         self.preset = ComboBox(label="preset", choices=PRESETS, value="auto")
         self.max_steps = SpinBox(label="max steps", min=0, max=100000, value=0,
                                  tooltip="cap on training steps per network; 0: the preset's own")
-        self.kernel = ComboBox(label="kernel", choices=KERNELS, value=KERNELS[0])
+        self.kernel = ComboBox(label="kernel", choices=KERNELS, value=KERNELS[0],
+                               tooltip="default: along z, the axial blur read from the stack (cubic where it "
+                                       "cannot be read); in planes, bicubic (the paper's). cubic: the cubic "
+                                       "stretched to the factor, always. estimate: read from the data in every mode")
         self.na = FloatSpinBox(label="NA", min=0.05, max=1.7, step=0.05, value=1.0, visible=False)
         self.wavelength = FloatSpinBox(label="wavelength (nm)", min=200, max=2000, step=10, value=520, visible=False)
         self.ri = FloatSpinBox(label="refractive index", min=1.0, max=2.0, step=0.01, value=1.33, visible=False)
@@ -402,6 +407,8 @@ class ZSSRWidget(Container):
             return {"kernel": read_kernel(self.kernel_file.value)}
         if self.kernel.value == KERNELS[3]:
             return {"kernel": "estimate"}
+        if self.kernel.value == KERNELS[5]:
+            return {"kernel": "cubic"}
         if self.kernel.value == KERNELS[4]:
             return self._psf_args(layer, axes, factors, mode)
         from ..io.units import to_unit

@@ -43,9 +43,12 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
     kernel : None, str, array or float
         planes mode: the 2-D downscaling kernel (default bicubic). isotropic mode: the axial
         kernel, as a Gaussian sigma or a 1-D profile in output-grid pixels, or a 2-D/3-D PSF
-        (z first) with ``psf_voxel_size`` and ``voxel_size``; default: the cubic stretched to f;
-        "estimate": read from the data, per channel (reported): planes mode the 2-D kernel from the
-        channel's planes, isotropic mode the axial profile, both mode each for its stage.
+        (z first) with ``psf_voxel_size`` and ``voxel_size``; default (None): the axial profile
+        read from the data, per channel, or the cubic stretched to f where it cannot be read (a
+        note says so); "cubic": the cubic stretched to f, always. "estimate": read from the data,
+        per channel (reported), with a QualityWarning where it cannot be: planes mode the 2-D
+        kernel from the channel's planes, isotropic mode the axial profile, both mode each for
+        its stage.
     planes : "shared" or "independent"
         planes mode: one network per channel trained on many planes, or one per plane.
     dtype : numpy dtype, optional
@@ -124,6 +127,9 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
             nets.check_fits(saved, plan, src.shape5[0], networks)
             config = nets.config_of(saved, config.device if config is not None else "auto")
     estimate = is_estimate(kernel)
+    # the axial default is the profile read from the data (docs/benchmarks.md: never worse than the
+    # stretched cubic in any blind 3-D cell); the 2-D default stays bicubic, the paper's
+    estimate_axial = (estimate or kernel is None) and saved is None
     channels = src.shape5[0] if plan.joint else 1  # the network's input channels
     if client is not None:  # the workers' devices decide the "auto" preset and precision, not this machine's
         from .runners import worker_device, worker_precision
@@ -167,8 +173,8 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name, precision=cfg.precision, precision_probe=probe,
                            kernel=ax_kernel.name if ax_kernel is not None else lat_kernel.name)
     progress = Progress(callback, {"plan": report.plan, "preset": cfg.preset_name})
-    if estimate and saved is None and plan.mode == "isotropic":
-        job, estimated = _estimate_axial(job, src, fine_step, progress)
+    if estimate_axial and plan.mode == "isotropic":
+        job, estimated = _estimate_axial(job, src, fine_step, progress, asked=estimate)
         _report_axial(report, job, estimated)
     stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
     given = None
@@ -236,8 +242,8 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
                          else np.empty(mid5, np.float32), "CTZYX")
             _planes_stage(runner, job, grids["planes"], src, stats, mid, _flags(store, "done_planes", grids["planes"]),
                           live, report, progress, denorm=False, given=given)
-            if estimate and saved is None:  # the axial profile on the isotropic stage's own grid: the planes' result
-                job, estimated = _estimate_axial(job, mid, fine_step, progress)
+            if estimate_axial:  # the axial profile on the isotropic stage's own grid: the planes' result
+                job, estimated = _estimate_axial(job, mid, fine_step, progress, asked=estimate)
                 _report_axial(report, job, estimated)
             unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
             _isotropic_stage(runner, job, grids["isotropic"], mid, unit_stats, dest,
@@ -521,10 +527,12 @@ def _check_axial_spectrum(report, dest, channels, f, stats) -> None:
 ESTIMATE_SIDE = 256  # the axial profile is read from a central lateral crop of at most this many pixels
 
 
-def _estimate_axial(job, src, fine_step, progress):
+def _estimate_axial(job, src, fine_step, progress, asked=True):
     """The job with each channel's axial profile read from its own data (core.estimate), and what was found.
 
-    A channel too small or too flat to read a profile from keeps the default kernel, with a QualityWarning.
+    A channel too small or too flat to read a profile from keeps the stretched cubic: with a
+    QualityWarning where the user ``asked`` for the estimate, with a note (``found[c]["note"]``)
+    where it was only the default.
     """
     from ..core.axial import AxialKernel
     from ..core.estimate import estimate_kernel
@@ -542,10 +550,12 @@ def _estimate_axial(job, src, fine_step, progress):
             profile, info = estimate_kernel(vol, (job.plan.z_factor, 1, 1), seed=job.cfg.seed,
                                             callback=lambda _, c=c: progress(stage="estimate", channel=c))
         except ValueError as exc:
-            warnings.warn(f"channel {c}: the axial profile could not be estimated ({exc}); using the default "
-                          f"(cubic) kernel instead", QualityWarning, stacklevel=4)
+            why = f"channel {c}: the axial profile could not be estimated ({exc}); using the cubic stretched to the factor instead"
+            if asked:
+                warnings.warn(why, QualityWarning, stacklevel=4)
             kernels.append(job.ax_kernel)
-            found.append({"profile": job.ax_kernel.taps.tolist(), "sigma": float("nan"), "fwhm": float("nan")})
+            found.append({"profile": job.ax_kernel.taps.tolist(), "sigma": float("nan"), "fwhm": float("nan"),
+                          "note": why})
             continue
         name = f"estimate(sigma {info['sigma']:.3g} px)"
         kernels.append(AxialKernel(profile, name))
@@ -564,6 +574,7 @@ def _report_axial(report, job, estimated) -> None:
     report.estimated_fwhm = [e["fwhm"] for e in estimated]
     report.estimated_fwhm_physical = [e.get("fwhm_physical") for e in estimated]
     report.estimate_seconds += estimated[0].get("seconds", 0.0)
+    report.notes += [e["note"] for e in estimated if "note" in e]
 
 
 def _estimate_lateral(job, src, stats, report, vs, progress):
