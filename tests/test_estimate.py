@@ -71,6 +71,16 @@ def test_the_isotropic_default_falls_back_to_the_cubic_with_a_note_not_a_warning
     assert not [w for w in caught if "could not be estimated" in str(w.message)]
     assert any("could not be estimated" in n and "cubic" in n for n in rep.notes)
     assert rep.kernel.startswith("cubic") and np.isnan(rep.estimated_sigma[0])
+    assert rep.estimate_text() == "estimated axial sigma not read (cubic)"
+
+
+def test_a_both_mode_store_of_the_default_is_not_taken_for_a_cubic_one(tiny_config, tmp_path):
+    # both mode reads its axial profile after the planes stage, when the store is already open
+    vol = blob_volume((12, 32, 32), 20, radii=(1.5, 3))[::2].astype(np.float32)
+    out = str(tmp_path / "o.zarr")
+    upscale(vol, (2, 2, 2), config=tiny_config, out=out)
+    with pytest.raises(FileExistsError, match="another run"):
+        upscale(vol, (2, 2, 2), kernel="cubic", config=tiny_config, out=out)
 
 
 @pytest.mark.parametrize("cov", [[[2.0, 0.6], [0.6, 1.0]], [[0.0, 0.0], [0.0, 0.0]], [[3.5, -1.0], [-1.0, 1.5]]])

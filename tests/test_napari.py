@@ -5,6 +5,7 @@ import pytest
 
 napari = pytest.importorskip("napari")
 
+from napari_zssr import estimate_kernel  # noqa: E402
 from napari_zssr.plugin.reader import napari_get_reader  # noqa: E402
 from napari_zssr.plugin.sample_data import nuclei_aniso_sample  # noqa: E402
 from napari_zssr.plugin.widget import ZSSRWidget  # noqa: E402
@@ -221,6 +222,20 @@ def test_preview_runs_on_the_current_plane_and_estimates_the_whole_run(qtbot, ma
     assert out.data_to_world((0, 0, 0))[0] == pytest.approx(src.data_to_world((3, 0, 0))[0])
     assert "the whole layer: about" in widget.status.value and "(5, 40, 48)" in widget.status.value
     assert len(viewer.layers) == 2
+
+
+def test_an_isotropic_preview_uses_the_axial_profile_of_the_whole_stack(qtbot, viewer_with_stack):
+    # the preview's band is too thin to read the default's profile from: it takes the whole stack's
+    viewer, src = viewer_with_stack
+    widget = ZSSRWidget(viewer)
+    widget.factors.value = "1, 1, 1"
+    widget.make_isotropic()
+    _tiny(widget)
+    _run_and_wait(qtbot, widget, preview=True)
+    assert viewer.layers[-1].name.endswith("preview")
+    whole = float(widget._psf_note.split("whole stack's axial profile (sigma ")[1].split(" px")[0])
+    _, info = estimate_kernel(np.asarray(src.data, dtype=np.float64), (widget.parsed_factors()[0], 1, 1))
+    assert whole == pytest.approx(info["sigma"], abs=0.006)
 
 
 @pytest.mark.parametrize("t_unit", ["second", "pixel"])

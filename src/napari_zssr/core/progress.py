@@ -124,7 +124,8 @@ class UpscaleReport:
                                        ("lateral ", self.estimated_lateral_sigma, self.estimated_lateral_kernel)):
             if sigmas:
                 what = "kernel sigma (y x)" if np.ndim(sigmas[0]) or label else "axial sigma"
-                values = ["bicubic" if isinstance(k, str) else fmt(v) + " px" for v, k in zip(sigmas, kernels)]
+                values = ["bicubic" if isinstance(k, str) else fmt(v) + " px" if np.all(np.isfinite(v)) else
+                          "not read (cubic)" for v, k in zip(sigmas, kernels)]
                 parts.append(f"estimated {label}{what} " + ", ".join(values))
         return "; ".join(parts)
 

@@ -511,6 +511,7 @@ class ZSSRWidget(Container):
             axes = self.axes.value.upper()
             factors = self.parsed_factors()
             data = as_array(layer.data[0] if getattr(layer, "multiscale", False) else layer.data)
+            whole = data
             full_plan = make_plan(data.shape, factors, axes, self.mode.value)
             start = [0] * len(data.shape)
             if preview:
@@ -520,6 +521,8 @@ class ZSSRWidget(Container):
             plan = make_plan(data.shape, factors, axes, self.mode.value)
             make_config = self._config()
             kw = self._kernel_args(layer, axes, factors, plan.mode)
+            if preview and kw.get("kernel", "estimate") == "estimate":
+                kw.update(self._preview_profile(whole, axes, full_plan))
             # napari shows RGB as 8-bit or [0, 1] floats: the source's dtype, rounded and clipped
             if layer.rgb or self.dtype.value == "same as source":
                 kw["dtype"] = layer.data.dtype
@@ -554,6 +557,25 @@ class ZSSRWidget(Container):
         self.cancel_btn.enabled = True
         self._worker.start()
         return self._worker
+
+    def _preview_profile(self, data, axes: str, plan) -> dict:
+        """The axial profile the whole run would read (a central crop of the whole stack), for a preview
+        in isotropic mode: its band is too thin to read one from. Grey ZYX stacks only; others, and
+        stacks the profile cannot be read from, keep the band's own reading or the cubic."""
+        if plan.mode != "isotropic" or axes != "ZYX":
+            return {}
+        from ..core.estimate import estimate_kernel
+        from ..core.quality import central
+        from ..stack.upscale import ESTIMATE_SIDE
+
+        Z, Y, X = data.shape
+        crop = np.asarray(data[:, central(Y, ESTIMATE_SIDE), central(X, ESTIMATE_SIDE)], dtype=np.float64)
+        try:
+            profile, info = estimate_kernel(crop, (plan.z_factor, 1, 1))
+        except ValueError:
+            return {}
+        self._psf_note = f"preview with the whole stack's axial profile (sigma {info['sigma']:.2f} px)"
+        return {"kernel": profile}
 
     def _preview_region(self, layer, shape, plan) -> tuple:
         """The preview region (stack.preview) around what the viewer shows now."""

@@ -213,7 +213,10 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     else:
         ome = str(out).rstrip("/").endswith(".ome.zarr") if ome is None else bool(ome)
         out_axes = "".join(a for a in "TCZYX" if a in plan.axes) if ome else plan.axes
-        store = OutputStore(out, _job_id(job, arr, stats, out_dtype, out_axes, net_digest), overwrite)
+        # both mode reads its axial profile after the planes stage, so the id cannot hold the profile itself:
+        # it says that one will be read, so a default store is never taken for a "cubic" one or the reverse
+        later = "|axial profile read after the planes stage" if estimate_axial and plan.mode == "both" else ""
+        store = OutputStore(out, _job_id(job, arr, stats, out_dtype, out_axes, net_digest + later), overwrite)
         result = store.existing_result()
         if result is not None:
             report.seconds = time.perf_counter() - t0
