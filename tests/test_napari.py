@@ -232,9 +232,12 @@ def test_an_isotropic_preview_uses_the_axial_profile_of_the_whole_stack(qtbot, v
     widget.make_isotropic()
     _tiny(widget)
     _run_and_wait(qtbot, widget, preview=True)
-    assert viewer.layers[-1].name.endswith("preview")
-    whole = float(widget._psf_note.split("whole stack's axial profile (sigma ")[1].split(" px")[0])
-    _, info = estimate_kernel(np.asarray(src.data, dtype=np.float64), (widget.parsed_factors()[0], 1, 1))
+    out = viewer.layers[-1]
+    assert out.name.endswith("preview") and "whole stack's axial profile" in widget.status.value
+    note = next(n for n in out.metadata["zssr"]["notes"] if "whole stack's axial profile" in n)
+    whole = float(note.split("(sigma ")[1].split(" px")[0])
+    _, info = estimate_kernel(np.asarray(src.data, dtype=np.float64), (widget.parsed_factors()[0], 1, 1),
+                              seed=widget.seed.value)
     assert whole == pytest.approx(info["sigma"], abs=0.006)
 
 

@@ -25,6 +25,8 @@ from napari_zssr import Cancelled, ZSSRConfig, imresize, upscale, zssr
 from napari_zssr.core.network import ZSSRNet
 from napari_zssr.core.zssr import run_zssr
 
+from .cases import CLIError, check_case, cli_case, run_case
+
 
 def tiny(**over):
     values = {"max_iters": 6, "min_iters": 6, "width": 8, "depth": 4, "crop_size": 24, "batch_size": 2, "run_test_every": 4,
@@ -105,39 +107,24 @@ def cancel_after(n_calls: int, stage: str | None = None):
 
 def _cli(argv_tail, make_input=True, shape=(12, 14), exist=False):
     """Run the CLI on a real TIFF in a fresh folder; returns a message standing for its outcome."""
-    import io
-
     import tifffile
 
-    from napari_zssr.cli import main
-
-    with tempfile.TemporaryDirectory() as tmp:
-        src, out = os.path.join(tmp, "in.tif"), os.path.join(tmp, "out.tif")
+    def make(tmp):
+        src = os.path.join(tmp, "in.tif")
         if make_input:
             tifffile.imwrite(src, (np.random.default_rng(0).random(shape) * 200).astype(np.uint8),
                              photometric="minisblack")
         if exist:
-            with open(out, "wb") as fh:
+            with open(os.path.join(tmp, "out.tif"), "wb") as fh:
                 fh.write(b"keep me")
-        err = io.StringIO()
-        old, sys.stderr = sys.stderr, err
-        try:
-            try:
-                rc = main(["upscale", src, out, *argv_tail, "--quiet", "--device", "cpu", "--preset", "fast",
-                           "--max-iters", "2", "--precision", "float32"])
-            except SystemExit as exc:
-                rc = exc.code
-        finally:
-            sys.stderr = old
-        left = sorted(os.listdir(tmp))
-        text = err.getvalue().replace(tmp, "<tmp>").strip()
+        return src
+
+    def kept(tmp):
         if exist:
-            with open(out, "rb") as fh:
+            with open(os.path.join(tmp, "out.tif"), "rb") as fh:
                 assert fh.read() == b"keep me", "an existing file was overwritten"
-    msg = text.splitlines()[-1] if text else ""
-    if rc != 0:
-        raise CLIError(f"exit {rc}: {msg} (files left: {', '.join(left) or 'none'})")
-    return left
+
+    return cli_case(make, argv_tail, after=kept)
 
 
 def _dask_with_nan():
@@ -177,10 +164,6 @@ def _unreachable_scheduler():
     from napari_zssr.stack.runners import connect
 
     return connect("tcp://127.0.0.1:9", timeout=2)
-
-
-class CLIError(Exception):
-    """Stands for a non-zero exit of the command line tool."""
 
 
 def _oom_inference():
@@ -339,32 +322,9 @@ CASES = [
 ]
 
 
-def run_case(fn):
-    """(exception type name or 'result', message or a description of the result)."""
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            res = fn()
-    except Exception as exc:  # noqa: BLE001 - the table records whatever happens
-        return type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    notes = sorted({str(w.message).split(":")[0][:60] for w in caught if issubclass(w.category, RuntimeWarning)})
-    if isinstance(res, np.ndarray):
-        desc = f"{res.dtype} array {res.shape}, finite: {bool(np.all(np.isfinite(res)))}"
-    else:
-        desc = type(res).__name__
-    return "result", desc + (f"; warnings: {'; '.join(notes)}" if notes else "")
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_case_gets_its_documented_outcome(case):
-    _, _, fn, exc_type, text = case
-    kind, msg = run_case(fn)
-    if exc_type is None:
-        assert kind == "result", f"{kind}: {msg}"
-        assert "finite: True" in msg or "Tensor" in msg
-    else:
-        assert kind == exc_type.__name__, f"{kind}: {msg}"
-        assert text in msg, msg
+    check_case(case)
 
 
 # --------------------------------------------------------------------------- out of memory: equal results

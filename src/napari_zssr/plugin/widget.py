@@ -521,8 +521,10 @@ class ZSSRWidget(Container):
             plan = make_plan(data.shape, factors, axes, self.mode.value)
             make_config = self._config()
             kw = self._kernel_args(layer, axes, factors, plan.mode)
-            if preview and kw.get("kernel", "estimate") == "estimate":
-                kw.update(self._preview_profile(whole, axes, full_plan))
+            # an isotropic preview's band is too thin to read an axial profile from: the worker reads
+            # the whole stack's, as the full run would
+            profile_from = (whole if preview and full_plan.mode == "isotropic" and axes == "ZYX"
+                            and kw.get("kernel", "estimate") == "estimate" else None)
             # napari shows RGB as 8-bit or [0, 1] floats: the source's dtype, rounded and clipped
             if layer.rgb or self.dtype.value == "same as source":
                 kw["dtype"] = layer.data.dtype
@@ -547,7 +549,8 @@ class ZSSRWidget(Container):
             self.status.value += "; gradual steps do not apply in isotropic mode (one step to the axial factor)"
         if self._psf_note:
             self.status.value += f"; {self._psf_note}"
-        self._worker = create_worker(self._work, data, factors, axes, plan.mode, make_config, kw)
+        self._worker = create_worker(self._work, data, factors, axes, plan.mode, make_config, kw,
+                                     profile_from, full_plan.z_factor)
         self._worker.returned.connect(lambda res: self._on_done(layer, plan, res, start, full_plan if preview
                                                                 else None))
         self._worker.errored.connect(self._on_error)
@@ -557,25 +560,6 @@ class ZSSRWidget(Container):
         self.cancel_btn.enabled = True
         self._worker.start()
         return self._worker
-
-    def _preview_profile(self, data, axes: str, plan) -> dict:
-        """The axial profile the whole run would read (a central crop of the whole stack), for a preview
-        in isotropic mode: its band is too thin to read one from. Grey ZYX stacks only; others, and
-        stacks the profile cannot be read from, keep the band's own reading or the cubic."""
-        if plan.mode != "isotropic" or axes != "ZYX":
-            return {}
-        from ..core.estimate import estimate_kernel
-        from ..core.quality import central
-        from ..stack.upscale import ESTIMATE_SIDE
-
-        Z, Y, X = data.shape
-        crop = np.asarray(data[:, central(Y, ESTIMATE_SIDE), central(X, ESTIMATE_SIDE)], dtype=np.float64)
-        try:
-            profile, info = estimate_kernel(crop, (plan.z_factor, 1, 1))
-        except ValueError:
-            return {}
-        self._psf_note = f"preview with the whole stack's axial profile (sigma {info['sigma']:.2f} px)"
-        return {"kernel": profile}
 
     def _preview_region(self, layer, shape, plan) -> tuple:
         """The preview region (stack.preview) around what the viewer shows now."""
@@ -600,9 +584,10 @@ class ZSSRWidget(Container):
             raise ValueError(f"the folder for big results does not exist: {folder}")
         return {"out": store_for(layer.name, folder)}
 
-    def _work(self, data, factors, axes, mode, make_config, kw):
+    def _work(self, data, factors, axes, mode, make_config, kw, profile_from=None, z_factor=1.0):
+        from ..core.estimate import estimate_kernel
         from ..core.progress import Cancelled
-        from ..stack.upscale import run_upscale
+        from ..stack.upscale import estimate_crop, run_upscale
 
         def callback(p):
             self._relay.progress.emit(dict(p))
@@ -610,7 +595,20 @@ class ZSSRWidget(Container):
 
         try:
             cfg = make_config()  # here, in the worker: the "auto" preset may time the device for a few seconds
-            return run_upscale(data, factors, axes=axes, mode=mode, config=cfg, callback=callback, **kw)
+            note = None
+            if profile_from is not None:  # a ZYX stack: the crop and seed the full run reads its profile with
+                ys, xs = estimate_crop(*profile_from.shape[1:])
+                try:
+                    profile, info = estimate_kernel(np.asarray(profile_from[:, ys, xs], dtype=np.float64),
+                                                    (z_factor, 1, 1), seed=cfg.seed, callback=callback)
+                    kw = {**kw, "kernel": profile}
+                    note = f"preview with the whole stack's axial profile (sigma {info['sigma']:.2f} px)"
+                except ValueError:
+                    pass  # the band's own reading, or the cubic, as the run decides
+            res = run_upscale(data, factors, axes=axes, mode=mode, config=cfg, callback=callback, **kw)
+            if note:
+                res[1].notes.append(note)
+            return res
         except Cancelled:
             return None  # a cancel is not an error: no traceback, no notification
         finally:

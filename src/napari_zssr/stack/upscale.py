@@ -530,6 +530,13 @@ def _check_axial_spectrum(report, dest, channels, f, stats) -> None:
 ESTIMATE_SIDE = 256  # the axial profile is read from a central lateral crop of at most this many pixels
 
 
+def estimate_crop(Y: int, X: int) -> tuple:
+    """The central lateral crop (y, x slices) of Y x X planes that an axial profile is read from."""
+    from ..core.quality import central
+
+    return central(Y, ESTIMATE_SIDE), central(X, ESTIMATE_SIDE)
+
+
 def _estimate_axial(job, src, fine_step, progress, asked=True):
     """The job with each channel's axial profile read from its own data (core.estimate), and what was found.
 
@@ -540,10 +547,9 @@ def _estimate_axial(job, src, fine_step, progress, asked=True):
     from ..core.axial import AxialKernel
     from ..core.estimate import estimate_kernel
     from ..core.progress import QualityWarning
-    from ..core.quality import central
 
     C, T, Z, Y, X = src.shape5
-    ys, xs = central(Y, ESTIMATE_SIDE), central(X, ESTIMATE_SIDE)
+    ys, xs = estimate_crop(Y, X)
     kernels, found = [], []
     t0 = time.perf_counter()
     for c in range(C):
