@@ -25,7 +25,13 @@ def as_array(data):
 
 
 def check_dtype(data, what: str = "data") -> None:
-    check_numeric(np.empty(0, dtype=np.dtype(data.dtype)), what)
+    """Integer or float intensities only. numpy counts timedelta64 as a signed integer, so a check for
+    numbers alone lets it through to fail after training, at the cast (datetime64 too, in other words)."""
+    dt = np.dtype(data.dtype)
+    if dt.kind not in "iuf":
+        name = f"dtype {dt}" if what == "dtype" else f"{what} has dtype {dt}, which"
+        raise TypeError(f"{name} is not a numeric image type; use an integer or float type")
+    check_numeric(np.empty(0, dtype=dt), what)
 
 
 class Blocks:

@@ -29,7 +29,7 @@ class Target:
     lo: object = 0.0        # result = value * span + lo (floats, or per-channel arrays), then cast to dtype
     span: object = 1.0
     dtype: object = np.float32
-    done: object = None     # (flags array, index): set once the region is written
+    done: object = None     # (flags array, index): set to the written block's checksum once it is written
 
     def write(self, block: np.ndarray) -> None:
         try:
@@ -49,9 +49,11 @@ class Target:
         dtype = np.dtype(self.dtype)
         vals = cast_result(vals, dtype) if np.issubdtype(dtype, np.integer) else vals.astype(dtype, copy=False)
         self.blocks.write(*self.where, vals)
-        if self.done is not None:
+        if self.done is not None:  # the checksum of what was written, so a resume can tell a damaged chunk
+            from .store import unit_checksum
+
             flags, idx = self.done
-            flags[idx] = 1
+            flags[idx] = unit_checksum(vals)
 
 
 def run_unit(fn, args, target, progress, writes_here: bool):

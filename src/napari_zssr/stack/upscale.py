@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
@@ -19,7 +20,7 @@ from ..io.ngff import ome_metadata
 from .blocks import Blocks, as_array, check_dtype, out_shape, shape_for
 from .plan import Plan, make_plan
 from .runners import InProcess, OnDask, Target
-from .store import OutputStore
+from .store import OutputStore, check_not_input
 
 MAX_SOURCES = 16  # planes a shared network draws its fathers from (evenly spaced through the stack)
 
@@ -93,199 +94,211 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
 
 def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
                 planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False,
-                ome=None, unit=None, client=None, networks=None, save_networks=None, channel_meta=None):
+                ome=None, unit=None, client=None, networks=None, save_networks=None, channel_meta=None, source=None):
     """As :func:`upscale`, returning ``(result, UpscaleReport)``; ``channel_meta`` may hold the source's
-    ``channel_names`` and ``channel_colors`` for an OME-Zarr result's omero block."""
+    ``channel_names`` and ``channel_colors`` for an OME-Zarr result's omero block; ``source`` is the path
+    the data was read from (an ``out`` that is it, or inside it, is refused)."""
     from ..core.axial import axial_kernel
     from ..core.config import schedule_for
     from ..core.zssr import check_kernel_2d, is_estimate, resolve_config
     from .units import Job
 
     t0 = time.perf_counter()
-    arr = as_array(data)
-    check_dtype(arr)
-    if len(arr.shape) < 2:
-        raise ValueError(f"data must have at least 2 axes, got shape {arr.shape}")
-    plan = make_plan(arr.shape, scale, axes, mode, channel_axis, planes)
-    src = Blocks(arr, plan.axes)
-    final5 = out_shape(src.shape5, plan)
-    check_output_size(final5, "upscale")
-    if math.prod(arr.shape) == 0 or min(arr.shape[plan.axes.index(a)] for a in "YX") < 2:
-        raise ValueError(f"data is too small: shape {arr.shape} (Y and X need >= 2 pixels)")
-    if isinstance(arr, np.ndarray):
-        check_finite(arr, "data")
-    saved = None
-    if networks is not None or save_networks is not None:
-        from . import networks as nets
+    with contextlib.ExitStack() as held:  # the output lock, released however the run ends
+        arr = as_array(data)
+        check_dtype(arr)
+        if len(arr.shape) < 2:
+            raise ValueError(f"data must have at least 2 axes, got shape {arr.shape}")
+        plan = make_plan(arr.shape, scale, axes, mode, channel_axis, planes)
+        src = Blocks(arr, plan.axes)
+        final5 = out_shape(src.shape5, plan)
+        check_output_size(final5, "upscale")
+        if math.prod(arr.shape) == 0 or min(arr.shape[plan.axes.index(a)] for a in "YX") < 2:
+            raise ValueError(f"data is too small: shape {arr.shape} (Y and X need >= 2 pixels)")
+        if isinstance(arr, np.ndarray):
+            check_finite(arr, "data")
+        if out is not None:
+            check_not_input(out, source if source is not None else _source_of(arr))
+        saved = None
+        if networks is not None or save_networks is not None:
+            from . import networks as nets
 
-        if plan.planes != "shared":
-            raise ValueError("saving or applying networks needs planes='shared' (one network per channel)")
-        if save_networks is not None and os.path.exists(save_networks) and not overwrite:
-            raise FileExistsError(f"{save_networks} exists; pass overwrite=True (--overwrite) to replace it")
-        if networks is not None:
-            saved = nets.load_networks(networks)
-            nets.check_fits(saved, plan, src.shape5[0], networks)
-            config = nets.config_of(saved, config.device if config is not None else "auto")
-    estimate = is_estimate(kernel)
-    # the axial default is the profile read from the data (docs/benchmarks.md: never worse than the
-    # stretched cubic in any blind 3-D cell); the 2-D default stays bicubic, the paper's
-    estimate_axial = (estimate or kernel is None) and saved is None
-    channels = src.shape5[0] if plan.joint else 1  # the network's input channels
-    if client is not None:  # the workers' devices decide the "auto" preset and precision, not this machine's
-        from .runners import worker_device, worker_precision
+            if plan.planes != "shared":
+                raise ValueError("saving or applying networks needs planes='shared' (one network per channel)")
+            if save_networks is not None and os.path.exists(save_networks) and not overwrite:
+                raise FileExistsError(f"{save_networks} exists; pass overwrite=True (--overwrite) to replace it")
+            if networks is not None:
+                saved = nets.load_networks(networks)
+                nets.check_fits(saved, plan, src.shape5[0], networks)
+                config = nets.config_of(saved, config.device if config is not None else "auto")
+        estimate = is_estimate(kernel)
+        # the axial default is the profile read from the data (docs/benchmarks.md: never worse than the
+        # stretched cubic in any blind 3-D cell); the 2-D default stays bicubic, the paper's
+        estimate_axial = (estimate or kernel is None) and saved is None
+        channels = src.shape5[0] if plan.joint else 1  # the network's input channels
+        if client is not None:  # the workers' devices decide the "auto" preset and precision, not this machine's
+            from .runners import worker_device, worker_precision
 
-        cfg, _ = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
-    else:
-        cfg, dev = resolve_config(config)
-    if plan.mode in ("planes", "both"):
-        schedule_for(cfg, plan.lateral_scale)  # an explicit scale_factors list is checked here, not on a worker
-    if client is not None:
-        cfg, probe = worker_precision(client, cfg, channels)  # chosen once, every worker uses it
-    else:
-        from ..core.precision import resolve_precision
+            cfg, _ = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
+        else:
+            cfg, dev = resolve_config(config)
+        if plan.mode in ("planes", "both"):
+            schedule_for(cfg, plan.lateral_scale)  # an explicit scale_factors list is checked here, not on a worker
+        if client is not None:
+            cfg, probe = worker_precision(client, cfg, channels)  # chosen once, every worker uses it
+        else:
+            from ..core.precision import resolve_precision
 
-        cfg, probe = resolve_precision(cfg, dev, channels)
-    out_dtype = np.dtype(np.float32 if dtype is None else dtype)
-    check_dtype(np.empty(0, out_dtype), "dtype")
-    vs = _voxel_size(voxel_size, len(arr.shape))
+            cfg, probe = resolve_precision(cfg, dev, channels)
+        out_dtype = np.dtype(np.float32 if dtype is None else dtype)
+        check_dtype(np.empty(0, out_dtype), "dtype")
+        vs = _voxel_size(voxel_size, len(arr.shape))
 
-    lat_kernel = check_kernel_2d(kernel if plan.mode == "planes" and not estimate else None)
-    ax_kernel = None
-    if plan.mode in ("isotropic", "both"):
-        fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
-        ax_kernel = axial_kernel(None if estimate else kernel, plan.z_factor, fine_step, psf_voxel_size)
-    net_digest = ""
-    if saved is not None:  # the saving run's kernels: back-projection must use what the networks learnt with
-        if kernel is not None:
-            warnings.warn("kernel is ignored when applying saved networks: their own kernel (as saved, estimated "
-                          "or given) is used", stacklevel=3)
-        saved_lat, saved_ax, saved_axs, saved_lats = nets.kernels_of(saved)
-        lat_kernel = saved_lat or lat_kernel
-        ax_kernel = saved_ax or ax_kernel
-        net_digest = nets.digest(networks)
-        note = nets.voxel_size_note(saved, vs, unit)
-        if note:
+        lat_kernel = check_kernel_2d(kernel if plan.mode == "planes" and not estimate else None)
+        ax_kernel = None
+        if plan.mode in ("isotropic", "both"):
+            fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
+            ax_kernel = axial_kernel(None if estimate else kernel, plan.z_factor, fine_step, psf_voxel_size,
+                                 n_planes=src.shape5[2])
+        net_digest = ""
+        if saved is not None:  # the saving run's kernels: back-projection must use what the networks learnt with
+            if kernel is not None:
+                warnings.warn("kernel is ignored when applying saved networks: their own kernel (as saved, estimated "
+                              "or given) is used", stacklevel=3)
+            saved_lat, saved_ax, saved_axs, saved_lats = nets.kernels_of(saved)
+            lat_kernel = saved_lat or lat_kernel
+            ax_kernel = saved_ax or ax_kernel
+            net_digest = nets.digest(networks)
+            note = nets.voxel_size_note(saved, vs, unit)
+            if note:
+                from ..core.progress import QualityWarning
+
+                warnings.warn(note, QualityWarning, stacklevel=3)
+        job = Job(plan, cfg, lat_kernel, ax_kernel, saved_axs if saved is not None else (),
+                  saved_lats if saved is not None else ())
+        report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name, precision=cfg.precision, precision_probe=probe,
+                               kernel=ax_kernel.name if ax_kernel is not None else lat_kernel.name)
+        progress = Progress(callback, {"plan": report.plan, "preset": cfg.preset_name})
+        if estimate_axial and plan.mode == "isotropic":
+            job, estimated = _estimate_axial(job, src, fine_step, progress, asked=estimate)
+            _report_axial(report, job, estimated)
+        # every plane is read once before any training: a file that cannot be decoded fails now, not
+        # hours in, and a store is resumed only for the very input it was begun with
+        inputs = scan_input(src, source) if out is not None or not isinstance(arr, np.ndarray) else {}
+        stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
+        given = None
+        if saved is not None:  # the networks' own intensity mapping, so time points stay comparable
+            stats = [ChannelStats(lo, span, st.constant, st.sample) for st, (lo, span) in
+                     zip(stats, saved["ranges"])]
+            given = nets.models_of(saved)
+            report.kernel = saved["kernel"]
+        for c, st in enumerate(stats):
+            if st.constant:
+                warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=3)
+        if cfg.noise_std == "estimate":  # one level for the run, from the planes the networks train on
+            from ..core.zssr import with_estimated_noise
+
+            planes = [_plane(_read(src, stats, c, t, slice(z, z + 1))) for c in range(len(stats)) for t, z in
+                      stats[c].sample]
+            cfg, report.estimated_noise = with_estimated_noise(cfg, planes)
+            job = dataclasses.replace(job, cfg=cfg)
+        if estimate and saved is None and plan.mode in ("planes", "both"):
+            job = _estimate_lateral(job, src, stats, report, vs, progress)
+        report.config = job.cfg.to_dict()
+
+        from .units import unit_grid
+
+        mid5 = out_shape(src.shape5, Plan(plan.axes, plan.scale, "planes", plan.planes)) if plan.mode == "both" else None
+        grids = {}
+        if plan.mode in ("planes", "both"):
+            grids["planes"] = unit_grid("planes", src.shape5, cfg)
+        if plan.mode in ("isotropic", "both"):
+            grids["isotropic"] = unit_grid("isotropic", mid5 or src.shape5, cfg)
+        final_grid = grids["isotropic" if plan.mode != "planes" else "planes"]
+        store, result = None, None
+        if out is None:
+            out_axes = plan.axes
+            dest = Blocks(np.empty(shape_for(out_axes, final5), out_dtype), out_axes)
+        else:
+            ome = str(out).rstrip("/").endswith(".ome.zarr") if ome is None else bool(ome)
+            out_axes = "".join(a for a in "TCZYX" if a in plan.axes) if ome else plan.axes
+            # both mode reads its axial profile after the planes stage, so the id cannot hold the profile itself:
+            # it says that one will be read, so a default store is never taken for a "cubic" one or the reverse
+            later = "|axial profile read after the planes stage" if estimate_axial and plan.mode == "both" else ""
+            store = OutputStore(out, _job_id(job, arr, out_dtype, out_axes, net_digest + later), overwrite, inputs)
+            held.callback(store.release)
+            result = store.existing_result()
+            if result is not None:
+                report.seconds = time.perf_counter() - t0
+                report.reused = store.path
+                report.notes.append(f"reused the finished result in {store.path}; nothing was trained (the input "
+                                    f"and settings are those it was made from)")
+                progress(force=True, stage="done", seconds=report.seconds, skipped=True)
+                return result, report
+            meta = _ome(plan, out_axes, vs, unit) if ome else None
+            dest = Blocks(store.open(shape_for(out_axes, final5), shape_for(out_axes, final_grid.chunks(final5)), out_dtype,
+                                     out_axes, {"version": __version__, "plan": report.plan, "preset": cfg.preset_name,
+                                                "config": cfg.to_dict(), "factors": dict(zip(plan.axes, plan.scale)),
+                                                "kernel": report.kernel}, meta), out_axes)
+
+        runner = OnDask(client, progress) if client is not None else InProcess(progress)
+        try:
+            _fill_constant(dest, stats, final5)
+            live = [c for c, st in enumerate(stats) if not st.constant]
+            if plan.joint:  # one network over all colours, unit channel 0; a constant colour is learnt with the rest
+                live = [0] if live else []
+            if plan.mode == "planes":
+                _planes_stage(runner, job, grids["planes"], src, stats, dest, _flags(store, "done_planes", grids["planes"]),
+                              live, report, progress, denorm=True, given=given)
+            elif plan.mode == "isotropic":
+                _isotropic_stage(runner, job, grids["isotropic"], src, stats, dest,
+                                 _flags(store, "done_z", grids["isotropic"]), live, report, progress, given=given)
+            else:
+                mid = Blocks(store.scratch("planes", mid5, grids["planes"].chunks(mid5)) if store is not None
+                             else np.empty(mid5, np.float32), "CTZYX")
+                _planes_stage(runner, job, grids["planes"], src, stats, mid, _flags(store, "done_planes", grids["planes"]),
+                              live, report, progress, denorm=False, given=given)
+                if estimate_axial:  # the axial profile on the isotropic stage's own grid: the planes' result
+                    job, estimated = _estimate_axial(job, mid, fine_step, progress, asked=estimate)
+                    _report_axial(report, job, estimated)
+                unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
+                _isotropic_stage(runner, job, grids["isotropic"], mid, unit_stats, dest,
+                                 _flags(store, "done_z", grids["isotropic"]), live, report, progress, out_stats=stats,
+                                 given=given)
+        except BaseException:
+            runner.cancel()
+            raise
+        finally:
+            runner.close()
+        report.device = report.units[-1].device if report.units else ""
+        if plan.mode in ("isotropic", "both"):
+            _check_axial_spectrum(report, dest, range(len(stats)) if plan.joint else live, plan.z_factor, stats)
+        report.seconds = time.perf_counter() - t0
+        if report.units and np.isfinite(report.gain_db) and not report.gain_db > 0:
             from ..core.progress import QualityWarning
 
-            warnings.warn(note, QualityWarning, stacklevel=3)
-    job = Job(plan, cfg, lat_kernel, ax_kernel, saved_axs if saved is not None else (),
-              saved_lats if saved is not None else ())
-    report = UpscaleReport(plan=plan.describe(), preset=cfg.preset_name, precision=cfg.precision, precision_probe=probe,
-                           kernel=ax_kernel.name if ax_kernel is not None else lat_kernel.name)
-    progress = Progress(callback, {"plan": report.plan, "preset": cfg.preset_name})
-    if estimate_axial and plan.mode == "isotropic":
-        job, estimated = _estimate_axial(job, src, fine_step, progress, asked=estimate)
-        _report_axial(report, job, estimated)
-    stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
-    given = None
-    if saved is not None:  # the networks' own intensity mapping, so time points stay comparable
-        stats = [ChannelStats(lo, span, st.constant, st.sample, st.digest) for st, (lo, span) in
-                 zip(stats, saved["ranges"])]
-        given = nets.models_of(saved)
-        report.kernel = saved["kernel"]
-    for c, st in enumerate(stats):
-        if st.constant:
-            warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=3)
-    if cfg.noise_std == "estimate":  # one level for the run, from the planes the networks train on
-        from ..core.zssr import with_estimated_noise
+            hint = ("; try kernel='estimate' or give the PSF" if job.ax_kernel is not None and not job.ax_kernels
+                    else "; give the kernel or the PSF if you know it")
+            from ..core.quality import gain_words
 
-        planes = [_plane(_read(src, stats, c, t, slice(z, z + 1))) for c in range(len(stats)) for t, z in
-                  stats[c].sample]
-        cfg, report.estimated_noise = with_estimated_noise(cfg, planes)
-        job = dataclasses.replace(job, cfg=cfg)
-    if estimate and saved is None and plan.mode in ("planes", "both"):
-        job = _estimate_lateral(job, src, stats, report, vs, progress)
-    report.config = job.cfg.to_dict()
+            warnings.warn(f"ZSSR did not beat cubic interpolation {gain_words(report.gain_held_out)} "
+                          f"(gain {report.gain_db:.2f} dB): "
+                          f"the result may be no better than interpolation{hint}", QualityWarning, stacklevel=3)
+        if save_networks is not None:
+            from . import networks as nets
 
-    from .units import unit_grid
+            nets.save_networks(save_networks, report.networks, job, report.kernel, stats, overwrite, vs, unit)
+        if store is not None:
+            if meta is not None:  # OME-Zarr: a pyramid and display settings, so that viewers open it fast
+                from ..io.ngff import add_pyramid
 
-    mid5 = out_shape(src.shape5, Plan(plan.axes, plan.scale, "planes", plan.planes)) if plan.mode == "both" else None
-    grids = {}
-    if plan.mode in ("planes", "both"):
-        grids["planes"] = unit_grid("planes", src.shape5, cfg)
-    if plan.mode in ("isotropic", "both"):
-        grids["isotropic"] = unit_grid("isotropic", mid5 or src.shape5, cfg)
-    final_grid = grids["isotropic" if plan.mode != "planes" else "planes"]
-    store, result = None, None
-    if out is None:
-        out_axes = plan.axes
-        dest = Blocks(np.empty(shape_for(out_axes, final5), out_dtype), out_axes)
-    else:
-        ome = str(out).rstrip("/").endswith(".ome.zarr") if ome is None else bool(ome)
-        out_axes = "".join(a for a in "TCZYX" if a in plan.axes) if ome else plan.axes
-        # both mode reads its axial profile after the planes stage, so the id cannot hold the profile itself:
-        # it says that one will be read, so a default store is never taken for a "cubic" one or the reverse
-        later = "|axial profile read after the planes stage" if estimate_axial and plan.mode == "both" else ""
-        store = OutputStore(out, _job_id(job, arr, stats, out_dtype, out_axes, net_digest + later), overwrite)
-        result = store.existing_result()
-        if result is not None:
-            report.seconds = time.perf_counter() - t0
-            progress(force=True, stage="done", seconds=report.seconds, skipped=True)
-            return result, report
-        meta = _ome(plan, out_axes, vs, unit) if ome else None
-        dest = Blocks(store.open(shape_for(out_axes, final5), shape_for(out_axes, final_grid.chunks(final5)), out_dtype,
-                                 out_axes, {"version": __version__, "plan": report.plan, "preset": cfg.preset_name,
-                                            "config": cfg.to_dict(), "factors": dict(zip(plan.axes, plan.scale)),
-                                            "kernel": report.kernel}, meta), out_axes)
-
-    runner = OnDask(client, progress) if client is not None else InProcess(progress)
-    try:
-        _fill_constant(dest, stats, final5)
-        live = [c for c, st in enumerate(stats) if not st.constant]
-        if plan.joint:  # one network over all colours, unit channel 0; a constant colour is learnt with the rest
-            live = [0] if live else []
-        if plan.mode == "planes":
-            _planes_stage(runner, job, grids["planes"], src, stats, dest, _flags(store, "done_planes", grids["planes"]),
-                          live, report, progress, denorm=True, given=given)
-        elif plan.mode == "isotropic":
-            _isotropic_stage(runner, job, grids["isotropic"], src, stats, dest,
-                             _flags(store, "done_z", grids["isotropic"]), live, report, progress, given=given)
+                add_pyramid(store.group, out_axes, channels=channel_meta)
+            result = store.finish({"seconds": report.seconds, "device": report.device, "gain_db": report.gain_db,
+                                   "steps": [u.steps for u in report.units]})
         else:
-            mid = Blocks(store.scratch("planes", mid5, grids["planes"].chunks(mid5)) if store is not None
-                         else np.empty(mid5, np.float32), "CTZYX")
-            _planes_stage(runner, job, grids["planes"], src, stats, mid, _flags(store, "done_planes", grids["planes"]),
-                          live, report, progress, denorm=False, given=given)
-            if estimate_axial:  # the axial profile on the isotropic stage's own grid: the planes' result
-                job, estimated = _estimate_axial(job, mid, fine_step, progress, asked=estimate)
-                _report_axial(report, job, estimated)
-            unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
-            _isotropic_stage(runner, job, grids["isotropic"], mid, unit_stats, dest,
-                             _flags(store, "done_z", grids["isotropic"]), live, report, progress, out_stats=stats,
-                             given=given)
-    except BaseException:
-        runner.cancel()
-        raise
-    finally:
-        runner.close()
-    report.device = report.units[-1].device if report.units else ""
-    if plan.mode in ("isotropic", "both"):
-        _check_axial_spectrum(report, dest, range(len(stats)) if plan.joint else live, plan.z_factor, stats)
-    report.seconds = time.perf_counter() - t0
-    if report.units and np.isfinite(report.gain_db) and not report.gain_db > 0:
-        from ..core.progress import QualityWarning
-
-        hint = ("; try kernel='estimate' or give the PSF" if job.ax_kernel is not None and not job.ax_kernels
-                else "; give the kernel or the PSF if you know it")
-        from ..core.quality import gain_words
-
-        warnings.warn(f"ZSSR did not beat cubic interpolation {gain_words(report.gain_held_out)} "
-                      f"(gain {report.gain_db:.2f} dB): "
-                      f"the result may be no better than interpolation{hint}", QualityWarning, stacklevel=3)
-    if save_networks is not None:
-        from . import networks as nets
-
-        nets.save_networks(save_networks, report.networks, job, report.kernel, stats, overwrite, vs, unit)
-    if store is not None:
-        if meta is not None:  # OME-Zarr: a pyramid and display settings, so that viewers open it fast
-            from ..io.ngff import add_pyramid
-
-            add_pyramid(store.group, out_axes, channels=channel_meta)
-        result = store.finish({"seconds": report.seconds, "device": report.device, "gain_db": report.gain_db,
-                               "steps": [u.steps for u in report.units]})
-    else:
-        result = dest.array
-    progress(force=True, stage="done", seconds=report.seconds, gain_db=report.gain_db)
-    return result, report
+            result = dest.array
+        progress(force=True, stage="done", seconds=report.seconds, gain_db=report.gain_db)
+        return result, report
 
 
 @dataclass
@@ -294,7 +307,6 @@ class ChannelStats:
     span: float
     constant: bool
     sample: list   # the (t, z) planes read for the statistics; they are also the training sources
-    digest: str = ""
 
 
 def _channel_stats(src: Blocks, c: int) -> ChannelStats:
@@ -308,9 +320,60 @@ def _channel_stats(src: Blocks, c: int) -> ChannelStats:
         p = src.plane(c, t, z)
         check_finite(p, f"data (channel {c}, time {t}, plane {z})")
         planes.append(p)
-    stack = np.stack(planes)
-    lo, span, constant = channel_range(stack)
-    return ChannelStats(lo, span, constant, where, hashlib.sha256(np.ascontiguousarray(stack).tobytes()).hexdigest())
+    lo, span, constant = channel_range(np.stack(planes))
+    return ChannelStats(lo, span, constant, where)
+
+
+SCAN_BYTES = 64 << 20  # the input is read for its digests in blocks of about this many bytes
+
+
+def scan_input(src: Blocks, source=None) -> dict:
+    """A digest of every (channel, time) volume of the input, read block by block; the blocks are also
+    checked to decode and to be finite, so a damaged file fails before any training."""
+    C, T, Z, Y, X = src.shape5
+    step = _z_step(src, SCAN_BYTES // max(1, Y * X * np.dtype(src.array.dtype).itemsize))
+    volumes = {}
+    for c in range(C):
+        for t in range(T):
+            h = hashlib.blake2b(digest_size=16)
+            for z in range(0, Z, step):
+                block = _read_raw(src, c, t, z, min(Z, z + step), source)
+                h.update(np.ascontiguousarray(block).tobytes())
+            volumes[f"channel {c}, time {t}"] = h.hexdigest()
+    return {"shape": list(src.array.shape), "dtype": str(np.dtype(src.array.dtype)), "volumes": volumes}
+
+
+def _z_step(src: Blocks, most: int) -> int:
+    """Planes per read: the array's own chunk depth along Z (each chunk is decoded once), at most ``most``."""
+    Z = src.shape5[2]
+    chunks = getattr(src.array, "chunks", None)
+    if "Z" in src.axes and chunks is not None:
+        along = chunks[src.axes.index("Z")]
+        depth = max(along) if isinstance(along, tuple) else int(along)  # dask: a tuple of chunk lengths
+        return max(1, min(Z, depth, most))
+    return max(1, min(Z, most)) if isinstance(src.array, np.ndarray) else 1  # unknown chunking: plane by plane
+
+
+def _read_raw(src: Blocks, c, t, z0, z1, source) -> np.ndarray:
+    where = f"channel {c}, time {t}, planes {z0}-{z1 - 1}"
+    try:
+        block = src.read(c, t, slice(z0, z1))
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - decoders raise many kinds for a damaged chunk or page
+        raise ValueError(f"cannot read {source or 'the input'} at {where}: {type(exc).__name__}: {exc}") from None
+    if np.issubdtype(block.dtype, np.floating):
+        check_finite(block, f"data ({where})")
+    return block
+
+
+def _source_of(arr):
+    """The local path a zarr array was opened from (None for other arrays and remote stores)."""
+    store = getattr(arr, "store", None)
+    root = getattr(store, "root", None)
+    if root is None:
+        return None
+    return os.path.join(os.fspath(root), *[p for p in str(getattr(arr, "path", "")).split("/") if p])
 
 
 def _read(src: Blocks, stats, c, t, zs=slice(None), ys=slice(None), xs=slice(None), joint=False) -> np.ndarray:
@@ -348,12 +411,15 @@ def _planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, 
 
     cfg, plan = job.cfg, job.plan
     _, T, Z = src.shape5[:3]
-    todo = [key for key in grid.keys(channels) if flags is None or not flags[key]]
+    joint = plan.joint
+
+    def region(c, t, z):
+        return slice(None) if joint else c, t, slice(z, z + 1), slice(None), slice(None)
+
+    todo = _todo(grid, channels, flags, dest, region, report)
     shared = plan.planes == "shared"
     trains = _train_channels(runner, job, src, stats, todo, progress, given, "lateral", train_lateral, 0) \
         if shared else {}
-
-    joint = plan.joint
 
     def unit(c, t, z):
         plane = _plane(_read(src, stats, c, t, slice(z, z + 1), joint=joint))
@@ -366,8 +432,8 @@ def _planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, 
                                          seed_for(cfg.seed, c * 1_000_003 + i))
             model = runner.model(trains[c, i])
         lo, span = _range(stats, c, joint, denorm)
-        target = Target(dest, (slice(None) if joint else c, t, slice(z, z + 1), slice(None), slice(None)), lo, span,
-                        dest.array.dtype if denorm else np.float32, None if flags is None else (flags, (c, t, z)))
+        target = Target(dest, region(c, t, z), lo, span, dest.array.dtype if denorm else np.float32,
+                        None if flags is None else (flags, (c, t, z)))
         return runner.submit(apply_plane, job.for_channel(c), model, plane, target=target)
 
     seconds = _stream(runner, todo, unit, progress, "plane")
@@ -382,7 +448,11 @@ def _isotropic_stage(runner, job, grid, src, stats, dest, flags, channels, repor
     cfg = job.cfg
     out_stats = stats if out_stats is None else out_stats
     Y = src.shape5[3]
-    todo = [key for key in grid.keys(channels) if flags is None or not flags[key]]
+
+    def region(c, t, k):
+        return c, t, slice(None), slice(*grid.rows_of(k)), slice(None)
+
+    todo = _todo(grid, channels, flags, dest, region, report)
     trains = _train_channels(runner, job, src, stats, todo, progress, given, "axial", train_axial, 1_000_000)
 
     def unit(c, t, k):
@@ -390,13 +460,51 @@ def _isotropic_stage(runner, job, grid, src, stats, dest, flags, channels, repor
         lo_row, hi_row = max(0, a - cfg.depth), min(Y, b + cfg.depth)
         slab = _read(src, stats, c, t, slice(None), slice(lo_row, hi_row))
         st = out_stats[c]
-        target = Target(dest, (c, t, slice(None), slice(a, b), slice(None)), st.lo, st.span, dest.array.dtype,
+        target = Target(dest, region(c, t, k), st.lo, st.span, dest.array.dtype,
                         None if flags is None else (flags, (c, t, k)))
         return runner.submit(apply_slab, job.for_channel(c), runner.model(trains[c]), slab, a - lo_row, b - a,
                              target=target)
 
     seconds = _stream(runner, todo, unit, progress, "slab")
     _collect_reports(runner, trains, report, seconds, lambda k: k[0], "axial")
+
+
+def _todo(grid, channels, flags, dest, region, report) -> list:
+    """The units still to do: those not flagged done, and those flagged whose region no longer reads back
+    as it was written (a damaged or lost chunk): they are computed again, and the report says so."""
+    if flags is None:
+        return list(grid.keys(channels))
+    todo, damaged = [], 0
+    for key in grid.keys(channels):
+        mark = _mark(flags, key)
+        if mark and _checksum_of(dest, region(*key)) == mark:
+            continue
+        todo.append(key)
+        damaged += bool(mark)
+    if damaged:
+        report.notes.append(f"{damaged} finished unit(s) of the stored run no longer read back as written (a damaged "
+                            f"or lost chunk): they were computed again")
+    return todo
+
+
+def _mark(flags, key) -> int:
+    try:
+        return int(flags[key])
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception:  # noqa: BLE001 - a damaged flag chunk: the unit is done again
+        return 0
+
+
+def _checksum_of(dest, where):
+    from .store import unit_checksum
+
+    try:
+        return unit_checksum(dest.read(*where))
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception:  # noqa: BLE001 - decoders raise many kinds for a damaged chunk
+        return None
 
 
 def _train_channels(runner, job, src, stats, todo, progress, given, kind, train_fn, unit_base) -> dict:
@@ -494,14 +602,14 @@ def _ome(plan, out_axes, vs, unit):
     return ome_metadata(out_axes, [new_size[i] for i in order], [new_origin[i] for i in order], unit)
 
 
-def _job_id(job, arr, stats, out_dtype, out_axes, networks_digest: str = "") -> str:
-    """A fingerprint of what decides the result: settings, shape, the planes sampled from each channel,
-    and the content of the networks applied (a store begun with one networks file is never resumed
-    with another)."""
+def _job_id(job, arr, out_dtype, out_axes, networks_digest: str = "") -> str:
+    """A fingerprint of what decides the result besides the input's content (``scan_input`` digests that):
+    settings, shape and the content of the networks applied (a store begun with one networks file is
+    never resumed with another)."""
     h = hashlib.sha256()
     lat = job.lat_kernel
     h.update(repr((job.plan, job.cfg.to_dict(), lat.name if lat else None, arr.shape, str(np.dtype(arr.dtype)),
-                   str(out_dtype), out_axes, [s.digest for s in stats], networks_digest)).encode())
+                   str(out_dtype), out_axes, networks_digest)).encode())
     for k in ([getattr(lat, "array", None), getattr(job.ax_kernel, "taps", None)] + [a.taps for a in job.ax_kernels]
               + [a.array for a in job.lat_kernels]):
         if k is not None:
