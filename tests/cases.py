@@ -33,6 +33,8 @@ def run_case(fn):
     notes = sorted({str(w.message).split(":")[0][:60] for w in caught if issubclass(w.category, RuntimeWarning)})
     if isinstance(res, np.ndarray):
         desc = f"{res.dtype} array {res.shape}, finite: {bool(np.all(np.isfinite(res)))}"
+    elif isinstance(res, str):  # a case's own description of what it checked
+        desc = res
     else:
         desc = type(res).__name__
     return "result", desc + (f"; warnings: {'; '.join(notes)}" if notes else "")
@@ -82,4 +84,4 @@ def cli_case(make_input, argv_tail, out_name="out.tif", tiny=True, after=None):
     msg = text.splitlines()[-1] if text else ""
     if rc != 0:
         raise CLIError(f"exit {rc}: {msg} (files left: {', '.join(left) or 'none'})")
-    return left
+    return f"exit 0; files left: {', '.join(left) or 'none'}"

@@ -199,3 +199,114 @@ def test_a_colour_that_is_not_hex_is_left_out_not_guessed():
     omero = _omero(img.data, "CYX", channels=img.metadata)
     assert [c["color"] for c in omero["channels"]] == ["00FF00", "FF00FF"]  # the defaults, not a guess
     assert [c["label"] for c in omero["channels"]] == ["a", "b"]
+
+
+# --------------------------------------------------------------------------- checked before any probe or training
+
+from .cases import CLIError, check_case, cli_case, run_cli  # noqa: E402
+
+
+def _tif(shape=(12, 14)):
+    def make(tmp):
+        src = os.path.join(tmp, "in.tif")
+        tifffile.imwrite(src, (np.random.default_rng(0).random(shape) * 200).astype(np.uint8), photometric="minisblack")
+        return src
+
+    return make
+
+
+def _no_probe(fn):
+    """Run ``fn`` where the preset and precision probes refuse to run: the refusal must come first."""
+    from napari_zssr.core import device, precision
+
+    def probe_ran(*args, **kwargs):
+        raise AssertionError("a probe ran before the settings were checked")
+
+    saved = device.auto_preset_name, precision.probe
+    device.auto_preset_name = precision.probe = probe_ran
+    try:
+        return fn()
+    finally:
+        device.auto_preset_name, precision.probe = saved
+
+
+AUTO = ["--quiet", "--max-iters", "2"]  # the default preset and precision: both are probed when a run starts
+UNWRITABLE = "/sys"  # a folder even root cannot create files in
+
+CASES = [
+    ("cli-scale-half-no-probe", "CLI: --scale 0.5 with the auto preset (refused before the probes)",
+     lambda: _no_probe(lambda: cli_case(_tif(), ["--scale", "0.5", *AUTO], tiny=False)), CLIError, "only enlarges"),
+    ("cli-jpg-output", "CLI: a .jpg output (refused before the input is read)",
+     lambda: _no_probe(lambda: cli_case(_tif(), ["--scale", "2", *AUTO], out_name="out.jpg", tiny=False)), CLIError,
+     "unsupported output type '.jpg'"),
+    ("cli-png-stack", "CLI: a 3-D stack to a .png (refused before training)",
+     lambda: _no_probe(lambda: cli_case(_tif((3, 12, 14)), ["--scale", "1", "2", "2", *AUTO], out_name="out.png",
+                                        tiny=False)), CLIError, "PNG holds one 2-D"),
+    ("cli-unwritable-folder", "CLI: an output in a folder that cannot be written (/sys)",
+     lambda: _no_probe(lambda: cli_case(_tif(), ["--scale", "2", *AUTO], out_name=UNWRITABLE + "/out.tif",
+                                        tiny=False)), CLIError, "cannot write into /sys"),
+    ("cli-save-kernel-unwritable", "CLI: --save-kernel into a folder that cannot be written",
+     lambda: _no_probe(lambda: cli_case(_tif((24, 28)), ["--scale", "2", "--kernel", "estimate", "--save-kernel",
+                                                         UNWRITABLE + "/k.npy", *AUTO], tiny=False)), CLIError,
+     "cannot write into /sys"),
+    ("cli-save-networks-unwritable", "CLI: --save-networks into a folder that cannot be written",
+     lambda: _no_probe(lambda: cli_case(_tif((3, 12, 14)), ["--scale", "1", "2", "2", "--save-networks",
+                                                            UNWRITABLE + "/n.pt", *AUTO], tiny=False)), CLIError,
+     "cannot write into /sys"),
+    ("cli-output-is-input", "CLI: the output is the input, with --overwrite",
+     lambda: cli_case(_tif(), ["--scale", "2", "--overwrite"], out_name="in.tif"), CLIError, "is the input"),
+    ("cli-workers-0", "CLI: --workers 0", lambda: cli_case(_tif(), ["--scale", "2", "--workers", "0"]), CLIError,
+     "at least 1"),
+    ("cli-dry-run", "CLI: --dry-run on a good file: checks, trains and writes nothing",
+     lambda: cli_case(_tif(), ["--scale", "2", "--dry-run", *AUTO], tiny=False), None, "exit 0; files left: in.tif"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_case_gets_its_documented_outcome(case):
+    if UNWRITABLE in str(case) and os.access(UNWRITABLE, os.W_OK) and os.geteuid() != 0:
+        pytest.skip(f"{UNWRITABLE} is writable here")
+    check_case(case)
+
+
+def test_the_input_file_is_left_as_it_was_when_named_as_output(tmp_path):
+    src = tmp_path / "in.tif"
+    data = (np.random.default_rng(0).random((12, 14)) * 200).astype(np.uint8)
+    tifffile.imwrite(src, data)
+    rc, err = run_cli(["upscale", str(src), str(src), "--scale", "2", "--overwrite", *FAST])
+    assert rc == 2 and "is the input" in err
+    np.testing.assert_array_equal(tifffile.imread(src), data)
+
+
+def test_a_reused_zarr_result_is_said_in_words(tmp_path, capsys):
+    src, out = tmp_path / "in.tif", tmp_path / "o.zarr"
+    tifffile.imwrite(src, (np.random.default_rng(0).random((3, 16, 16)) * 200).astype(np.uint8),
+                     photometric="minisblack")
+    argv = ["upscale", str(src), str(out), "--scale", "1", "2", "2", "--device", "cpu", *FAST]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert f"reused the finished result in {out}; nothing was trained" in text
+    data = tifffile.imread(src)
+    data[1] = 0
+    tifffile.imwrite(src, data, photometric="minisblack")
+    assert main(argv) == 2
+    assert "another input: the input changed since (channel 0, time 0)" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_only_with_debug(tmp_path, monkeypatch):
+    import napari_zssr.cli as cli
+
+    def broken(args):
+        raise RuntimeError("something nobody foresaw\nsecond line")
+
+    monkeypatch.setattr(cli, "upscale_file", broken)  # a stand-in for a bug: no real input reaches here any more
+    argv = ["upscale", str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--scale", "2"]
+    rc, err = run_cli(argv)
+    assert rc == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"napari-zssr: error: unexpected RuntimeError while processing {tmp_path / 'in.tif'}: something nobody "
+        f"foresaw [...] (run with --debug for the traceback, and please report it)")
+    rc, err = run_cli([*argv, "--debug"])
+    assert rc == 1 and "Traceback" in err and "second line" in err

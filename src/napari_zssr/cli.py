@@ -87,18 +87,27 @@ def _kernel(spec):
 
 def upscale_file(args) -> dict:
     from .io import is_zarr_path, read_image
+    from .io.outputs import check_output_type
+    from .stack.store import check_not_input
 
+    check_output_type(args.output)  # what can be told from the names alone, before the input is read
+    check_not_input(args.output, args.input)
     to_zarr = is_zarr_path(args.output)
     # a zarr output decides for itself: the same job's store is resumed or returned, another is refused
     if not to_zarr and os.path.exists(args.output) and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; add --overwrite to replace it")
     img = read_image(args.input, lazy=to_zarr)
-    if getattr(args, "axes", None):
-        if len(args.axes) != img.data.ndim:
-            raise ValueError(f"--axes {args.axes} has {len(args.axes)} letters; {args.input} has {img.data.ndim} axes "
-                             f"(shape {img.data.shape}, read as {img.axes})")
-        img.axes = args.axes.upper()
-    return _upscale(args, img, to_zarr)
+    try:
+        if getattr(args, "axes", None):
+            if len(args.axes) != img.data.ndim:
+                raise ValueError(f"--axes {args.axes} has {len(args.axes)} letters; {args.input} has {img.data.ndim} "
+                                 f"axes (shape {img.data.shape}, read as {img.axes})")
+            img.axes = args.axes.upper()
+        return _upscale(args, img, to_zarr)
+    finally:
+        close = getattr(img, "close", None)  # a lazily read file is closed when the run is over
+        if close is not None:
+            close()
 
 
 def _write_result(args, img, result, factors, report):
@@ -168,15 +177,9 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
     if to_zarr or extra["save_networks"]:
         extra["overwrite"] = args.overwrite
     save_kernel = getattr(args, "save_kernel", None)
-    if save_kernel:
-        from .io.kernels import check_kernel_paths
-
-        from .core.zssr import is_estimate
-
-        if not is_estimate(kernel):
-            raise ValueError("--save-kernel saves what --kernel estimate finds; add --kernel estimate")
-        n = data.shape[axes.index("C")] if "C" in axes else 1
-        check_kernel_paths(save_kernel, n, args.overwrite)  # before the run, not after it
+    plan = _check_before_running(args, img, factors, kernel, vs)
+    if getattr(args, "dry_run", False):
+        return _dry_run(args, img, plan)
     callback, close = _progress_bar(args.quiet)
     client, disconnect = _client(args)
     t = time.perf_counter()
@@ -184,7 +187,8 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
         out, report = run_upscale(data, factors, axes=axes, mode=getattr(args, "mode", "auto"), kernel=kernel,
                                   config=_config(args, client), callback=callback,
                                   planes=getattr(args, "planes", "shared"), voxel_size=vs,
-                                  psf_voxel_size=getattr(args, "psf_voxel_size", None), client=client, **extra)
+                                  psf_voxel_size=getattr(args, "psf_voxel_size", None), client=client,
+                                  source=args.input, **extra)
     finally:
         close()
         disconnect()
@@ -197,6 +201,95 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
         saved = write_kernels(save_kernel, report.estimated_kernel, args.overwrite)
     return {"saved_kernels": saved, "input": args.input, "output": args.output, "in_shape": data.shape, "out_shape": out.shape,
             "seconds": time.perf_counter() - t, "report": report}
+
+
+def _check_before_running(args, img, factors, kernel, vs):
+    """Every setting and path checked before any probe or training (each check is the engine's own): the
+    plan, the sizes, the kernel, the output and the files saved beside it. Returns the plan."""
+    from .core.checks import check_output_size
+    from .stack.blocks import result_shape
+    from .stack.plan import make_plan
+
+    data, axes = img.data, img.axes
+    plan = make_plan(data.shape, factors, axes, getattr(args, "mode", "auto"), None, getattr(args, "planes", "shared"))
+    shape = result_shape(data.shape, plan)
+    check_output_size(shape, "upscale")
+    dtype = _out_dtype(args, img)
+    _check_kernel(args, plan, kernel, vs, data.shape)
+    kind = _check_output(args, shape, dtype)
+    if kind == "png" and (axes not in ("YX", "YXS") or dtype not in (np.uint8, np.uint16)):
+        raise ValueError(f"PNG holds one 2-D 8-bit gray/RGB or 16-bit gray image, not axes {axes} as {dtype}; "
+                         f"write a .tif")
+    _check_saved_files(args, data, axes, plan, kernel)
+    return plan
+
+
+def _out_dtype(args, img):
+    dtype = img.data.dtype if args.dtype == "same" else np.dtype(args.dtype)
+    return np.dtype(np.float32) if np.issubdtype(dtype, np.floating) else np.dtype(dtype)
+
+
+def _check_output(args, shape, dtype) -> str:
+    from .io.outputs import check_output
+
+    return check_output(args.output, int(np.prod(shape, dtype=np.float64)) * dtype.itemsize, args.overwrite)
+
+
+def _check_kernel(args, plan, kernel, vs, shape) -> None:
+    """The kernel the run will use for its mode, built once here so a bad one is refused before training."""
+    from .core.zssr import check_kernel_2d, is_estimate
+
+    if is_estimate(kernel):
+        return
+    if plan.mode == "planes":
+        check_kernel_2d(kernel)
+        return
+    from .core.axial import axial_kernel
+
+    fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
+    axial_kernel(kernel, plan.z_factor, fine_step, getattr(args, "psf_voxel_size", None),
+                 n_planes=shape[plan.axes.index("Z")])
+
+
+def _check_saved_files(args, data, axes, plan, kernel) -> None:
+    """--save-kernel, --save-networks and --networks: paths and content, before the run, not after it."""
+    from .io.outputs import check_writable_folder
+
+    save_kernel = getattr(args, "save_kernel", None)
+    if save_kernel:
+        from .core.zssr import is_estimate
+        from .io.kernels import check_kernel_paths, kernel_paths
+
+        if not is_estimate(kernel):
+            raise ValueError("--save-kernel saves what --kernel estimate finds; add --kernel estimate")
+        n = data.shape[axes.index("C")] if "C" in axes else 1
+        check_kernel_paths(save_kernel, n, args.overwrite)
+        for p in kernel_paths(save_kernel, n):
+            check_writable_folder(p)
+    save_networks = getattr(args, "save_networks", None)
+    if save_networks:
+        check_writable_folder(save_networks)
+        if os.path.exists(save_networks) and not args.overwrite:
+            raise FileExistsError(f"{save_networks} exists; add --overwrite to replace it")
+    if getattr(args, "networks", None):
+        from .stack import networks as nets
+
+        nets.check_fits(nets.load_networks(args.networks), plan, plan_channels(plan, data.shape), args.networks)
+
+
+def plan_channels(plan, shape) -> int:
+    from .stack.blocks import shape5_of
+
+    return shape5_of(shape, plan.axes)[0]
+
+
+def _dry_run(args, img, plan) -> dict:
+    """What the run would do, after every check it would make; nothing is trained or written."""
+    from .stack.blocks import result_shape
+
+    shape = result_shape(img.data.shape, plan)
+    return {"dry_run": True, "input": args.input, "output": args.output, "in_shape": img.data.shape,
+            "out_shape": shape, "plan": plan.describe(), "preset": args.preset, "kernel": args.kernel or "default"}
 
 
 def _client(args):
@@ -214,6 +307,10 @@ def _client(args):
 def _summary(res) -> str:
     from .core.quality import gain_words
 
+    if res.get("dry_run"):
+        return (f"{res['input']} {tuple(res['in_shape'])} -> {res['output']} {tuple(res['out_shape'])}\n"
+                f"  {res['plan']}; preset {res['preset']}, kernel {res['kernel']}\n"
+                f"  dry run: every input, setting and path was checked; nothing was trained or written")
     rep = res["report"]
     units = getattr(rep, "units", None)
     if units is None:
@@ -310,6 +407,16 @@ def _noise_std(text: str):
         raise argparse.ArgumentTypeError(f"a number or 'estimate', got {text!r}") from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="napari-zssr", description="Zero-Shot Super-Resolution for microscopy images.")
     ap.add_argument("--version", action="version", version=f"napari-zssr {__version__}")
@@ -323,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the network's precision: auto = the fastest a short probe finds correct on the device")
         p.add_argument("--max-iters", type=int, default=None, help="cap on training steps per scale step")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
 
     up = sub.add_parser("upscale", help="super-resolve a 2-D image (PNG, TIFF) or a stack (TIFF, zarr); an OUT "
                                         "ending in .zarr (.ome.zarr: OME-Zarr) is written as planes finish and "
@@ -360,7 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--overwrite", action="store_true", help="replace an existing output file or store")
     up.add_argument("--scheduler", metavar="ADDRESS", help="run on this dask.distributed scheduler, e.g. "
                                                           "tcp://10.0.0.5:8786 (workers must see the output path)")
-    up.add_argument("--workers", type=int, metavar="N", help="run on a local dask cluster of N worker processes")
+    up.add_argument("--workers", type=_positive_int, metavar="N",
+                    help="run on a local dask cluster of N worker processes")
+    up.add_argument("--dry-run", action="store_true", help="check the input, every setting and the output, say "
+                                                           "what would be done; train and write nothing")
     up.add_argument("--save-networks", metavar="FILE", help="stacks: save the trained networks (one per channel) "
                                                             "to apply them to other files of the acquisition")
     up.add_argument("--networks", metavar="FILE", help="stacks: apply networks saved by --save-networks instead "
@@ -386,17 +497,35 @@ def main(argv=None) -> int:
         warnings.simplefilter("always")
         try:
             res = demo(args) if args.command == "demo" else upscale_file(args)
-        except (ValueError, TypeError, FileNotFoundError, FileExistsError, OSError, ConnectionError) as exc:
+        except (ValueError, TypeError, OSError, ConnectionError, MemoryError) as exc:
             print_warnings(caught)
-            print(f"napari-zssr: error: {exc}", file=sys.stderr)
+            print(f"napari-zssr: error: {_one_line(exc)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print_warnings(caught)
             print(f"napari-zssr: interrupted; {_what_was_kept(args)}", file=sys.stderr)
             return INTERRUPTED
+        except Exception as exc:  # noqa: BLE001 - the last resort: one line, the traceback only when asked
+            print_warnings(caught)
+            if args.debug:
+                import traceback
+
+                traceback.print_exc()
+            what = getattr(args, "input", None) or "the demo"
+            print(f"napari-zssr: error: unexpected {type(exc).__name__} while processing {what}: {_one_line(exc)} "
+                  f"(run with --debug for the traceback, and please report it)", file=sys.stderr)
+            return 1
     print_warnings(caught)
     print(_summary(res))
     return 0
+
+
+def _one_line(exc) -> str:
+    """An error's text on one line (a message of several lines keeps its first and says more follows)."""
+    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    return lines[0] + (" [...]" if len(lines) > 1 else "")
 
 
 def print_warnings(caught) -> None:

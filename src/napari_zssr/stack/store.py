@@ -83,6 +83,9 @@ class RunLock:
         self.held = False
 
     def acquire(self) -> None:
+        out = self.path[: -len(".lock")]
+        if not os.path.isdir(os.path.dirname(out)):
+            raise FileNotFoundError(f"cannot create {out}: the folder {os.path.dirname(out)} does not exist")
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
