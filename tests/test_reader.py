@@ -146,3 +146,22 @@ def test_the_writer_streams_a_dask_layer_plane_by_plane(tmp_path):
         assert peak < lazy.nbytes / 4, f"{name}: {peak / 1e6:.0f} MB held for a {lazy.nbytes / 1e6:.0f} MB layer"
         back = tifffile.imread(path)
         np.testing.assert_array_equal(back[[0, 17, 39]], lazy[[0, 17, 39]].compute())
+
+
+def test_a_truncated_tiff_is_refused_in_the_viewer_with_the_readers_message(tmp_path, make_napari_viewer):
+    import os
+
+    import tifffile
+
+    path = str(tmp_path / "cut.tif")
+    tifffile.imwrite(path, np.zeros((16, 32, 32), np.uint16), imagej=True, metadata={"axes": "ZYX"})
+    os.truncate(path, os.path.getsize(path) // 2)
+    viewer = make_napari_viewer()
+    with pytest.raises(Exception) as info:
+        viewer.open(path, plugin="napari-zssr")
+    chain, exc = [], info.value
+    while exc is not None:
+        chain.append(str(exc))
+        exc = exc.__cause__ or exc.__context__
+    assert any("cut.tif declares 16 planes" in m and "but only 8 are present" in m for m in chain), chain
+    assert not viewer.layers

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import shutil
 import tempfile
 
 PNG_EXT = (".png",)
@@ -34,7 +37,26 @@ def atomic_write(path, write_fn, overwrite: bool = False) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if is_disk_full(exc):
+            msg = (f"could not write {path}: the disk is full (or a file-size limit was reached; {folder} has "
+                   f"{_free(folder)} bytes free); nothing was written")
+            raise OSError(errno.ENOSPC, msg) from exc
         raise
+
+
+def is_disk_full(exc) -> bool:
+    """A write that failed for want of space: ENOSPC, a quota (EDQUOT), a file-size limit (EFBIG), or
+    the short write tifffile reports as "N requested and M written"."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG):
+        return True
+    return isinstance(exc, (OSError, ValueError)) and bool(re.search(r"\d+ requested and \d+ written", str(exc)))
+
+
+def _free(folder) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0

@@ -18,6 +18,20 @@ class ImageData:
     unit: Optional[str] = None
     metadata: dict = field(default_factory=dict)
 
+    def close(self) -> None:
+        """Close the file a lazy array reads from (a TIFF opened as zarr keeps it open once read);
+        nothing for data in memory. The data is not readable afterwards."""
+        for arr in self.data if isinstance(self.data, list) else [self.data]:
+            store = getattr(arr, "store", None)
+            if store is not None and callable(getattr(store, "close", None)):
+                store.close()
+
+    def __enter__(self) -> "ImageData":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def hex_colors(colors, n: int):
     """``colors`` as n "RRGGBB" strings (from "#rrggbb" or "rrggbb"), or None when there are not n of

@@ -25,20 +25,51 @@ def read_image(path, lazy: bool = False) -> ImageData:
         return read_zarr(path)
     ext = file_ext(path)
     if ext in PNG_EXT:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            if im.mode == "P":
-                im = im.convert("RGB")
-            arr = np.array(im)
-        if arr.dtype == np.int32 and arr.min() >= 0 and arr.max() < 65536:
-            arr = arr.astype(np.uint16)  # Pillow reads 16-bit PNGs as mode "I"
+        arr = read_png(path)
         return ImageData(arr, "YX" if arr.ndim == 2 else "YXS")
     if ext in TIFF_EXT:
         from .tiff import read_tiff
 
         return read_tiff(path, lazy)
     return read_bioio(path, ext)
+
+
+def read_png(path) -> np.ndarray:
+    """A PNG's pixels; a file Pillow cannot read, or one claiming more pixels than Pillow's bound
+    (a decompression bomb), is a ValueError naming it, raised before the pixels are allocated."""
+    import zlib
+
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.mode == "P":
+                im = im.convert("RGB")
+            arr = np.array(im)
+    except Image.DecompressionBombError:
+        size = _png_size(path)
+        claims = f"{size[0]} x {size[1]} pixels ({size[0] * size[1]})" if size else "more pixels"
+        raise ValueError(f"{path} claims {claims}, more than the limit of "
+                         f"{2 * Image.MAX_IMAGE_PIXELS} pixels for a PNG (a decompression bomb, or an image to crop "
+                         f"or save as a TIFF)") from None
+    except PermissionError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:  # Pillow's kinds for a broken file
+        raise ValueError(f"{path} is not a readable PNG: {exc}") from None
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)  # a 1-bit PNG: 0 and 1
+    if arr.dtype == np.int32 and arr.min() >= 0 and arr.max() < 65536:
+        arr = arr.astype(np.uint16)  # Pillow reads 16-bit PNGs as mode "I"
+    return arr
+
+
+def _png_size(path) -> tuple:
+    """Width and height from a PNG's IHDR chunk, read without decoding anything."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(24)
+    return struct.unpack(">II", head[16:24]) if len(head) == 24 else None
 
 
 def read_bioio(path, ext: str = "", reader=None) -> ImageData:

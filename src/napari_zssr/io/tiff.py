@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+import os
+import struct
+import warnings
+
 import numpy as np
 
 from .image_data import ImageData
@@ -10,39 +16,184 @@ IMAGEJ_ORDER = "TZCYXS"
 
 
 def read_tiff(path, lazy: bool = False) -> ImageData:
-    """A TIFF's first series (lazily as a zarr view with ``lazy``), with axes and voxel sizes."""
+    """A TIFF's first series (lazily as a zarr view with ``lazy``, or when it declares more than
+    ``eager_limit()`` bytes), with axes and voxel sizes. A truncated or inconsistent file, or one whose
+    OME-XML is malformed, is refused with a ValueError before any pixel is read."""
+    with _tifffile_log(path):
+        return _read_tiff(path, lazy)
+
+
+def _read_tiff(path, lazy: bool) -> ImageData:
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    try:
+        tif = tifffile.TiffFile(path)
+    except tifffile.TiffFileError as exc:
+        raise ValueError(f"{path} is not a readable TIFF ({exc})") from None
+    with tif:
+        root = _ome_root(tif, path)  # before tif.series: tifffile parses the OME-XML there
+        if not tif.series:
+            raise ValueError(f"{path} holds no image (no readable TIFF page): the file is truncated or damaged")
         series = tif.series[0]
-        if lazy:
-            import zarr
+        check_complete(tif, series, path)
+        # a small compressed file may declare a huge image: such a one is not read whole, so that
+        # the size checks downstream refuse it before any pixel is decoded
+        lazy = lazy or series.nbytes > eager_limit()
+        arr = None if lazy else _decode(series, path)
+        axes, shape = series.axes, tuple(series.shape)
+        if root is not None:
+            pixel_size, unit = _ome_sizes(root, path)
+            meta = {"ome": True, **_ome_channels(root)}
+        else:
+            pixel_size, unit, meta = _imagej_sizes(tif, path)
+    axes = normalise_axes(axes, shape, path)
+    if lazy:
+        import zarr
 
-            arr = zarr.open(tifffile.imread(path, aszarr=True, series=0), mode="r")
-        else:
-            arr = series.asarray()
-        axes = series.axes
-        if tif.is_ome and tif.ome_metadata:
-            pixel_size, unit = _ome_sizes(tif.ome_metadata)
-            meta = {"ome": True, **_ome_channels(tif.ome_metadata)}
-        else:
-            pixel_size, unit, meta = _imagej_sizes(tif)
-    axes = normalise_axes(axes, arr.shape)
+        arr = zarr.open(tifffile.imread(path, aszarr=True, series=0), mode="r")  # ImageData.close() closes it
     return ImageData(arr, axes, pixel_size, unit, meta)
 
 
-def normalise_axes(axes: str, shape) -> str:
-    """tifffile's axis codes mapped onto T, C, Z, Y, X (S, RGB samples, stays S; Q/I become Z)."""
+@contextlib.contextmanager
+def _tifffile_log(path):
+    """tifffile logs, rather than raises, much of what it finds wrong in a file: while reading, its
+    records are held back, dropped when the read is refused with a clearer error and passed on as
+    warnings when it is not."""
+    import logging
+
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    log, handler = logging.getLogger("tifffile"), Keep(logging.WARNING)
+    propagate, log.propagate = log.propagate, False
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
+    for msg in dict.fromkeys(records):
+        warnings.warn(f"{path}: tifffile: {msg}", UserWarning, stacklevel=3)
+
+
+EAGER_BYTES = 1 << 30  # a TIFF declaring more than this (or a quarter of the memory) is read lazily
+
+
+def eager_limit() -> int:
+    """The most bytes a TIFF is read whole: EAGER_BYTES or a quarter of the physical memory, the less."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on every platform
+        memory = 8 << 30
+    return min(EAGER_BYTES, max(memory, 0) // 4 or EAGER_BYTES)
+
+
+def _decode(series, path):
+    """The series' pixels; a page whose compressed data does not decode is the file's fault, told so."""
+    try:
+        return series.asarray()
+    except (ValueError, OSError, RuntimeError, EOFError) as exc:  # tifffile and its codecs use these
+        raise ValueError(f"{path}: its pixel data could not be decoded ({type(exc).__name__}: {exc}); "
+                         f"the file is damaged") from None
+
+
+def normalise_axes(axes: str, shape, path=None) -> str:
+    """tifffile's axis codes mapped onto T, C, Z, Y, X (S, RGB samples, stays S; Q/I become Z), each
+    letter once; a ValueError naming the file where they cannot all be named so."""
     out = []
-    for a, n in zip(axes, shape):
+    for a in axes:
         a = {"I": "Z", "Q": "Z"}.get(a, a)
         if a in out or a not in "TCZYXS":
-            a = "T" if "T" not in out and a not in out else "Z" if "Z" not in out else "C"
+            # a repeated axis is most often a second stack axis, an unknown one time; C and S never go
+            # together (S is RGB's channel axis)
+            order = "ZCT" if a in out else "TZC"
+            free = [b for b in order if b not in out and b not in axes[len(out):] and not (b == "C" and "S" in axes)]
+            if not free:
+                raise ValueError(
+                    f"{path or 'the TIFF'} has {len(axes)} axes (tifffile reads them as {axes}, shape {tuple(shape)}), "
+                    f"more than napari-zssr can name: at most 5, each once, from T, C, Z, Y, X (or S, RGB samples, "
+                    f"in place of C), so not even --axes can; save it with at most 5 axes, e.g. one file per position")
+            a = free[0]
         out.append(a)
     return "".join(out)
 
 
-def _imagej_sizes(tif):
+def check_complete(tif, series, path) -> None:
+    """A ValueError naming the file when its series metadata declares planes that are not in it, or
+    a page's data lies beyond the end of the file; reads offsets only, no pixel data."""
+    size = tif.filehandle.size
+    imagej = series.kind == "imagej"  # tifffile accepted the ImageJ metadata: its planes are contiguous
+    if not imagej:
+        _check_imagej_planes(tif, path, size)  # tifffile fell back to the pages: say what is missing
+    contiguous = series.dataoffset is not None
+    pages = [] if imagej and contiguous else list(series.pages)  # an ImageJ stack's pages need not be read
+    missing = sum(p is None for p in pages)
+    if missing:
+        where = "or a file of its multi-file set is missing" if series.is_multifile else "or incomplete"
+        raise ValueError(f"{path} declares {len(pages)} planes ({_declared(tif, series)}) but only "
+                         f"{len(pages) - missing} are present: the file is truncated {where}")
+    if contiguous and series.dataoffset + series.nbytes > size:
+        raise ValueError(f"{path} is truncated: its image data (shape {tuple(series.shape)}, {series.nbytes} bytes "
+                         f"from byte {series.dataoffset}) ends beyond the end of the file ({size} bytes)")
+    for page in pages:
+        ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts) if n]
+        if ends and max(ends) > size:
+            raise ValueError(f"{path} is truncated: the data of its page {page.index} ends at byte {max(ends)}, "
+                             f"beyond the end of the file ({size} bytes)")
+    if not imagej:
+        _check_page_chain(tif, path, size)
+
+
+def _check_imagej_planes(tif, path, size) -> None:
+    """ImageJ's ``images=`` against the planes in the file: one page each, or contiguous after the
+    first page (ImageJ writes big stacks so, with a single page)."""
+    ij = tif.imagej_metadata or {}
+    declared = ij.get("images")
+    if not isinstance(declared, int) or declared <= 1:
+        return
+    first = tif.pages.first
+    present = len(tif.pages)
+    if present < declared and first.is_contiguous and first.nbytes:
+        present = max(present, (size - first.dataoffsets[0]) // first.nbytes)
+    if present < declared:
+        shape = tuple(ij[k] for k in ("frames", "slices", "channels") if ij.get(k, 1) > 1) + tuple(first.shape)
+        raise ValueError(f"{path} declares {declared} planes (ImageJ metadata, shape {shape}) but only {present} "
+                         f"are present: the file is truncated or incomplete")
+
+
+def _declared(tif, series) -> str:
+    if series.kind == "ome" and tif.ome_metadata:
+        import re
+
+        sizes = " ".join(re.findall(r'\bSize[ZCT]="\d+"', tif.ome_metadata)[:3]).replace('"', "")
+        return f"OME metadata, {sizes}, shape {tuple(series.shape)}"
+    return f"{series.kind} series, shape {tuple(series.shape)}"
+
+
+def _check_page_chain(tif, path, size) -> None:
+    """The last page tifffile found must end the chain of pages: a next-page offset beyond the end
+    of the file means the file was cut (tifffile only logs it and reads what is left)."""
+    if tif.is_ndpi or not len(tif.pages):  # NDPI stores offsets its own way
+        return
+    t, fh = tif.tiff, tif.filehandle
+    last = tif.pages[len(tif.pages) - 1]
+    fh.seek(last.offset)
+    raw = fh.read(t.tagnosize)
+    nxt = None
+    if len(raw) == t.tagnosize:
+        fh.seek(last.offset + t.tagnosize + struct.unpack(t.tagnoformat, raw)[0] * t.tagsize)
+        raw = fh.read(t.offsetsize)
+        nxt = struct.unpack(t.offsetformat, raw)[0] if len(raw) == t.offsetsize else None
+    if nxt is None or nxt + t.tagnosize > size:
+        at = "is cut off" if nxt is None else f"points to byte {nxt}, beyond the end of the file ({size} bytes)"
+        raise ValueError(f"{path} is truncated: the pointer to the page after its page {len(tif.pages)} {at}; "
+                         f"the file is incomplete")
+
+
+def _imagej_sizes(tif, path=None):
     page = tif.pages[0]
     ij = tif.imagej_metadata or {}
     pixel_size, unit = {}, None
@@ -57,7 +208,9 @@ def _imagej_sizes(tif):
         if unit is None and page.tags.get("ResolutionUnit") is not None:
             unit = {2: "inch", 3: "cm"}.get(int(page.tags["ResolutionUnit"].value))
     if "spacing" in ij:
-        pixel_size["Z"] = float(ij["spacing"])
+        spacing = _voxel_size(ij["spacing"], path, "ImageJ spacing (Z)")
+        if spacing is not None:
+            pixel_size["Z"] = spacing
     if isinstance(unit, str):
         from .units import length_unit
 
@@ -66,21 +219,53 @@ def _imagej_sizes(tif):
     return pixel_size, unit, meta
 
 
-def _ome_sizes(xml: str):
-    """Voxel sizes per axis from OME-XML, each axis read in its own unit (OME's default is µm) and
-    all expressed in the unit of X (or of the first axis that has a size)."""
+def _voxel_size(value, path, name: str):
+    """``value`` as a voxel size, or None with a UserWarning where it is none (0, negative, NaN, inf,
+    not a number): the file still reads, and --scale does without it."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if math.isfinite(v) and v > 0:
+        return v
+    warnings.warn(f"{path or 'the TIFF'}: {name}={value} is not a voxel size; it is ignored (give --scale, or fix "
+                  f"the metadata)", UserWarning, stacklevel=3)
+    return None
+
+
+def _ome_root(tif, path):
+    """The parsed OME-XML of an OME-TIFF, or None for another TIFF. XML declaring entities (a DOCTYPE)
+    is refused unparsed: OME never needs them, and expanding them can exhaust memory."""
     import xml.etree.ElementTree as ET
 
+    if not tif.is_ome or not tif.ome_metadata:
+        return None
+    xml = tif.ome_metadata
+    head = xml[:4096].upper() if isinstance(xml, str) else ""
+    if "<!DOCTYPE" in head or "<!ENTITY" in xml.upper():
+        raise ValueError(f"{path}: its OME-XML metadata declares entities, which are not read (a malformed or "
+                         f"hostile file); save it again without a DOCTYPE")
+    try:
+        return ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise ValueError(f"{path}: its OME-XML metadata is not well-formed XML ({exc}); fix or remove the "
+                         f"ImageDescription") from None
+
+
+def _ome_sizes(root, path=None):
+    """Voxel sizes per axis from OME-XML (parsed), each axis read in its own unit (OME's default is
+    µm) and all expressed in the unit of X (or of the first axis that has a size); a size that is
+    none (0, negative, not a number) is dropped with a warning."""
     from .units import length_unit, to_unit
 
-    root = ET.fromstring(xml)
     pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
     raw = {}
     if pixels is not None:
         for a in "XYZ":
             v = pixels.get(f"PhysicalSize{a}")
+            v = None if v is None else _voxel_size(v, path, f"PhysicalSize{a}")
             if v is not None:
-                raw[a] = (float(v), pixels.get(f"PhysicalSize{a}Unit", "\u00b5m"))
+                raw[a] = (v, pixels.get(f"PhysicalSize{a}Unit", "\u00b5m"))
     if not raw:
         return {}, None
     unit = raw.get("X", next(iter(raw.values())))[1]
@@ -88,19 +273,17 @@ def _ome_sizes(xml: str):
     for a, (v, u) in raw.items():
         if length_unit(u) is None or length_unit(unit) is None:
             if u != unit:
-                raise ValueError(f"the OME metadata gives {a} in {u!r} and X in {unit!r}, which do not convert")
+                raise ValueError(f"{path or 'the file'}: the OME metadata gives {a} in {u!r} and X in {unit!r}, "
+                                 f"which do not convert")
             sizes[a] = v
         else:
             sizes[a] = to_unit(v, u, unit)
     return sizes, length_unit(unit) or unit
 
 
-def _ome_channels(xml: str) -> dict:
+def _ome_channels(root) -> dict:
     """``channel_names`` and ``channel_colors`` ("#rrggbb") of the first image's channels, where the
-    OME-XML gives them (OME packs a colour as one signed 32-bit RGBA integer)."""
-    import xml.etree.ElementTree as ET
-
-    root = ET.fromstring(xml)
+    OME-XML (parsed) gives them (OME packs a colour as one signed 32-bit RGBA integer)."""
     pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
     channels = [el for el in pixels if el.tag.endswith("Channel")] if pixels is not None else []
     out = {}

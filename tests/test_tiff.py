@@ -1,0 +1,299 @@
+"""Broken and odd TIFF inputs (io/tiff.py): truncated files, series metadata that disagrees with the pages,
+sizes declared far beyond the file, bad voxel sizes, OME-XML with entities, axes that cannot be named,
+and the lazy reader's file handle. Each case gets one clear error naming the file, or reads."""
+
+from __future__ import annotations
+
+import gc
+import os
+import struct
+import tempfile
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_zssr.io import ImageData, read_image
+from napari_zssr.io.tiff import normalise_axes
+
+from .cases import CLIError, check_case, cli_case
+
+STACK = np.arange(16 * 64 * 64, dtype=np.uint16).reshape(16, 64, 64)
+
+
+def truncated_hyperstack(folder, name="t.tif"):
+    """A 16-plane ImageJ hyperstack cut in half: 8 planes are left."""
+    path = os.path.join(folder, name)
+    tifffile.imwrite(path, STACK, imagej=True, metadata={"axes": "ZYX"})
+    os.truncate(path, os.path.getsize(path) // 2)
+    return path
+
+
+def truncated_ome(folder):
+    """An OME-TIFF cut in half (its OME-XML, written last, is cut off too)."""
+    path = os.path.join(folder, "t.ome.tif")
+    tifffile.imwrite(path, STACK, ome=True, metadata={"axes": "ZYX"})
+    os.truncate(path, os.path.getsize(path) // 2)
+    return path
+
+
+def ome_declaring_more_planes(folder):
+    """An 8-plane OME-TIFF whose OME-XML declares 9 (rewritten in place, same length)."""
+    path = os.path.join(folder, "nine.ome.tif")
+    tifffile.imwrite(path, STACK[:8], ome=True, metadata={"axes": "ZYX"})
+    with open(path, "rb") as f:
+        raw = f.read()
+    with open(path, "wb") as f:
+        f.write(raw.replace(b'SizeZ="8"', b'SizeZ="9"').replace(b'PlaneCount="8"', b'PlaneCount="9"'))
+    return path
+
+
+def cut_plane_data(folder):
+    """A one-page TIFF whose pixel data is cut short: the page list is intact, its strip is not."""
+    path = os.path.join(folder, "cut.tif")
+    tifffile.imwrite(path, STACK[0])
+    os.truncate(path, os.path.getsize(path) - 100)
+    return path
+
+
+def cut_tiles(folder):
+    """A tiled, compressed TIFF (its data not one contiguous block) whose last tile is cut short."""
+    path = os.path.join(folder, "tiles.tif")
+    tifffile.imwrite(path, STACK[3], compression="zlib", tile=(16, 16))
+    os.truncate(path, os.path.getsize(path) - 50)
+    return path
+
+
+def compressed_bomb(folder, side=40000):
+    """A ~200-byte deflate TIFF whose one strip claims side x side 8-bit pixels (1.6 GB decoded)."""
+    path = os.path.join(folder, "bomb.tif")
+    data = zlib.compress(bytes(1 << 16))
+    tags = [(256, 4, side), (257, 4, side), (258, 3, 8), (259, 3, 8), (262, 3, 1), (273, 4, 0), (277, 3, 1),
+            (278, 4, side), (279, 4, len(data))]
+    tags[5] = (273, 4, 8 + 2 + 12 * len(tags) + 4)  # the strip follows the one IFD
+    entries = b"".join(struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", v, 0) if kind == 3 else
+                                                           struct.pack("<I", v)) for tag, kind, v in tags)
+    with open(path, "wb") as f:
+        f.write(b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", len(tags)) + entries + b"\0\0\0\0" + data)
+    return path
+
+
+def ome_with_size(folder, value, name="px.ome.tif"):
+    """A 3-plane OME-TIFF with PhysicalSizeX=value (as tifffile writes it), PhysicalSizeY and Z fine."""
+    path = os.path.join(folder, name)
+    tifffile.imwrite(path, STACK[:3, :16, :16], ome=True, metadata={"axes": "ZYX", "PhysicalSizeX": value,
+                                                                     "PhysicalSizeY": 0.5, "PhysicalSizeZ": 2.0})
+    return path
+
+
+def imagej_with_spacing(folder, spacing):
+    path = os.path.join(folder, "sp.tif")
+    tifffile.imwrite(path, STACK[:3, :16, :16], imagej=True, resolution=(2.0, 2.0),
+                     metadata={"axes": "ZYX", "spacing": spacing, "unit": "um"})
+    return path
+
+
+OME_HEAD = ('<?xml version="1.0"?>{doctype}<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">'
+            '<Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="uint8" SizeX="8" SizeY="8" '
+            'SizeC="1" SizeZ="1" SizeT="1" PhysicalSizeX="{size}"><TiffData/></Pixels></Image>{tail}</OME>')
+LAUGHS = ('<!DOCTYPE OME [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+          '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>')
+
+
+def ome_xml_file(folder, xml):
+    """A TIFF whose ImageDescription is ``xml`` (tifffile takes it for OME when it ends with "OME>")."""
+    path = os.path.join(folder, "x.ome.tif")
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint8), description=xml, metadata=None)
+    return path
+
+
+def six_d(folder):
+    path = os.path.join(folder, "six.tif")
+    tifffile.imwrite(path, np.zeros((2, 2, 2, 2, 8, 8), np.uint8))
+    return path
+
+
+def random_bytes(folder):
+    path = os.path.join(folder, "noise.tif")
+    with open(path, "wb") as f:
+        f.write(np.random.default_rng(0).integers(0, 256, 600, dtype=np.uint8).tobytes())
+    return path
+
+
+def in_tmp(make, fn):
+    """``fn(path)`` on the file ``make(folder)`` writes in a fresh folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return fn(make(tmp))
+
+
+def napari_read(path):
+    from napari_zssr.plugin.reader import napari_get_reader
+
+    return napari_get_reader(path)(path)
+
+
+def read_with_warning(make, text, absent):
+    """The file reads, warns ``text`` once, and its voxel sizes lack ``absent``; returns the data."""
+    def fn(path):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            img = read_image(path)
+        found = [str(w.message) for w in caught if text in str(w.message)]
+        assert len(found) == 1 and found[0].startswith(path), [str(w.message) for w in caught]
+        assert absent not in img.pixel_size, img.pixel_size
+        return img.data
+    return lambda: in_tmp(make, fn)
+
+
+def lazy_data(make):
+    def fn(path):
+        img = read_image(path)
+        img.close()
+        return img.data
+    return lambda: in_tmp(make, fn)
+
+
+SIZE_CASES = [(v, shown) for v, shown in ((0, "=0 "), (-1.0, "=-1.0 "), (float("nan"), "=nan "),
+                                          (float("inf"), "=inf "), ("abc", "=abc "))]
+
+CASES = [
+    ("tiff-truncated-imagej", "a 16-plane ImageJ hyperstack cut in half, through the command line",
+     lambda: cli_case(truncated_hyperstack, ["--scale", "2"]), CLIError,
+     "t.tif declares 16 planes (ImageJ metadata, shape (16, 64, 64)) but only 8 are present: the file is truncated"),
+    ("tiff-truncated-imagej-lazy", "the same, read lazily",
+     lambda: in_tmp(truncated_hyperstack, lambda p: read_image(p, lazy=True)), ValueError,
+     "declares 16 planes (ImageJ metadata, shape (16, 64, 64)) but only 8 are present"),
+    ("tiff-truncated-napari", "the same, opened by the napari reader",
+     lambda: in_tmp(truncated_hyperstack, napari_read), ValueError, "but only 8 are present"),
+    ("tiff-truncated-ome", "an OME-TIFF cut in half (its OME-XML lost with it)",
+     lambda: cli_case(truncated_ome, ["--scale", "2"]), CLIError,
+     "t.ome.tif is truncated: the pointer to the page after its page 1 points to byte"),
+    ("tiff-ome-missing-planes", "an OME-TIFF whose OME-XML declares 9 planes, 8 present",
+     lambda: cli_case(ome_declaring_more_planes, ["--scale", "2"]), CLIError,
+     "nine.ome.tif declares 9 planes (OME metadata, SizeC=1 SizeZ=9 SizeT=1, shape (9, 64, 64)) but only 8 are"),
+    ("tiff-ome-missing-planes-lazy", "the same, read lazily",
+     lambda: in_tmp(ome_declaring_more_planes, lambda p: read_image(p, lazy=True)), ValueError,
+     "but only 8 are present"),
+    ("tiff-data-cut", "a TIFF whose last strip lies partly beyond the end of the file",
+     lambda: in_tmp(cut_plane_data, read_image), ValueError,
+     "cut.tif is truncated: its image data (shape (64, 64), 8192 bytes from byte 256) ends beyond the end of the file"),
+    ("tiff-tile-cut", "a tiled, compressed TIFF whose last tile lies partly beyond the end of the file",
+     lambda: in_tmp(cut_tiles, lambda p: read_image(p, lazy=True)), ValueError,
+     "tiles.tif is truncated: the data of its page 0 ends at byte"),
+    ("tiff-not-a-tiff", "600 random bytes named .tif", lambda: cli_case(random_bytes, ["--scale", "2"]), CLIError,
+     "noise.tif is not a readable TIFF"),
+    ("tiff-compressed-bomb", "a 200-byte compressed TIFF claiming 40000 x 40000 pixels, --scale 2",
+     lambda: cli_case(compressed_bomb, ["--scale", "2"]), CLIError, "more than the limit of"),
+    ("tiff-compressed-bomb-lazy", "the same, read: a lazy view, nothing decoded", lazy_data(compressed_bomb), None,
+     "Array"),
+    *[(f"tiff-ome-physicalsize-{shown.strip('= ')}", f"an OME-TIFF with PhysicalSizeX={v}: read without it",
+       read_with_warning(lambda d, v=v: ome_with_size(d, v), f"PhysicalSizeX{shown}is not a voxel size; it is "
+                         f"ignored (give --scale, or fix the metadata)", "X"), None, "")
+      for v, shown in SIZE_CASES],
+    ("tiff-ome-physicalsize-0-isotropic", "PhysicalSizeX=0 with --isotropic",
+     lambda: cli_case(lambda d: ome_with_size(d, 0), ["--isotropic"]), CLIError,
+     "--isotropic needs the file's z step and pixel size; the file has none"),
+    ("tiff-imagej-spacing-0", "an ImageJ stack with spacing=0: read without a z step",
+     read_with_warning(lambda d: imagej_with_spacing(d, 0), "ImageJ spacing (Z)=0 is not a voxel size", "Z"), None,
+     ""),
+    ("tiff-imagej-spacing-nan", "an ImageJ stack with spacing=nan",
+     read_with_warning(lambda d: imagej_with_spacing(d, float("nan")), "spacing (Z)=nan is not a voxel size", "Z"),
+     None, ""),
+    ("tiff-ome-entities", "OME-XML declaring entities (a billion laughs)",
+     lambda: cli_case(lambda d: ome_xml_file(d, OME_HEAD.format(doctype=LAUGHS, size="&c;", tail="")),
+                      ["--scale", "2"]), CLIError,
+     "x.ome.tif: its OME-XML metadata declares entities, which are not read (a malformed or hostile file)"),
+    ("tiff-ome-entities-lazy", "the same, read lazily",
+     lambda: in_tmp(lambda d: ome_xml_file(d, OME_HEAD.format(doctype=LAUGHS, size="&c;", tail="")),
+                    lambda p: read_image(p, lazy=True)), ValueError, "declares entities"),
+    ("tiff-ome-malformed-xml", "OME-XML that is not well-formed",
+     lambda: cli_case(lambda d: ome_xml_file(d, OME_HEAD.format(doctype="", size="1", tail="<Image>")),
+                      ["--scale", "2"]), CLIError, "x.ome.tif: its OME-XML metadata is not well-formed XML"),
+    ("tiff-6d", "a 6-D TIFF (tifffile: QQQQYX)", lambda: cli_case(six_d, ["--scale", "2"]), CLIError,
+     "six.tif has 6 axes (tifffile reads them as QQQQYX, shape (2, 2, 2, 2, 8, 8))"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_case_gets_its_documented_outcome(case):
+    check_case(case)
+
+
+def test_a_complete_file_of_each_kind_still_reads_whole(tmp_path):
+    for kw in ({"imagej": True, "metadata": {"axes": "ZYX"}}, {"ome": True, "metadata": {"axes": "ZYX"}}, {}):
+        path = str(tmp_path / f"ok{len(kw)}{'.ome' if 'ome' in kw else ''}.tif")
+        tifffile.imwrite(path, STACK, **kw)
+        img = read_image(path)
+        assert isinstance(img.data, np.ndarray)
+        np.testing.assert_array_equal(img.data, STACK)
+        with read_image(path, lazy=True) as lazy:
+            np.testing.assert_array_equal(np.asarray(lazy.data[5]), STACK[5])
+
+
+def test_imagej_writes_a_big_stack_as_one_page_and_that_still_reads(tmp_path):
+    path = str(tmp_path / "one_ifd.tif")
+    tifffile.imwrite(path, STACK, imagej=True, truncate=True, metadata={"axes": "ZYX"})
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.pages) == 1  # ImageJ's way for stacks over 4 GB: planes follow the first, unlisted
+    np.testing.assert_array_equal(read_image(path).data, STACK)
+    os.truncate(path, os.path.getsize(path) - 64 * 64 * 2 * 3)
+    with pytest.raises(ValueError, match=r"declares 16 planes .* but only 13 are present"):
+        read_image(path)
+
+
+def test_axes_are_named_once_each_up_to_five():
+    assert normalise_axes("QQQYX", (2, 3, 4, 8, 8)) == "ZCTYX"
+    assert normalise_axes("QQYXS", (2, 3, 8, 8, 3)) == "ZTYXS"  # never C beside S
+    assert normalise_axes("IQYX", (2, 3, 8, 8)) == "ZCYX"
+    with pytest.raises(ValueError, match="so not even --axes can"):
+        normalise_axes("QQQYXS", (2, 2, 2, 8, 8, 3), "rgb.tif")
+
+
+def test_tifffiles_complaints_become_warnings_when_the_file_still_reads(tmp_path):
+    path = str(tmp_path / "tag.tif")
+    tifffile.imwrite(path, STACK[0], description="hello")
+    # point the ImageDescription's value beyond the end of the file: tifffile logs it and reads on
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].tags["ImageDescription"]
+    assert tag.count > 4  # stored out of line, so the entry holds a pointer
+    with open(path, "r+b") as f:
+        f.seek(tag.offset + 8)
+        f.write(struct.pack("<I", 10 ** 8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        img = read_image(path)
+    np.testing.assert_array_equal(img.data, STACK[0])
+    assert any(str(w.message).startswith(f"{path}: tifffile:") for w in caught), [str(w.message) for w in caught]
+
+
+def test_closing_lazy_data_leaves_no_open_file(tmp_path):
+    path = str(tmp_path / "s.tif")
+    tifffile.imwrite(path, STACK, imagej=True, metadata={"axes": "ZYX"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        img = read_image(path, lazy=True)
+        np.asarray(img.data[3])  # reading opens the file
+        img.close()
+        del img
+        gc.collect()
+        with read_image(path, lazy=True) as img:
+            np.asarray(img.data[3])
+        del img
+        gc.collect()
+        ImageData(STACK, "ZYX").close()  # data in memory: nothing to close
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_unclosed_lazy_data_is_what_close_prevents(tmp_path):
+    """The check above can fail: without close(), the file is left open until garbage collection."""
+    path = str(tmp_path / "s.tif")
+    tifffile.imwrite(path, STACK, imagej=True, metadata={"axes": "ZYX"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        img = read_image(path, lazy=True)
+        np.asarray(img.data[3])
+        del img
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)]
