@@ -190,7 +190,7 @@ def test_channel_names_and_colours_carry_over_to_the_result(tmp_path, name):
 
 def test_a_colour_that_is_not_hex_is_left_out_not_guessed():
     from napari_zssr.io import ImageData
-    from napari_zssr.io.ngff import _omero
+    from napari_zssr.io.ngff_write import _omero
     from napari_zssr.io.tiff import _ome_channel_md
 
     img = ImageData(np.zeros((2, 4, 4), np.uint8), "CYX", metadata={"channel_names": ["a", "b"],

@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import sys
 import tempfile
-import warnings
 import weakref
 
 import numpy as np

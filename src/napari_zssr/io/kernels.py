@@ -81,10 +81,10 @@ def _read_npy(path) -> np.ndarray:
 def _read_tiff_kernel(path) -> np.ndarray:
     import tifffile
 
-    from .tiff import _tifffile_log, check_complete
+    from .tiff_checks import check_complete, tifffile_log
 
     try:
-        with _tifffile_log(path), tifffile.TiffFile(path) as tif:
+        with tifffile_log(path), tifffile.TiffFile(path) as tif:
             if not tif.series:
                 raise ValueError(f"{path} holds no image to use as a kernel")
             series = tif.series[0]

@@ -16,7 +16,7 @@ import numpy as np
 from .. import __version__
 from ..core.checks import check_finite, check_output_size, seed_for
 from ..core.progress import Progress, UpscaleReport, ZSSRReport
-from ..io.ngff import ome_metadata
+from ..io.ngff_write import ome_metadata
 from .blocks import Blocks, as_array, check_dtype, out_shape, shape_for
 from .plan import Plan, make_plan
 from .runners import InProcess, OnDask, Target
@@ -290,13 +290,14 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
             nets.save_networks(save_networks, report.networks, job, report.kernel, stats, overwrite, vs, unit)
         if store is not None:
             if meta is not None:  # OME-Zarr: a pyramid and display settings, so that viewers open it fast
-                from ..io.ngff import add_pyramid
+                from ..io.ngff_write import add_pyramid
 
                 add_pyramid(store.group, out_axes, channels=channel_meta)
             result = store.finish({"seconds": report.seconds, "device": report.device, "gain_db": report.gain_db,
                                    "steps": [u.steps for u in report.units]})
         else:
             result = dest.array
+            _check_result(result)
         progress(force=True, stage="done", seconds=report.seconds, gain_db=report.gain_db)
         return result, report
 
@@ -566,6 +567,14 @@ def _loaded(given, kind, c, job):
                      seed=job.cfg.seed)
     rep.notes.append("network loaded from a file; not trained in this run")
     return (model, rep), 0.0
+
+
+def _check_result(result: np.ndarray) -> None:
+    """The last guard: a result with NaN or inf is never handed back as if it were one."""
+    if np.issubdtype(result.dtype, np.floating) and not np.all(np.isfinite(result)):
+        bad = int(np.count_nonzero(~np.isfinite(result)))
+        raise ValueError(f"the result holds {bad} NaN or inf value(s), so none is returned; the networks, kernel or "
+                         f"intensity range applied were not finite")
 
 
 def _fill_constant(dest: Blocks, stats, final5) -> None:
