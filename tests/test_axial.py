@@ -92,3 +92,101 @@ def test_bad_psf_values():
     psf[0, 0, 0] = np.inf
     with pytest.raises(ValueError, match="NaN or inf"):
         axial_kernel(psf, 4, fine_step=0.1, psf_voxel_size=(0.3, 0.1, 0.1))
+
+
+# --------------------------------------------------------------------------- kernel widths bounded by the data
+
+def _stack():
+    z, y, x = np.mgrid[0:6, 0:16, 0:16].astype(np.float32)
+    return (100 + 40 * np.sin(x / 2.0 + z) * np.cos(y / 3.0)).astype(np.float32)
+
+
+def _psf(shape=(5, 5, 5), ends=False):
+    """A Gaussian spot, or (ends) two points at the first and last plane: its z spread is half its depth."""
+    if ends:
+        p = np.zeros(shape)
+        p[[0, -1], shape[1] // 2, shape[2] // 2] = 1.0
+        return p
+    return gaussian_psf(1.0, 0.5, 1.33, (0.2, 0.1, 0.1), shape=shape)
+
+
+def _fast(fn, seconds=10.0):
+    """``fn`` must end within ``seconds``: the old code allocated 59.6 GiB or ran for minutes here."""
+    def run():
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            assert time.perf_counter() - t0 < seconds, f"took over {seconds} s"
+    return run
+
+
+def _up(scale, **kw):
+    from napari_zssr import upscale
+
+    from .test_reliability import tiny
+
+    return _fast(lambda: upscale(_stack(), scale, config=tiny(), **kw))
+
+
+CASES = [
+    ("axial-sigma-1e9", "upscale(kernel=1e9): an axial Gaussian of sigma 1e9 fine-grid pixels",
+     _up((8, 1, 1), kernel=1e9), ValueError,
+     "the axial kernel (sigma 1e+09 px) is wider than the stack (41 output planes): sigma must be at most 41"),
+    ("axial-sigma-42", "upscale(kernel=42.0): a sigma just above the stack's 41 output planes",
+     _up((8, 1, 1), kernel=42.0), ValueError, "is wider than the stack (41 output planes)"),
+    ("axial-sigma-inf", "upscale(kernel=inf): an infinite sigma",
+     _up((2, 1, 1), kernel=float("inf")), ValueError, "axial sigma must be a finite number >= 0"),
+    ("axial-sigma-nan", "upscale(kernel=nan): a NaN sigma",
+     _up((2, 1, 1), kernel=float("nan")), ValueError, "axial sigma must be a finite number >= 0"),
+    ("axial-psf-coarse-z", "upscale(kernel=PSF, psf_voxel_size=(1e6, 1, 1)): a PSF a million times deeper",
+     _up((2, 1, 1), kernel=_psf(), psf_voxel_size=(1e6, 1, 1), voxel_size=(1, 1, 1)), ValueError,
+     "the axial kernel (a PSF 1e+07 output planes deep) is wider than the stack (11 output planes)"),
+    ("axial-psf-wide-sigma", "upscale(kernel=PSF): a PSF within the depth bound whose sigma is not",
+     _up((2, 1, 1), kernel=_psf((9, 5, 5), ends=True), psf_voxel_size=(4.5, 1, 1), voxel_size=(1, 1, 1)),
+     ValueError, "the axial kernel (sigma 36 px) is wider than the stack (11 output planes)"),
+    ("axial-psf-zero-voxel", "upscale(kernel=PSF, psf_voxel_size=(0, 1, 1))",
+     _up((2, 1, 1), kernel=_psf(), psf_voxel_size=(0, 1, 1), voxel_size=(1, 1, 1)), ValueError,
+     "psf_voxel_size must be 3 positive finite sizes (z first), got (0, 1, 1)"),
+    ("axial-psf-nan-voxel", "upscale(kernel=PSF, psf_voxel_size=(nan, 1, 1))",
+     _up((2, 1, 1), kernel=_psf(), psf_voxel_size=(float("nan"), 1, 1), voxel_size=(1, 1, 1)), ValueError,
+     "psf_voxel_size must be 3 positive finite sizes"),
+    ("axial-long-profile", "upscale(kernel=a profile of 10**6 taps)",
+     _up((2, 1, 1), kernel=np.ones(10**6)), ValueError,
+     "the axial kernel (a profile of 1000000 taps) is wider than the stack (11 output planes): give at most 89 taps"),
+    ("axial-sigma-in-bound", "upscale(kernel=1.5): a sigma within the stack still runs",
+     _up((2, 1, 1), kernel=1.5), None, "float32 array (11, 16, 16)"),
+    ("axial-psf-in-bound", "upscale(kernel=PSF): a PSF of the data's own sampling still runs",
+     _up((2, 1, 1), kernel=_psf((9, 7, 7)), psf_voxel_size=(0.2, 0.1, 0.1), voxel_size=(0.4, 0.1, 0.1)), None,
+     "float32 array (11, 16, 16)"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_case_gets_its_documented_outcome(case):
+    from .cases import check_case
+
+    check_case(case)
+
+
+def test_without_the_depth_a_generous_absolute_cap_holds():
+    from napari_zssr.core.axial import MAX_AXIAL_TAPS
+
+    assert axial_kernel(512.0, 4).taps.size == MAX_AXIAL_TAPS
+    with pytest.raises(ValueError, match=r"wider than any stack this tool enlarges: sigma must be at most 512 "):
+        axial_kernel(513.0, 4)
+    with pytest.raises(ValueError, match=r"a PSF 1e\+07 output planes deep"):
+        axial_kernel(_psf(), 4, fine_step=0.5, psf_voxel_size=(1e6, 1, 1))
+
+
+@pytest.mark.parametrize("n, f", [(2, 1.5), (6, 8), (3, 100), (400, 4)])
+def test_the_bound_admits_the_default_and_a_sigma_of_the_stacks_depth(n, f):
+    from napari_zssr.core.axial import max_axial_taps
+
+    assert AxialKernel.default(f).taps.size <= max_axial_taps(n, f)
+    limit = min(fine_length(n, f), 512)
+    assert axial_kernel(float(limit), f, n_planes=n).taps.size <= max_axial_taps(n, f)
+    with pytest.raises(ValueError, match="sigma must be at most"):
+        axial_kernel(limit + 0.5, f, n_planes=n)

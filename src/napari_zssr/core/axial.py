@@ -117,13 +117,81 @@ def up_matrix(m: int, f: float, out_len: int | None = None) -> np.ndarray:
     return mat
 
 
-def axial_kernel(spec, f: float, fine_step=None, psf_voxel_size=None) -> AxialKernel:
+# Taps of an axial kernel where the stack's depth is not known: a Gaussian of sigma 512 fine-grid pixels,
+# far wider than any optical section; blurring a fine axis costs its length times the taps.
+MAX_AXIAL_TAPS = 4097
+
+
+def max_axial_taps(n_planes, f: float) -> int:
+    """The widest axial kernel worth building for ``n_planes`` input planes enlarged by f (None: unknown).
+
+    Mirrored at the ends, a kernel wider than the stack only blurs it towards its mean: past the
+    +-4 sigma of a Gaussian whose sigma is the output stack's depth there is nothing left to model.
+    """
+    if n_planes is None:
+        return MAX_AXIAL_TAPS
+    return min(MAX_AXIAL_TAPS, 8 * fine_length(int(n_planes), f) + 1)
+
+
+def _too_wide(what: str, f: float, n_planes) -> str:
+    """The start of a refusal: what was too wide, and than what."""
+    if n_planes is None:
+        return f"the axial kernel ({what}) is wider than any stack this tool enlarges"
+    return f"the axial kernel ({what}) is wider than the stack ({fine_length(int(n_planes), f)} output planes)"
+
+
+def _check_sigma(sigma: float, f: float, n_planes) -> None:
+    """Before any taps are made: a Gaussian of sigma s has 2 ceil(4 s) + 1 of them. Sigma 0 stays
+    allowed: it is a point-sampled z (no axial blur), as the benchmarks' true kernel at sigma 0."""
+    if not (math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"axial sigma must be a finite number >= 0 (fine-grid pixels), got {sigma!r}")
+    limit = (max_axial_taps(n_planes, f) - 1) // 8
+    if sigma > limit:
+        raise ValueError(f"{_too_wide(f'sigma {sigma:g} px', f, n_planes)}: sigma must be at most {limit} "
+                         "output-grid pixels")
+
+
+def _check_profile(taps: int, f: float, n_planes) -> None:
+    limit = max_axial_taps(n_planes, f)
+    if taps > limit:
+        raise ValueError(f"{_too_wide(f'a profile of {taps} taps', f, n_planes)}: give at most {limit} taps")
+
+
+def _psf_z_step(psf_voxel_size, ndim: int) -> float:
+    """The PSF's z step, once every one of its sizes is known to be positive and finite."""
+    try:
+        vs = np.asarray(psf_voxel_size, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        vs = np.array([np.nan])
+    if vs.size not in (1, ndim) or not np.all(np.isfinite(vs)) or np.any(vs <= 0):
+        raise ValueError(f"psf_voxel_size must be {ndim} positive finite sizes (z first), got {psf_voxel_size!r}")
+    return float(vs[0])
+
+
+def _check_psf_extent(psf, psf_voxel_size, fine_step, f: float, n_planes) -> None:
+    """The PSF's z extent on the output grid, before its moments are taken: a PSF whose z step is far
+    coarser than the output grid's (or in another unit) would make a Gaussian of millions of taps."""
+    z_step = _psf_z_step(psf_voxel_size, psf.ndim)
+    if not (isinstance(fine_step, (int, float, np.number)) and math.isfinite(fine_step) and fine_step > 0):
+        raise ValueError(f"the output grid's z step (voxel_size z / f) must be positive and finite, got {fine_step!r}")
+    extent = psf.shape[0] * z_step / fine_step
+    limit = max_axial_taps(n_planes, f)
+    if extent > limit:
+        raise ValueError(f"{_too_wide(f'a PSF {extent:.3g} output planes deep', f, n_planes)}: its z extent, "
+                         f"{psf.shape[0]} planes x psf_voxel_size z {z_step:g} / output z step {fine_step:g}, must "
+                         f"be at most {limit} planes (check psf_voxel_size and voxel_size, or crop the PSF)")
+
+
+def axial_kernel(spec, f: float, fine_step=None, psf_voxel_size=None, n_planes=None) -> AxialKernel:
     """The axial kernel on the fine grid from what the user gave.
 
     None: the cubic stretched to f; a float: a Gaussian sigma in fine-grid pixels; a 1-D array:
     the profile on the fine grid; a 2-D/3-D PSF (z first) with ``psf_voxel_size``: a Gaussian with
     the PSF's anisotropic part, sqrt(sigma_z^2 - sigma_xy^2), expressed in fine-grid pixels of
     size ``fine_step`` (the lateral planes are already blurred by the lateral PSF).
+
+    ``n_planes``, the data's input z planes, bounds the kernel's width (``max_axial_taps``); a
+    wider one is refused before anything is allocated.
     """
     import warnings
 
@@ -135,20 +203,25 @@ def axial_kernel(spec, f: float, fine_step=None, psf_voxel_size=None) -> AxialKe
         return spec
     if isinstance(spec, str):
         raise ValueError(f"unknown axial kernel {spec!r}: give None/'cubic', a sigma, a 1-D profile or a PSF array")
-    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+    if isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, (bool, np.bool_)):
+        _check_sigma(float(spec), f, n_planes)
         return AxialKernel.gaussian(float(spec))
     arr = np.asarray(spec)
     if arr.ndim == 1:
+        _check_profile(arr.size, f, n_planes)
         return AxialKernel.profile(arr)
     if arr.ndim in (2, 3):
         if psf_voxel_size is None or fine_step is None:
             raise ValueError("a PSF array needs psf_voxel_size=(z, y, x) and the data's voxel_size to be placed "
                              "on the output grid")
+        _check_psf_extent(arr, psf_voxel_size, fine_step, f, n_planes)
         sz, sxy = psf_sigmas(arr, psf_voxel_size)
         aniso2 = sz**2 - sxy**2
         if aniso2 <= 0:
             warnings.warn("the PSF is no longer along z than across: using no axial blur", stacklevel=3)
             return AxialKernel(np.ones(1), "psf(delta)")
+        # a PSF within that extent may still be wider than a Gaussian may be (its sigma is up to half of it)
+        _check_sigma(float(np.sqrt(aniso2) / fine_step), f, n_planes)
         k = AxialKernel.gaussian(float(np.sqrt(aniso2) / fine_step))
         return AxialKernel(k.taps, f"psf(sigma {np.sqrt(aniso2) / fine_step:.3g} px)")
     raise ValueError(f"an axial kernel must be a sigma, a 1-D profile or a 2-D/3-D PSF, got shape {arr.shape}")
