@@ -19,7 +19,8 @@ import pytest
 import torch
 
 from napari_zssr import upscale
-from napari_zssr.stack.networks import expected_state, load_networks
+from napari_zssr.stack.networks import load_networks
+from napari_zssr.stack.networks_checks import expected_state
 
 from .cases import CLIError, check_case, cli_case
 from .test_reliability import tiny
