@@ -230,6 +230,18 @@ def _no_probe(fn):
         device.auto_preset_name, precision.probe = saved
 
 
+def _zarr_with_a_cut_chunk(tmp):
+    """A zarr stack whose chunk of plane 2 was cut short (a copy interrupted): every chunk is present."""
+    import zarr
+
+    src = os.path.join(tmp, "in.zarr")
+    z = zarr.open_array(src, mode="w", shape=(4, 16, 16), chunks=(1, 16, 16), dtype="u2", zarr_format=2)
+    z[:] = (np.random.default_rng(0).random((4, 16, 16)) * 4000).astype(np.uint16)
+    chunk = os.path.join(src, "2.0.0")
+    os.truncate(chunk, os.path.getsize(chunk) // 2)
+    return src
+
+
 AUTO = ["--quiet", "--max-iters", "2"]  # the default preset and precision: both are probed when a run starts
 UNWRITABLE = "/sys"  # a folder even root cannot create files in
 
@@ -257,6 +269,9 @@ CASES = [
      lambda: cli_case(_tif(), ["--scale", "2", "--overwrite"], out_name="in.tif"), CLIError, "is the input"),
     ("cli-workers-0", "CLI: --workers 0", lambda: cli_case(_tif(), ["--scale", "2", "--workers", "0"]), CLIError,
      "at least 1"),
+    ("cli-zarr-cut-chunk", "CLI: a zarr input with a chunk cut short (refused before training)",
+     lambda: _no_probe(lambda: cli_case(_zarr_with_a_cut_chunk, ["--scale", "1", "2", "2", *AUTO], tiny=False)),
+     CLIError, "at channel 0, time 0, planes 2-2"),
     ("cli-dry-run", "CLI: --dry-run on a good file: checks, trains and writes nothing",
      lambda: cli_case(_tif(), ["--scale", "2", "--dry-run", *AUTO], tiny=False), None, "exit 0; files left: in.tif"),
 ]

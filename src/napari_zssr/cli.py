@@ -185,7 +185,7 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
     t = time.perf_counter()
     try:
         out, report = run_upscale(data, factors, axes=axes, mode=getattr(args, "mode", "auto"), kernel=kernel,
-                                  config=_config(args, client), callback=callback,
+                                  config=lambda: _config(args, client), callback=callback,
                                   planes=getattr(args, "planes", "shared"), voxel_size=vs,
                                   psf_voxel_size=getattr(args, "psf_voxel_size", None), client=client,
                                   source=args.input, **extra)

@@ -95,7 +95,9 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
 def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
                 planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False,
                 ome=None, unit=None, client=None, networks=None, save_networks=None, channel_meta=None, source=None):
-    """As :func:`upscale`, returning ``(result, UpscaleReport)``; ``channel_meta`` may hold the source's
+    """As :func:`upscale`, returning ``(result, UpscaleReport)``; ``config`` may also be a function that makes
+    the ZSSRConfig (called once the input is checked, so that a probe it runs comes after every check
+    of the input); ``channel_meta`` may hold the source's
     ``channel_names`` and ``channel_colors`` for an OME-Zarr result's omero block; ``source`` is the path
     the data was read from (an ``out`` that is it, or inside it, is refused)."""
     from ..core.axial import axial_kernel
@@ -119,6 +121,11 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
             check_finite(arr, "data")
         if out is not None:
             check_not_input(out, source if source is not None else _source_of(arr))
+        # every plane is read once before any probe or training: a file that cannot be decoded fails now,
+        # not hours in, and a store is resumed only for the very input it was begun with
+        inputs = scan_input(src, source) if out is not None or not isinstance(arr, np.ndarray) else {}
+        if callable(config):  # a config whose making may probe the device: only once the input is known good
+            config = config()
         saved = None
         if networks is not None or save_networks is not None:
             from . import networks as nets
@@ -182,9 +189,6 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         if estimate_axial and plan.mode == "isotropic":
             job, estimated = _estimate_axial(job, src, fine_step, progress, asked=estimate)
             _report_axial(report, job, estimated)
-        # every plane is read once before any training: a file that cannot be decoded fails now, not
-        # hours in, and a store is resumed only for the very input it was begun with
-        inputs = scan_input(src, source) if out is not None or not isinstance(arr, np.ndarray) else {}
         stats = [_channel_stats(src, c) for c in range(src.shape5[0])]
         given = None
         if saved is not None:  # the networks' own intensity mapping, so time points stay comparable
