@@ -85,3 +85,15 @@ def cli_case(make_input, argv_tail, out_name="out.tif", tiny=True, after=None):
     if rc != 0:
         raise CLIError(f"exit {rc}: {msg} (files left: {', '.join(left) or 'none'})")
     return f"exit 0; files left: {', '.join(left) or 'none'}"
+
+
+def read_warning_once(path, text):
+    """``read_image(path)``, which must warn ``text`` exactly once, in a warning that starts with the path."""
+    from napari_zssr.io import read_image
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        img = read_image(path)
+    found = [str(w.message) for w in caught if text in str(w.message)]
+    assert len(found) == 1 and found[0].startswith(path), [str(w.message) for w in caught]
+    return img

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import warnings
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ import zarr
 
 from napari_zssr.io import read_image
 
-from .cases import CLIError, check_case, cli_case
+from .cases import CLIError, check_case, cli_case, read_warning_once
 
 DATA = (np.arange(2 * 16 * 16).reshape(2, 16, 16) % 250 + 1).astype(np.uint8)  # no chunk is all fill value
 
@@ -79,11 +78,7 @@ def read_lazily(path):
 def read_warning(text):
     """The store reads; one UserWarning containing ``text`` names it; the data comes back."""
     def fn(path):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            img = read_image(path)
-        found = [str(w.message) for w in caught if text in str(w.message)]
-        assert len(found) == 1 and found[0].startswith(path), [str(w.message) for w in caught]
+        img = read_warning_once(path, text)
         assert "channel_names" not in img.metadata
         return np.asarray(img.data)
     return fn

@@ -18,7 +18,7 @@ import tifffile
 from napari_zssr.io import ImageData, read_image
 from napari_zssr.io.tiff import normalise_axes
 
-from .cases import CLIError, check_case, cli_case
+from .cases import CLIError, check_case, cli_case, read_warning_once
 
 STACK = np.arange(16 * 64 * 64, dtype=np.uint16).reshape(16, 64, 64)
 
@@ -137,11 +137,7 @@ def napari_read(path):
 def read_with_warning(make, text, absent):
     """The file reads, warns ``text`` once, and its voxel sizes lack ``absent``; returns the data."""
     def fn(path):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            img = read_image(path)
-        found = [str(w.message) for w in caught if text in str(w.message)]
-        assert len(found) == 1 and found[0].startswith(path), [str(w.message) for w in caught]
+        img = read_warning_once(path, text)
         assert absent not in img.pixel_size, img.pixel_size
         return img.data
     return lambda: in_tmp(make, fn)
