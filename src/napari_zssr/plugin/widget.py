@@ -587,7 +587,8 @@ class ZSSRWidget(Container):
     def _work(self, data, factors, axes, mode, make_config, kw, profile_from=None, z_factor=1.0):
         from ..core.estimate import estimate_kernel
         from ..core.progress import Cancelled
-        from ..stack.upscale import estimate_crop, run_upscale
+        from ..stack.estimates import estimate_crop
+        from ..stack.upscale import run_upscale
 
         def callback(p):
             self._relay.progress.emit(dict(p))

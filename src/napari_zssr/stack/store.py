@@ -149,6 +149,7 @@ class OutputStore:
         self.overwrite = overwrite
         self.group = None
         self.lock = RunLock(self.path)
+        self.reused = None  # the finished result found by existing_result(), where one was
 
     def existing_result(self):
         """The finished array if ``path`` already holds this job's complete result for this very input,

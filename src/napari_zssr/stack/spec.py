@@ -1,0 +1,190 @@
+"""Resolving a stack run once: everything ``run_upscale`` was given checked and turned into one frozen
+specification (plan, configuration with its device, preset and precision, the kernels of each stage,
+the input's digests, the output), so that every error of the user's settings is raised before any work,
+and the stages read one object instead of loose keyword arguments."""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.checks import check_finite, check_output_size
+from .blocks import Blocks, as_array, check_dtype, out_shape
+from .inputs import scan_input, source_of
+from .plan import Plan, make_plan
+from .store import check_not_input
+from .units import Job
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where the result goes: a zarr store at ``path``, or an array in memory (``path`` None)."""
+
+    path: str | None
+    axes: str              # the result's axis order (TCZYX for OME-Zarr)
+    dtype: np.dtype
+    ome: bool
+    overwrite: bool
+    unit: str | None = None
+    channel_meta: dict | None = None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One resolved stack run. ``job`` holds the configuration and the kernels the units use; estimates
+    read from the data later replace its kernels (``estimate``, ``estimate_axial`` say which)."""
+
+    plan: Plan
+    src: Blocks
+    final5: tuple
+    job: Job
+    probe: dict             # what the precision probe measured ("auto" only)
+    inputs: dict            # scan_input's digests ({} for an array in memory without a store)
+    voxel_size: list | None
+    fine_step: float | None  # the output grid's z step, in the voxel sizes' unit
+    estimate: bool          # kernel="estimate" was asked for
+    estimate_axial: bool    # the axial profile is read from the data (asked, or the isotropic default)
+    saved: dict | None      # a loaded networks file
+    networks_digest: str
+    output: OutputSpec
+    save_networks: str | None
+
+
+def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None,
+                planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False,
+                ome=None, unit=None, client=None, networks=None, save_networks=None, channel_meta=None,
+                source=None) -> RunSpec:
+    """Check and resolve ``run_upscale``'s arguments; the probes (preset, precision) come last, once
+    everything else, the whole input included, is known good."""
+    from ..core.zssr import is_estimate
+
+    arr, plan, src, final5 = _checked_data(data, scale, axes, mode, channel_axis, planes)
+    out_dtype = np.dtype(np.float32 if dtype is None else dtype)
+    check_dtype(np.empty(0, out_dtype), "dtype")
+    vs = voxel_sizes(voxel_size, len(arr.shape))
+    if out is not None:
+        check_not_input(out, source if source is not None else source_of(arr))
+    estimate = is_estimate(kernel)
+    lat_kernel, ax_kernel, fine_step = _kernels(None if estimate else kernel, plan, vs, psf_voxel_size, src)
+    # every plane is read once before any probe or training: a file that cannot be decoded fails now,
+    # not hours in, and a store is resumed only for the very input it was begun with
+    inputs = scan_input(src, source) if out is not None or not isinstance(arr, np.ndarray) else {}
+    if callable(config):  # a config whose making may probe the device: only once the input is known good
+        config = config()
+    saved, config = _networks(plan, src, networks, save_networks, overwrite, config)
+    cfg, probe = _device_config(config, client, plan, src)
+    job, digest = _job(plan, cfg, lat_kernel, ax_kernel, saved, networks, kernel, vs, unit)
+    output = _output(out, plan, out_dtype, ome, overwrite, unit, channel_meta)
+    return RunSpec(plan, src, final5, job, probe, inputs, vs, fine_step, estimate,
+                   (estimate or kernel is None) and saved is None, saved, digest, output, save_networks)
+
+
+def _checked_data(data, scale, axes, mode, channel_axis, planes) -> tuple:
+    arr = as_array(data)
+    check_dtype(arr)
+    if len(arr.shape) < 2:
+        raise ValueError(f"data must have at least 2 axes, got shape {arr.shape}")
+    plan = make_plan(arr.shape, scale, axes, mode, channel_axis, planes)
+    src = Blocks(arr, plan.axes)
+    final5 = out_shape(src.shape5, plan)
+    check_output_size(final5, "upscale")
+    if math.prod(arr.shape) == 0 or min(arr.shape[plan.axes.index(a)] for a in "YX") < 2:
+        raise ValueError(f"data is too small: shape {arr.shape} (Y and X need >= 2 pixels)")
+    if isinstance(arr, np.ndarray):
+        check_finite(arr, "data")
+    return arr, plan, src, final5
+
+
+def _kernels(kernel, plan, vs, psf_voxel_size, src) -> tuple:
+    """The 2-D kernel (planes mode; bicubic in both mode, whose lateral stage keeps the paper's default)
+    and the axial kernel (isotropic and both) the user's ``kernel`` stands for, and the fine z step."""
+    from ..core.axial import axial_kernel
+    from ..core.zssr import check_kernel_2d
+
+    lat_kernel = check_kernel_2d(kernel if plan.mode == "planes" else None)
+    if plan.mode == "planes":
+        return lat_kernel, None, None
+    fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
+    ax_kernel = axial_kernel(kernel, plan.z_factor, fine_step, psf_voxel_size, n_planes=src.shape5[2])
+    return lat_kernel, ax_kernel, fine_step
+
+
+def _networks(plan, src, networks, save_networks, overwrite, config) -> tuple:
+    """The networks file to apply (loaded and checked against the plan) and the config it brings."""
+    if networks is None and save_networks is None:
+        return None, config
+    from . import networks as nets
+
+    if plan.planes != "shared":
+        raise ValueError("saving or applying networks needs planes='shared' (one network per channel)")
+    if save_networks is not None and os.path.exists(save_networks) and not overwrite:
+        raise FileExistsError(f"{save_networks} exists; pass overwrite=True (--overwrite) to replace it")
+    if networks is None:
+        return None, config
+    saved = nets.load_networks(networks)
+    nets.check_fits(saved, plan, src.shape5[0], networks)
+    return saved, nets.config_of(saved, config.device if config is not None else "auto")
+
+
+def _device_config(config, client, plan, src) -> tuple:
+    """The config with its preset and precision settled for the device the units run on: this machine's,
+    or the cluster workers' (then chosen once, and every worker uses it)."""
+    from ..core.config import schedule_for
+    from ..core.zssr import resolve_config
+
+    channels = src.shape5[0] if plan.joint else 1  # the network's input channels
+    if client is not None:
+        from .runners import worker_device, worker_precision
+
+        cfg, _ = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
+    else:
+        cfg, dev = resolve_config(config)
+    if plan.mode in ("planes", "both"):
+        schedule_for(cfg, plan.lateral_scale)  # an explicit scale_factors list is checked here, not on a worker
+    if client is not None:
+        return worker_precision(client, cfg, channels)
+    from ..core.precision import resolve_precision
+
+    return resolve_precision(cfg, dev, channels)
+
+
+def _job(plan, cfg, lat_kernel, ax_kernel, saved, networks, kernel, vs, unit) -> tuple:
+    """The units' Job, with a networks file's own kernels where one is applied (back-projection must use
+    what the networks learnt with), and the file's digest for the store's fingerprint."""
+    if saved is None:
+        return Job(plan, cfg, lat_kernel, ax_kernel), ""
+    from ..core.progress import QualityWarning
+    from . import networks as nets
+
+    if kernel is not None:
+        warnings.warn("kernel is ignored when applying saved networks: their own kernel (as saved, estimated "
+                      "or given) is used", stacklevel=5)
+    saved_lat, saved_ax, saved_axs, saved_lats = nets.kernels_of(saved)
+    note = nets.voxel_size_note(saved, vs, unit)
+    if note:
+        warnings.warn(note, QualityWarning, stacklevel=5)
+    job = Job(plan, cfg, saved_lat or lat_kernel, saved_ax or ax_kernel, saved_axs, saved_lats)
+    return job, nets.digest(networks)
+
+
+def _output(out, plan, dtype, ome, overwrite, unit, channel_meta) -> OutputSpec:
+    if out is None:
+        return OutputSpec(None, plan.axes, dtype, False, overwrite, unit, channel_meta)
+    ome = str(out).rstrip("/").endswith(".ome.zarr") if ome is None else bool(ome)
+    axes = "".join(a for a in "TCZYX" if a in plan.axes) if ome else plan.axes
+    return OutputSpec(os.fspath(out), axes, dtype, ome, overwrite, unit, channel_meta)
+
+
+def voxel_sizes(voxel_size, ndim):
+    if voxel_size is None:
+        return None
+    vs = [float(v) for v in voxel_size]
+    if len(vs) != ndim:
+        raise ValueError(f"voxel_size needs one size per axis ({ndim}), got {len(vs)}")
+    if not all(math.isfinite(v) and v > 0 for v in vs):
+        raise ValueError(f"voxel sizes must be positive and finite, got {vs}")
+    return vs
