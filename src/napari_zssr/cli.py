@@ -312,17 +312,11 @@ def _summary(res) -> str:
                 f"  {res['plan']}; preset {res['preset']}, kernel {res['kernel']}\n"
                 f"  dry run: every input, setting and path was checked; nothing was trained or written")
     rep = res["report"]
-    units = getattr(rep, "units", None)
-    if units is None:
-        what = f"scale {rep.scale[0]:g} x {rep.scale[1]:g}"
-        train_s, infer_s, steps = rep.train_seconds, rep.infer_seconds, rep.steps
-        notes = list(rep.notes)
-    else:
-        what = rep.plan
-        train_s = sum(u.train_seconds for u in units)
-        infer_s = sum(u.infer_seconds for u in units)
-        steps = [s for u in units for s in u.steps]
-        notes = list(dict.fromkeys(list(rep.notes) + [n for u in units for n in u.notes]))
+    what, units = rep.plan, rep.units
+    train_s = sum(u.train_seconds for u in units)
+    infer_s = sum(u.infer_seconds for u in units)
+    steps = [s for u in units for s in u.steps]
+    notes = list(dict.fromkeys(list(rep.notes) + [n for u in units for n in u.notes]))
     return "\n".join([
         f"{res['input']} {tuple(res['in_shape'])} -> {res['output']} {tuple(res['out_shape'])}",
         f"  {what}; preset {rep.preset}, kernel {rep.kernel}, precision {rep.precision}" + _probe_text(rep),

@@ -105,21 +105,13 @@ def restore_planes(net, lr, f, kernel: AxialKernel, bp_iters: int, flips: bool, 
     return back_project_z(sr, lr, f, kernel, bp_iters)
 
 
-def restore_volume(net, vol: np.ndarray, f, kernel: AxialKernel, cfg, device, tile_pixels: int, out: np.ndarray,
-                   check=None) -> np.ndarray:
-    """Fill ``out`` (nf, Y, X) with the mean of the XZ-plane and YZ-plane restorations of ``vol`` (Z, Y, X).
-
-    Both passes estimate the same voxels from different planes; their errors are partly
-    independent (each sees only one lateral direction), so the mean is better than either.
-    """
-    return restore_slab(net, vol, 0, vol.shape[1], f, kernel, cfg, device, tile_pixels, out, check)
-
-
 def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKernel, cfg, device, tile_pixels: int,
                  out: np.ndarray, check=None) -> np.ndarray:
-    """As :func:`restore_volume` for the rows ``row0:row0 + rows`` of ``slab`` (Z, Y, X) into ``out`` (nf, rows, X).
+    """Fill ``out`` (nf, rows, X) with the mean of the XZ-plane and YZ-plane restorations of the rows
+    ``row0:row0 + rows`` of ``slab`` (Z, Y, X).
 
-    The rows around them are context: the YZ planes see them through the network's reach, so a slab
+    Both passes estimate the same voxels from different planes; their errors are partly independent
+    (each sees only one lateral direction), so the mean is better than either. The rows around them are context: the YZ planes see them through the network's reach, so a slab
     with a margin of ``net.reach`` rows on each side gives exactly what the whole volume gives.
     """
     Z, Y, X = slab.shape
