@@ -666,3 +666,24 @@ def test_a_time_lapse_ome_tiff_is_made_isotropic_with_one_network_for_all_time_p
     np.testing.assert_allclose(out.scale[1:], [0.3, 0.3, 0.3])
     assert len(out.metadata["zssr"]["steps"]) == 1  # one network trained, applied to both time points
     np.testing.assert_array_equal(layer.data, data)
+
+
+def test_a_layer_in_nanometres_with_optics_and_saved_networks_gets_the_same_kernel(qtbot, make_napari_viewer,
+                                                                                    tmp_path):
+    """The optics' voxel sizes and the networks' voxel sizes reach the run in one unit: saving networks
+    must not change the axial kernel the optics give (once, a nm layer's sizes replaced the optics' um)."""
+    viewer = make_napari_viewer()
+    data = (np.random.default_rng(2).random((6, 24, 24)) * 1000).astype(np.uint16)
+    widget = ZSSRWidget(viewer)
+    kernels = []
+    for scale, unit in (((1.2, 0.3, 0.3), "um"), ((1200.0, 300.0, 300.0), "nm")):
+        layer = viewer.add_image(data, name=unit, scale=scale, units=(unit,) * 3, metadata={"axes": "ZYX"})
+        widget.layer.value = layer
+        widget.factors.value = "4, 1, 1"
+        widget.kernel.value = "Gaussian from optics"
+        widget.save_nets.value = str(tmp_path / f"{unit}.pt")
+        _tiny(widget)
+        _run_and_wait(qtbot, widget)
+        assert viewer.layers[-1] is not layer, widget.status.value
+        kernels.append(viewer.layers[-1].metadata["zssr"]["kernel"])
+    assert kernels[0] == kernels[1] and "sigma" in kernels[0], kernels

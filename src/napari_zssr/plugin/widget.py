@@ -30,6 +30,25 @@ PRESETS = ["auto", "fast", "paper", "gradual", "real (noisy data)"]
 KERNELS = ["default", "Gaussian from optics", "file", "estimate from the data", "PSF from a layer", "cubic"]
 
 
+def _merged(*parts: dict) -> dict:
+    """upscale() keywords from several helpers; one that two of them set must agree (a voxel size in
+    another unit would otherwise replace the first silently)."""
+    out = {}
+    for part in parts:
+        for key, value in part.items():
+            if key in out and not _same(out[key], value):
+                raise ValueError(f"internal: two settings disagree on {key} ({out[key]!r} and {value!r})")
+            out[key] = value
+    return out
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(np.all(np.asarray(a) == np.asarray(b)))
+    except (TypeError, ValueError):
+        return a is b
+
+
 class _Relay(QObject):
     """Carries progress from the worker thread to the GUI thread (a queued Qt connection)."""
 
@@ -414,10 +433,11 @@ class ZSSRWidget(Container):
         from ..io.units import to_unit
         from ..stack.optics import optics_kernel
 
+        # the wavelength (typed in nm) goes into the layer's unit, so that the voxel sizes given with the
+        # PSF are the layer's own, as every other voxel size of the run is
         sizes, unit = spatial_sizes_of(layer, axes)
-        if unit is not None:  # the wavelength is typed in nm; the optics are computed in micrometres
-            sizes = {a: to_unit(v, unit, "um") for a, v in sizes.items()}
-        return optics_kernel(axes, sizes, factors, mode, self.na.value, self.wavelength.value / 1000.0, self.ri.value)
+        wavelength = to_unit(self.wavelength.value, "nm", unit) if unit is not None else self.wavelength.value / 1000.0
+        return optics_kernel(axes, sizes, factors, mode, self.na.value, wavelength, self.ri.value)
 
     def _psf_args(self, layer, axes, factors, mode) -> dict:
         """The kernel from the PSF layer, its voxel size in the image's unit: from its own scale, or, where
@@ -476,9 +496,8 @@ class ZSSRWidget(Container):
                 sizes, unit = spatial_sizes_of(layer, axes)
             except ValueError:  # no voxel sizes, or axes without a length unit: nothing to compare
                 sizes, unit = {}, None
-            if unit is not None and sizes:
-                scale, _ = layer_geometry(layer, axes)
-                kw["voxel_size"] = [sizes.get(a, s) for a, s in zip(axes, scale)]
+            if unit is not None and sizes:  # as the optics give them: 1 on the axes that are not lengths
+                kw["voxel_size"] = [sizes.get(a, 1.0) for a in axes]
                 kw["unit"] = unit
         if apply:  # a file that is not ours is refused now; a pixel size that differs is said at the end too
             from ..stack.networks import load_networks, voxel_size_note
@@ -529,8 +548,7 @@ class ZSSRWidget(Container):
             if layer.rgb or self.dtype.value == "same as source":
                 kw["dtype"] = layer.data.dtype
             if not preview:
-                kw.update(self._big_result_store(layer, data, plan))
-                kw.update(self._network_args(layer, axes))
+                kw = _merged(kw, self._big_result_store(layer, data, plan), self._network_args(layer, axes))
             # a store the plugin put in a new temporary folder goes with its layer
             self._run_temp = os.path.dirname(kw["out"]) if "out" in kw and self.store_folder.value is None else None
             self._applying = "networks" in kw
