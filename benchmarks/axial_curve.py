@@ -50,11 +50,10 @@ def cubic_equivalent_sigma(f: float) -> float:
 
 
 def stacks(ks, fractions):
-    from scipy.ndimage import gaussian_filter1d
-
+    import tifffile
     from axial_estimate import blobs, power_law
     from iso3d import degrade, nuclei_path
-    import tifffile
+    from scipy.ndimage import gaussian_filter1d
 
     gt = tifffile.imread(nuclei_path()).astype(np.float64)
     for k in ks:
@@ -83,14 +82,16 @@ def main(argv=None):
         found = estimate_axial_sigma(lr, k)
         curve = np.asarray(found["curve"])
         noise = split_noise(lr, k)
-        row = {"volume": kind, "k": k, "sigma": sigma, "estimated_sigma": found["sigma"], "misfit_min": float(curve.min()),
+        row = {"volume": kind, "k": k, "sigma": sigma, "estimated_sigma": found["sigma"],
+               "misfit_min": float(curve.min()),
                "misfit_at_0": float(curve[0]), "split_noise": noise,
                "excess_at_0_over_noise": float((curve[0] - curve.min()) / max(noise, 1e-30)),
                "cubic_equivalent_sigma": cubic_equivalent_sigma(k),
                "seed": None if kind == "nuclei" else 1, "curve": found["curve"], "sigmas": found["sigmas"]}
         append_row(args.json, row)
         print(f"{kind} k={k} sigma {sigma:g}: estimated {found['sigma']:.2f}; misfit at 0 {curve[0]:.4f}, at the "
-              f"minimum {curve.min():.4f}, split-half noise {noise:.4f} ({row['excess_at_0_over_noise']:.0f}x); the cubic default is worth sigma "
+              f"minimum {curve.min():.4f}, split-half noise {noise:.4f} ({row['excess_at_0_over_noise']:.0f}x); "
+              f"the cubic default is worth sigma "
               f"{row['cubic_equivalent_sigma']:.2f}", flush=True)
 
 

@@ -55,7 +55,8 @@ def main(argv=None):
         row = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "preset": args.preset,
                "precision_asked": p, "precision": rep.precision, "output_flip": flip, "input": list(stack.shape),
                "output": list(out.shape), "seconds": secs, "train_s": sum(u.train_seconds for u in rep.units),
-               "infer_s": sum(u.infer_seconds for u in rep.units), "steps": [u.steps for u in rep.units], "device": describe_device(resolve_device("auto"))}
+               "infer_s": sum(u.infer_seconds for u in rep.units), "steps": [u.steps for u in rep.units],
+               "device": describe_device(resolve_device("auto"))}
         if first is None:
             first = out
         else:  # this result against the first, on the first one's range

@@ -11,7 +11,8 @@ bicubic interpolation; the estimated kernel's error against the true one; Qualit
 
 3-D:
 nuclei.tif (or, with --volume, an isotropic synthetic volume of axial_estimate.py, seed 1, whole
-128^3, blurred as nuclei is; its truth is as sharp along z as across) by the design's protocol (iso3d.py: blur along z with sigma_z, keep every k-th plane,
+128^3, blurred as nuclei is; its truth is as sharp along z as across) by the design's protocol
+(iso3d.py: blur along z with sigma_z, keep every k-th plane,
 score every 8th XZ and YZ plane); for each (k, sigma_z) in k x {0, k/4, k/2, 3k/4}: the estimated
 sigma, and PSNR / SSIM of ZSSR with kernel="estimate", with the true Gaussian, with the default
 (cubic) kernel, and of the best interpolation (linear or cubic spline); seconds; precision.
@@ -86,8 +87,10 @@ def main_2d(args, overrides):
                             row["kernel_error"] = kernel_error(est, k)
                 row["bicubic_kernel_error"] = kernel_error(_bicubic_kernel(s), k)
                 print(f"{name} x{s} {img_id}: PSNR default {row['default']['psnr']:.2f}, estimate "
-                      f"{row['estimate']['psnr']:.2f}, true {row['true']['psnr']:.2f}, bicubic {row['bicubic']['psnr']:.2f}; "
-                      f"kernel error {row.get('kernel_error', float('nan')):.4f} (bicubic {row['bicubic_kernel_error']:.4f}); "
+                      f"{row['estimate']['psnr']:.2f}, true {row['true']['psnr']:.2f}, "
+                      f"bicubic {row['bicubic']['psnr']:.2f}; "
+                      f"kernel error {row.get('kernel_error', float('nan')):.4f} "
+                      f"(bicubic {row['bicubic_kernel_error']:.4f}); "
                       f"estimate {row['estimate_seconds']:.1f} s of {row['estimate']['seconds']:.0f} s", flush=True)
                 if args.json:
                     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
@@ -105,12 +108,11 @@ def _bicubic_kernel(s: int) -> np.ndarray:
 
 
 def main(argv=None):
-    from common import parse_overrides
-    from iso3d import baseline, degrade, nuclei_path, score
+    import warnings
 
     import tifffile
-
-    import warnings
+    from common import parse_overrides
+    from iso3d import baseline, degrade, nuclei_path, score
 
     from napari_zssr import QualityWarning, ZSSRConfig
     from napari_zssr.stack.upscale import run_upscale
@@ -161,7 +163,8 @@ def main(argv=None):
                 if name == "estimate":
                     row["estimated_sigma"] = rep.estimated_sigma[0]
             print(f"k={k} sigma={sigma:g}: estimated sigma {row['estimated_sigma']:.2f}; PSNR estimate "
-                  f"{row['estimate']['psnr']:.2f}, true {row['true']['psnr']:.2f}, default {row['default']['psnr']:.2f}, "
+                  f"{row['estimate']['psnr']:.2f}, true {row['true']['psnr']:.2f}, "
+                  f"default {row['default']['psnr']:.2f}, "
                   f"best interpolation ({best}) {interp[best][0]:.2f}; {row['estimate']['seconds']:.0f} s",
                   flush=True)
             if args.json:

@@ -68,9 +68,8 @@ def score(pred, gt):
 
 def main(argv=None):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from common import parse_overrides
-
     import tifffile
+    from common import parse_overrides
 
     from napari_zssr import ZSSRConfig
     from napari_zssr.stack.upscale import run_upscale
@@ -90,7 +89,8 @@ def main(argv=None):
             lr, gt = degrade(gt_full, k, sigma)
             rows = []
             for method in ("nearest", "linear", "cubic"):
-                rows.append({"method": method, **dict(zip(("psnr", "ssim"), score(baseline(lr, k, gt.shape[0], method), gt)))})
+                rows.append({"method": method,
+                             **dict(zip(("psnr", "ssim"), score(baseline(lr, k, gt.shape[0], method), gt)))})
             if args.preset != "none":
                 # the default is the axial profile read from the data since stop 27; the cubic was before
                 kernels = {"zssr (default: estimate)": None, "zssr (cubic kernel)": "cubic",

@@ -3,7 +3,8 @@
     python benchmarks/lateral_alternatives.py intrinsic --sets Set14 --scales 2 --json bench_out/lateral_intrinsic.jsonl
     python benchmarks/lateral_alternatives.py patches --sets Set5 --scales 2 --json bench_out/lateral_patches.jsonl
     python benchmarks/lateral_alternatives.py edges --sets Set5 Set14 --scales 2 4 --json bench_out/lateral_edges.jsonl
-    python benchmarks/lateral_alternatives.py bicubic --sets Set5 Set14 --scales 2 4 --json bench_out/lateral_bicubic.jsonl
+    python benchmarks/lateral_alternatives.py bicubic --sets Set5 Set14 --scales 2 4 \\
+        --json bench_out/lateral_bicubic.jsonl
 
 LR images as blind.py makes them (DIV2KRK-style kernel, seed 1000 s + image index, 8 bits), read on
 their channel mean, as zssr reads a colour image's kernel.
@@ -79,8 +80,10 @@ def patch_estimate(img, s, noise, n_query=2000, n_base=12000, seed=0):
         r = np.random.default_rng(seed + 1)
         fy, fx = np.fft.fftfreq(64)[:, None], np.fft.fftfreq(64)[None, :]
         quad = cov[0, 0] * fy * fy + 2 * cov[0, 1] * fy * fx + cov[1, 1] * fx * fx
-        keeps = float(np.mean(np.exp(-4 * math.pi ** 2 * quad)))  # the share of white-noise variance the exact blur keeps
-        shrunk = [y + r.standard_normal(y.shape) * noise * math.sqrt(max(0.0, 1 - keeps)) for y in _blur_sample(img, cov, (s, s))]
+        # the share of white-noise variance the exact blur keeps
+        keeps = float(np.mean(np.exp(-4 * math.pi ** 2 * quad)))
+        shrunk = [y + r.standard_normal(y.shape) * noise * math.sqrt(max(0.0, 1 - keeps))
+                  for y in _blur_sample(img, cov, (s, s))]
         small = np.concatenate([_unit_patches(y, n_base // len(shrunk), r, floor) for y in shrunk])
         small_q = small[r.choice(len(small), min(n_query, len(small)), replace=False)]
         return float(_nearest(small_q, base).mean() + _nearest(base_q, small).mean())
@@ -139,7 +142,8 @@ def main(argv=None):
                            "why_cubic": found["why_cubic"], "edge_bounds": found["edge_bounds"],
                            "read_scale": list(found["read_scale"]), "cov": found["cov"].tolist()}
                     append_row(args.json, row)
-                    print(f"{name} x{s} {img_id}: bicubic kept: {row['cubic']} ({row['why_cubic'] or 'a Gaussian taken'})",
+                    print(f"{name} x{s} {img_id}: bicubic kept: {row['cubic']} "
+                          f"({row['why_cubic'] or 'a Gaussian taken'})",
                           flush=True)
                     continue
                 k, cov = random_kernel(s, np.random.default_rng(1000 * s + i))
@@ -155,13 +159,15 @@ def main(argv=None):
                     continue
                 row = {"question": args.question, "set": name, "scale": s, "image": img_id, "read_at": args.read_at,
                        "true_cov": cov.tolist(),
-                       "shipped_cov": shipped.tolist(), "shipped_error": rel(shipped, cov), "shipped_seconds": t_shipped}
+                       "shipped_cov": shipped.tolist(), "shipped_error": rel(shipped, cov),
+                       "shipped_seconds": t_shipped}
                 if args.question == "intrinsic":
                     own = estimate_lateral_cov([grey(hr)], (s, s), estimate_noise(grey(hr)))["cov"] / s ** 2
                     row.update(hr_own_cov=own.tolist(), error_with_own=rel(shipped, cov + own),
                                trace_ratio=float(np.trace(shipped) / np.trace(cov)),
                                trace_ratio_with_own=float(np.trace(shipped) / np.trace(cov + own)))
-                    line = (f"trace read / true {row['trace_ratio']:.2f}, / (true + HR's own) {row['trace_ratio_with_own']:.2f}; "
+                    line = (f"trace read / true {row['trace_ratio']:.2f}, "
+                            f"/ (true + HR's own) {row['trace_ratio_with_own']:.2f}; "
                             f"error {row['shipped_error']:.2f} vs {row['error_with_own']:.2f}")
                 elif args.question == "edges":
                     before = found["cov_spectrum"]
@@ -169,12 +175,14 @@ def main(argv=None):
                                edge_bounds=found["edge_bounds"], cubic=bool(found["cubic"]),
                                why_cubic=found["why_cubic"], read_scale=list(found["read_scale"]))
                     line = (f"relative covariance error: spectrum {row['spectrum_error']:.2f}, capped by edges "
-                            f"{row['shipped_error']:.2f} ({found['edge_bounds']} orientations; bicubic kept: {found['cubic']})")
+                            f"{row['shipped_error']:.2f} ({found['edge_bounds']} orientations; "
+                            f"bicubic kept: {found['cubic']})")
                 else:
                     t = time.perf_counter()
                     pc = patch_estimate(lr, s, noise)
                     row.update(patch_cov=pc.tolist(), patch_error=rel(pc, cov), patch_seconds=time.perf_counter() - t)
-                    line = (f"relative covariance error: spectrum {row['shipped_error']:.2f}, patches {row['patch_error']:.2f} "
+                    line = (f"relative covariance error: spectrum {row['shipped_error']:.2f}, "
+                            f"patches {row['patch_error']:.2f} "
                             f"({row['shipped_seconds']:.1f} s / {row['patch_seconds']:.1f} s)")
                 append_row(args.json, row)
                 print(f"{name} x{s} {img_id}: {line}", flush=True)

@@ -3,7 +3,8 @@
     python benchmarks/memory.py --set max_iters=50
 
 Memory is the peak of the C heap in use (glibc mallinfo2: numpy's and torch's CPU allocations
-alike) above its level right after the imports (torch included: importing it allocates ~80 MB), sampled every 5 ms from a second thread; not
+alike) above its level right after the imports (torch included: importing it allocates ~80 MB),
+sampled every 5 ms from a second thread; not
 process RSS. Training steps do not change the figure, so few of them are run.
 """
 
@@ -19,13 +20,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import PeakSampler  # noqa: E402 - the benchmarks folder is not a package
 
 
-
 def main(argv=None):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from common import parse_overrides
-
     import tifffile
-
+    from common import parse_overrides
     from iso3d import nuclei_path
 
     from napari_zssr import ZSSRConfig

@@ -41,7 +41,6 @@ def to_u8(a, lo, hi):
 def main(argv=None):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from common import parse_overrides
-
     from PIL import Image
 
     from napari_zssr import ZSSRConfig

@@ -82,7 +82,8 @@ def main(argv=None):
         row[preset] = steps_for(preset, src, dev, args.n)
         r = row[preset]
         r["choice"] = choose(r["probe"])
-        print(f"{preset}: bare f32 {1e3 * r['bare_float32_s']:.1f} ms, bare f32 cl {1e3 * r['bare_float32_cl_s']:.1f} ms, "
+        print(f"{preset}: bare f32 {1e3 * r['bare_float32_s']:.1f} ms, "
+              f"bare f32 cl {1e3 * r['bare_float32_cl_s']:.1f} ms, "
               f"bare bf16 cl {1e3 * r['bare_bfloat16_cl_s']:.1f} ms, engine f32 {1e3 * r['engine_float32_s']:.1f} ms, "
               f"engine bf16 {1e3 * r['engine_bfloat16_s']:.1f} ms; probe {r['probe']['times']} -> {r['choice']}",
               flush=True)
@@ -99,8 +100,10 @@ def end_to_end(dev):
     """Set5 img_002 x2 and the nuclei stack z x4 (sigma 2, true kernel), "fast", at float32, auto and bfloat16:
     seconds and quality by the protocols of sr2d.py and iso3d.py."""
     import tifffile
-    from iso3d import degrade, nuclei_path, score as score3d
-    from sr2d import pairs, score as score2d
+    from iso3d import degrade, nuclei_path
+    from iso3d import score as score3d
+    from sr2d import pairs
+    from sr2d import score as score2d
 
     from napari_zssr import ZSSRConfig, run_zssr
     from napari_zssr.stack.upscale import run_upscale
@@ -124,7 +127,8 @@ def end_to_end(dev):
 
 def paper_end_to_end(dev, json_path):
     """Set5 img_002 x2, "paper" preset, at bfloat16 and float32: seconds, steps and quality (sr2d protocol)."""
-    from sr2d import pairs, score as score2d
+    from sr2d import pairs
+    from sr2d import score as score2d
 
     from napari_zssr import ZSSRConfig, run_zssr
 

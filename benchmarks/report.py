@@ -11,12 +11,14 @@ import numpy as np
 
 
 def sr2d(rows):
-    out = ["| image | bicubic PSNR / SSIM | ZSSR PSNR / SSIM | gain dB | seconds | device |", "|---|---|---|---|---|---|"]
+    out = ["| image | bicubic PSNR / SSIM | ZSSR PSNR / SSIM | gain dB | seconds | device |",
+           "|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['set']} {r['image']} x{r['scale']} | {r['bicubic_psnr']:.2f} / {r['bicubic_ssim']:.4f} | "
                    f"{r['zssr_psnr']:.2f} / {r['zssr_ssim']:.4f} | {r['zssr_psnr'] - r['bicubic_psnr']:+.2f} | "
                    f"{r['seconds']:.1f} | {r['device']} |")
-    m = {k: np.mean([r[k] for r in rows]) for k in ("bicubic_psnr", "bicubic_ssim", "zssr_psnr", "zssr_ssim", "seconds")}
+    m = {k: np.mean([r[k] for r in rows])
+         for k in ("bicubic_psnr", "bicubic_ssim", "zssr_psnr", "zssr_ssim", "seconds")}
     out.append(f"| **mean** | **{m['bicubic_psnr']:.2f} / {m['bicubic_ssim']:.4f}** | **{m['zssr_psnr']:.2f} / "
                f"{m['zssr_ssim']:.4f}** | **{m['zssr_psnr'] - m['bicubic_psnr']:+.2f}** | {m['seconds']:.1f} | |")
     return "\n".join(out)

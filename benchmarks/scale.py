@@ -53,7 +53,6 @@ sys.path.insert(0, HERE)
 from common import PeakSampler, cpu_name  # noqa: E402 - the benchmarks folder is not a package
 
 
-
 def _worker_start(dask_worker):
     """In a worker: import what the units use, then sample the heap above that baseline."""
     import torch
@@ -116,7 +115,6 @@ def run_case(args) -> dict:
     import numpy as np
     import torch
     import zarr
-
     from common import parse_overrides
 
     from napari_zssr import ZSSRConfig
@@ -239,8 +237,10 @@ def table(rows) -> str:
                       "peak / result |", "|---|---|---|---|---|---|---|"]
         for r in grow:
             lines.append(f"| {r['input'][0] // base}x ({r['input'][0]}) | {tuple(r['input'])} uint16 zarr | "
-                         f"{_fmt(r['seconds'])} | {_fmt(r['driver_heap_peak_MB'])} | {_fmt(r['driver_rss_peak_MB'], 0)} "
-                         f"| {_fmt(r['result_float32_MB'], 0)} | {r['driver_heap_peak_MB'] / r['result_float32_MB']:.3f} |")
+                         f"{_fmt(r['seconds'])} | {_fmt(r['driver_heap_peak_MB'])} | "
+                         f"{_fmt(r['driver_rss_peak_MB'], 0)} "
+                         f"| {_fmt(r['result_float32_MB'], 0)} | "
+                         f"{r['driver_heap_peak_MB'] / r['result_float32_MB']:.3f} |")
     return "\n".join(lines)
 
 

@@ -8,7 +8,8 @@ Step time (design notes): the engine's own training loop (core/train.py ``train`
 min_iters = max_iters so the policy cannot stop it early, the preset's run_test_every) is timed
 for N and for 2N steps and the difference is divided by N, so the set-up and the final pass drop
 out; with N a multiple of run_test_every the difference holds the reconstruction-error passes
-the learning-rate policy needs, at their true rate. The bare loop is the same network (crop, batch, width, depth, channels of the preset and
+the learning-rate policy needs, at their true rate. The bare loop is the same network (crop, batch,
+width, depth, channels of the preset and
 image) on random tensors already on the device: forward, L1, backward, Adam step, timed the same
 way. FLOPs count the convolutions only (2 k^2 cin cout H W per conv forward, x3 with the
 backward); they are compared with torch.mm of two n x n float32 matrices timed in the same run.
@@ -35,8 +36,6 @@ sys.path.insert(0, HERE)
 from common import cpu_name  # noqa: E402 - the benchmarks folder is not a package
 
 
-
-
 def sync(dev):
     import torch
 
@@ -60,8 +59,8 @@ def engine_run(src, cfg, dev, steps: int, seed: int = 0) -> float:
 
     from napari_zssr.core.augment import FatherSampler
     from napari_zssr.core.network import ZSSRNet
-    from napari_zssr.core.resize import Kernel
     from napari_zssr.core.progress import Progress
+    from napari_zssr.core.resize import Kernel
     from napari_zssr.core.train import SRPairs, train
 
     cfg = cfg.replace(max_iters=steps, min_iters=steps)

@@ -53,7 +53,8 @@ def score(sr, hr, s):
 
 def pairs(name, s):
     for hr in sorted(glob.glob(os.path.join(DATA, name, f"image_SRF_{s}", "*_HR.png"))):
-        yield os.path.basename(hr).split("_SRF")[0], np.array(Image.open(hr)), np.array(Image.open(hr.replace("_HR", "_LR")))
+        yield (os.path.basename(hr).split("_SRF")[0], np.array(Image.open(hr)),
+               np.array(Image.open(hr.replace("_HR", "_LR"))))
 
 
 def main(argv=None):
@@ -102,8 +103,10 @@ def main(argv=None):
                     with open(args.json, "a") as f:
                         f.write(json.dumps(row) + "\n")
             if rows:
-                mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k.endswith(("psnr", "ssim", "seconds"))}
-                print(f"MEAN {name} x{s} ({len(rows)} images): " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()), flush=True)
+                mean = {k: float(np.mean([r[k] for r in rows]))
+                        for k in rows[0] if k.endswith(("psnr", "ssim", "seconds"))}
+                print(f"MEAN {name} x{s} ({len(rows)} images): " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()),
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def run_cli(argv) -> tuple:
 
 def cli_case(make_input, argv_tail, out_name="out.tif", tiny=True, after=None):
     """Run ``napari-zssr upscale IN OUT ...`` in a fresh folder, where ``make_input(folder)`` writes the input
-    and returns its path, and ``after(folder)`` checks what is left. A non-zero exit raises CLIError with its last line (folder shown as <tmp>),
+    and returns its path, and ``after(folder)`` checks what is left. A non-zero exit raises CLIError with its
+    last line (folder shown as <tmp>),
     after checking that it was one line and no traceback; success returns the files left."""
     with tempfile.TemporaryDirectory() as tmp:
         src = make_input(tmp)

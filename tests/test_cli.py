@@ -120,7 +120,8 @@ def test_bad_arguments(tmp_path, gray_png, capsys):
 def test_console_script_demo(tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "napari-zssr")
     cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "napari_zssr.cli"]
-    res = subprocess.run(cmd + ["demo", "--max-iters", "10", "--quiet", "--precision", "float32", "--out", str(tmp_path)],
+    res = subprocess.run(cmd + ["demo", "--max-iters", "10", "--quiet", "--precision", "float32",
+                                "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "nuclei_aniso" in res.stdout and "(63, 128, 128)" in res.stdout

@@ -104,7 +104,8 @@ def test_a_bicubic_made_image_keeps_the_bicubic_kernel(tiny_config):
 
     lr = imresize(power_law_image((256, 256), seed=6), 0.5)  # MATLAB's bicubic: the paper's LR images
     kernel, info = estimate_kernel(lr, 2)
-    assert kernel == "cubic" and info["chosen"] == "cubic" and "does not fit the data clearly better" in info["why_cubic"]
+    assert (kernel == "cubic" and info["chosen"] == "cubic"
+            and "does not fit the data clearly better" in info["why_cubic"])
     lr = lr[:96, :96].astype(np.float32)
     out, rep = run_zssr(lr, 2, kernel="estimate", config=tiny_config)
     assert rep.kernel == "estimate(cubic)" and rep.estimated_kernel == ["cubic"]
@@ -308,4 +309,5 @@ def test_the_cli_says_why_the_estimate_kept_bicubic(tmp_path, capsys):
     tifffile.imwrite(src, np.clip(lr * 1000, 0, 65535).astype(np.uint16))
     assert main(["upscale", str(src), str(tmp_path / "o.tif"), "--scale", "2", "--kernel", "estimate", "--max-iters",
                  "4", "--preset", "fast", "--quiet", "--precision", "float32"]) == 0
-    assert "note: channel 0: the kernel estimate kept bicubic, because the Gaussian does not fit" in capsys.readouterr().out
+    assert ("note: channel 0: the kernel estimate kept bicubic, "
+            "because the Gaussian does not fit") in capsys.readouterr().out

@@ -13,15 +13,15 @@ import warnings
 import numpy as np
 import pytest
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
 from napari_zssr import ZSSRConfig, imresize, upscale, zssr
 from napari_zssr.core.axial import coarse_length
 
 from .compare import assert_close
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402 - after the importorskip that guards it
+from hypothesis import strategies as st  # noqa: E402 - after the importorskip that guards it
+from hypothesis.extra import numpy as hnp  # noqa: E402 - after the importorskip that guards it
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -69,7 +69,7 @@ def arrays(draw, ndims=(2, 2), max_side=6, dtypes=NUMERIC + ODD, min_side=0):
     el = _elements(dtype, special, big)
     if el is None:
         base = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
-        arr = base.astype(dtype) if dtype != object else base.astype(object)
+        arr = base.astype(dtype) if dtype != np.dtype(object) else base.astype(object)
     else:
         arr = draw(hnp.arrays(dtype, shape, elements=el))
     layout = draw(st.sampled_from(["c", "fortran", "reversed", "strided", "readonly"])) if arr.ndim else "c"

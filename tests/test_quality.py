@@ -117,7 +117,8 @@ def test_the_cli_prints_the_axial_check_and_its_warning(tmp_path, capsys):
     src = tmp_path / "lr.tif"
     tifffile.imwrite(src, (vol[::4] * 1000).astype(np.uint16), imagej=True, metadata={"axes": "ZYX"})
     assert main(["upscale", str(src), str(tmp_path / "o.tif"), "--scale", "4", "1", "1", "--mode", "isotropic",
-                 "--axial-sigma", "3", "--max-iters", "40", "--preset", "fast", "--quiet", "--precision", "float32"]) == 0
+                 "--axial-sigma", "3", "--max-iters", "40", "--preset", "fast", "--quiet",
+                 "--precision", "float32"]) == 0
     out = capsys.readouterr()
     assert "axial spectrum against lateral" in out.out and "(over-sharpened;" in out.out
     assert "over-sharpened" in out.err and "try kernel='estimate'" in out.err

@@ -36,9 +36,11 @@ def test_an_ome_zarr_pyramid_opens_as_a_multiscale_layer(tmp_path, make_napari_v
         g.create_array(str(i), data=a, chunks=(1, 32, 32))
     g.attrs["multiscales"] = [{
         "version": "0.4", "name": "p",
-        "axes": [{"name": "z", "type": "space", "unit": "micrometer"}, {"name": "y", "type": "space", "unit": "micrometer"},
+        "axes": [{"name": "z", "type": "space", "unit": "micrometer"},
+                 {"name": "y", "type": "space", "unit": "micrometer"},
                  {"name": "x", "type": "space", "unit": "micrometer"}],
-        "datasets": [{"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": [2.0, 0.5 * 2 ** i, 0.5 * 2 ** i]}]}
+        "datasets": [{"path": str(i),
+                      "coordinateTransformations": [{"type": "scale", "scale": [2.0, 0.5 * 2 ** i, 0.5 * 2 ** i]}]}
                      for i in range(3)]}]
     viewer = make_napari_viewer()
     layer, = viewer.open(path, plugin="napari-zssr")

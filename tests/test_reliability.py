@@ -27,7 +27,8 @@ from .cases import CLIError, check_case, cli_case, run_case
 
 
 def tiny(**over):
-    values = {"max_iters": 6, "min_iters": 6, "width": 8, "depth": 4, "crop_size": 24, "batch_size": 2, "run_test_every": 4,
+    values = {"max_iters": 6, "min_iters": 6, "width": 8, "depth": 4, "crop_size": 24,
+                  "batch_size": 2, "run_test_every": 4,
                   "learning_rate_policy_check_every": 4, "learning_rate_slope_range": 8, "back_projection_iters": 2,
                   "device": "cpu", "precision": "float32"}
     values.update(over)

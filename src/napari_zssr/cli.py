@@ -199,8 +199,8 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
         from .io.kernels import write_kernels
 
         saved = write_kernels(save_kernel, report.estimated_kernel, args.overwrite)
-    return {"saved_kernels": saved, "input": args.input, "output": args.output, "in_shape": data.shape, "out_shape": out.shape,
-            "seconds": time.perf_counter() - t, "report": report}
+    return {"saved_kernels": saved, "input": args.input, "output": args.output, "in_shape": data.shape,
+            "out_shape": out.shape, "seconds": time.perf_counter() - t, "report": report}
 
 
 def _check_before_running(args, img, factors, kernel, vs):
@@ -322,7 +322,8 @@ def _summary(res) -> str:
         f"  {what}; preset {rep.preset}, kernel {rep.kernel}, precision {rep.precision}" + _probe_text(rep),
         f"  device {rep.device}; {res['seconds']:.1f} s (training {train_s:.1f} s, inference {infer_s:.1f} s); "
         f"steps {steps}",
-        f"  internal gain over cubic {gain_words(rep.gain_held_out)}: {rep.gain_db:+.2f} dB" if rep.gain_db == rep.gain_db
+        f"  internal gain over cubic {gain_words(rep.gain_held_out)}: {rep.gain_db:+.2f} dB"
+        if rep.gain_db == rep.gain_db
         else "  internal gain over cubic: not measured (no network was trained in this run)",
     ] + _axial_check_lines(rep) + _estimate_lines(rep, res.get("saved_kernels", ())) + [f"  note: {n}" for n in notes])
 
@@ -351,7 +352,8 @@ def _estimate_lines(rep, saved=()) -> list:
             phys = (physical or [None] * (c + 1))[c]
             what = "2-D kernel" if np.ndim(sigma) or prefix else "axial profile"
             if c < len(kernels) and isinstance(kernels[c], str):
-                lines.append(f"  estimated {what}, channel {c}: bicubic kept (the note below says why; nothing to save)")
+                lines.append(f"  estimated {what}, channel {c}: bicubic kept "
+                             "(the note below says why; nothing to save)")
                 continue
             if np.ndim(sigma) and not np.isfinite(sigma[0]) or not np.ndim(sigma) and not np.isfinite(sigma):
                 lines.append(f"  {what}, channel {c}: not estimated (the default was used)")

@@ -162,7 +162,8 @@ def estimate_lateral(planes, scale, noise=None, check=None) -> tuple:
     info = {"cov": cov.tolist(), "sigma": sigma.tolist(), "fwhm": (FWHM_PER_SIGMA * sigma).tolist(),
             "angle": float(math.atan2(evecs[1, -1], evecs[0, -1]) % math.pi), "misfit": found["misfit"],
             "misfit_cubic": found["misfit_cubic"], "misfit_split": found["misfit_split"],
-            "noise": found["noise"], "chosen": "cubic" if found["cubic"] else "gaussian", "why_cubic": found["why_cubic"],
+            "noise": found["noise"], "chosen": "cubic" if found["cubic"] else "gaussian",
+            "why_cubic": found["why_cubic"],
             "cov_spectrum": found["cov_spectrum"].tolist(), "edge_bounds": found["edge_bounds"],
             "read_scale": list(found["read_scale"])}
     return ("cubic" if found["cubic"] else gaussian_2d(cov)), info

@@ -183,7 +183,8 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
         fits = _tiles_that_fit(planes, read) if np.any(read < s) else []
     if not fits:
         also = f" (or {read[0]:g} x {read[1]:g})" if np.any(read < s) else ""
-        raise ValueError(f"the image is too small to read its kernel from at factors {s[0]:g} x {s[1]:g}{also}: it needs "
+        raise ValueError("the image is too small to read its kernel from "
+                         f"at factors {s[0]:g} x {s[1]:g}{also}: it needs "
                          f"about {int(math.ceil(TILES[-1] * 1.5 * min(s.max(), READ_FALLBACK)))} pixels a side")
     tile = fits[0]
     ref, _ = _spectrum(planes, tile)

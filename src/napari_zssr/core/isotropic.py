@@ -111,7 +111,8 @@ def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKe
     ``row0:row0 + rows`` of ``slab`` (Z, Y, X).
 
     Both passes estimate the same voxels from different planes; their errors are partly independent
-    (each sees only one lateral direction), so the mean is better than either. The rows around them are context: the YZ planes see them through the network's reach, so a slab
+    (each sees only one lateral direction), so the mean is better than either. The rows around them are
+    context: the YZ planes see them through the network's reach, so a slab
     with a margin of ``net.reach`` rows on each side gives exactly what the whole volume gives.
     """
     Z, Y, X = slab.shape
@@ -128,7 +129,8 @@ def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKe
             block = slab[:, a:b, :] if axis == 1 else slab[:, :, a:b]
             # (Z, B, W) -> (B, 1, Z, W)
             planes = torch.as_tensor(np.ascontiguousarray(np.moveaxis(block, axis, 0)), device=device)[:, None]
-            sr = restore_planes(net, planes, f, kernel, bp, cfg.flips_for(axial=True), tile_pixels, check, cfg.precision)
+            sr = restore_planes(net, planes, f, kernel, bp, cfg.flips_for(axial=True), tile_pixels, check,
+                                cfg.precision)
             res = sr[:, 0].to("cpu", torch.float32).numpy()
             if axis == 1:
                 out[:, a - row0 : b - row0, :] += np.moveaxis(res, 0, 1)

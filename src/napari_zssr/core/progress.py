@@ -100,7 +100,8 @@ class UpscaleReport:
     axial_excess_db: list = field(default_factory=list)
     config: dict = field(default_factory=dict)  # the settings the run used (ZSSRConfig.to_dict), for provenance
     seconds: float = 0.0
-    notes: list = field(default_factory=list)  # what the run chose on the user's behalf, in words (units have their own)
+    # what the run chose on the user's behalf, in words (units have their own)
+    notes: list = field(default_factory=list)
     reused: str = ""  # the store whose finished result was returned without training ("" when the run computed it)
     units: list = field(default_factory=list)  # one ZSSRReport per trained network
     networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> TrainedNetwork (shared runs)

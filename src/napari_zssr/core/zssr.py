@@ -269,7 +269,8 @@ def train_with_retries(attempt, cfg, dev, report):
         where = describe_device(dev)
         if smaller is not None:
             note = (f"out of memory training on {where} with batch {attempt_cfg.batch_size} and crops of "
-                    f"{attempt_cfg.crop_size}: retried with batch {smaller.batch_size} and crops of {smaller.crop_size}")
+                    f"{attempt_cfg.crop_size}: retried with batch {smaller.batch_size} "
+                    f"and crops of {smaller.crop_size}")
             log.warning(note)
             report.notes.append(note)
             attempt_cfg = smaller

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 def _sample_layer(name: str, layer_name: str):
     from ..io import read_image, sample_path
     from .reader import layer_data

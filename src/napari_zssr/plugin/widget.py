@@ -135,7 +135,8 @@ class ZSSRWidget(Container):
         self._viewer = napari_viewer
         self._image_type = Image
         self.layer = ComboBox(label="image", choices=self._layer_choices, nullable=True)
-        self.axes = LineEdit(label="axes", tooltip="T, C, Z, Y, X, S per array axis (C: channels, one network each; S: RGB colours, one network for all)")
+        self.axes = LineEdit(label="axes", tooltip="T, C, Z, Y, X, S per array axis (C: channels, one network each; "
+                                                   "S: RGB colours, one network for all)")
         self.mode = ComboBox(label="mode", choices=["auto", "planes", "isotropic", "both"], value="auto")
         self.factors = LineEdit(label="factors", tooltip="one factor per axis, e.g. 4, 1, 1 for z x4")
         self.make_iso = PushButton(text="make isotropic (z factor from the layer's scale)")
@@ -192,7 +193,8 @@ class ZSSRWidget(Container):
         self.status = Label(label="", value="")
         self.extend([self.layer, self.axes, self.mode, self.factors, self.make_iso, self.z_step, self.pixel_size,
                      self.preset, self.max_steps,
-                     self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.psf_layer, self.seed, self.device,
+                     self.kernel, self.na, self.wavelength, self.ri, self.kernel_file, self.psf_layer,
+                     self.seed, self.device,
                      self.precision, self.dtype, self.store_folder, self.save_nets, self.apply_nets,
                      self.advanced, self.gradual_steps, self.back_projection, self.noise_std,
                      self.preview_btn, self.run_btn, self.cancel_btn, self.progress, self.status])
@@ -680,7 +682,8 @@ class ZSSRWidget(Container):
         elif stage == "infer":
             done, total = p.get("done"), p.get("todo")
             percent = int(100 * done / total) if done and total else self.progress.value
-            self._set_progress(percent, f"{unit}applying the network" + (f" ({done}/{total})" if done and total else ""))
+            self._set_progress(percent,
+                               f"{unit}applying the network" + (f" ({done}/{total})" if done and total else ""))
 
     def _on_done(self, layer, plan, res, start=None, full_plan=None):
         from ..stack.plan import output_geometry
@@ -716,7 +719,8 @@ class ZSSRWidget(Container):
                                             **report.estimates(), **({"notes": report.notes} if report.notes else {})}}
         if store_path:
             meta["zssr"]["store"] = store_path
-        kwargs = {"name": f"{layer.name} ZSSR {f_txt}{' preview' if full_plan else ''}", "scale": new_scale, "translate": new_translate, "metadata": meta,
+        kwargs = {"name": f"{layer.name} ZSSR {f_txt}{' preview' if full_plan else ''}",
+                      "scale": new_scale, "translate": new_translate, "metadata": meta,
                       "rgb": layer.rgb, "blending": layer.blending, "colormap": layer.colormap.name}
         for key in ("units", "axis_labels"):
             if getattr(layer, key, None) is not None:

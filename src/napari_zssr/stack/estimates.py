@@ -11,6 +11,7 @@ import numpy as np
 
 from .inputs import one_plane, read_block
 
+
 def check_axial_spectrum(report, dest, channels, f, stats) -> None:
     """The model-independent check of an isotropic result, per channel, on a central crop of its middle
     time point (core.quality): recorded in the report, a QualityWarning where it is over-sharpened."""
@@ -61,7 +62,8 @@ def estimate_axial(job, src, fine_step, progress, asked=True):
             profile, info = estimate_kernel(vol, (job.plan.z_factor, 1, 1), seed=job.cfg.seed,
                                             callback=lambda _, c=c: progress(stage="estimate", channel=c))
         except ValueError as exc:
-            why = f"channel {c}: the axial profile could not be estimated ({exc}); using the cubic stretched to the factor instead"
+            why = (f"channel {c}: the axial profile could not be estimated ({exc}); "
+                   "using the cubic stretched to the factor instead")
             if asked:
                 warnings.warn(why, QualityWarning, stacklevel=4)
             kernels.append(job.ax_kernel)
@@ -102,7 +104,8 @@ def estimate_lateral(job, src, stats, report, vs, progress):
         if stats[c].constant and not plan.joint:  # nothing to read, and it was warned about already
             kernels.append(record_estimate(found, None))
             continue
-        planes = [one_plane(read_block(src, stats, c, t, slice(z, z + 1), joint=plan.joint)) for t, z in stats[c].sample]
+        planes = [one_plane(read_block(src, stats, c, t, slice(z, z + 1), joint=plan.joint))
+                  for t, z in stats[c].sample]
         planes = [p.mean(axis=0) if p.ndim == 3 else p for p in planes]
         progress(force=True, stage="estimate", channel=c)
         kernels.append(estimated_lateral(planes, plan.lateral_scale, found, f"channel {c}", stacklevel=4,

@@ -11,6 +11,7 @@ from .blocks import Blocks
 from .inputs import one_plane, read_block
 from .runners import Target
 
+
 def _range(stats, c, joint: bool, denorm: bool):
     """(lo, span) that map a unit's result back to input units: per channel for a joint plan."""
     if not denorm:
@@ -52,7 +53,8 @@ def planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, p
         return runner.submit(apply_plane, job.for_channel(c), model, plane, target=target)
 
     seconds = _stream(runner, todo, unit, progress, "plane")
-    _collect_reports(runner, trains, report, seconds, (lambda k: k[0]) if shared else (lambda k: (k[0], k[1] * Z + k[2])),
+    _collect_reports(runner, trains, report, seconds,
+                     (lambda k: k[0]) if shared else (lambda k: (k[0], k[1] * Z + k[2])),
                      "lateral" if shared else None)
 
 
@@ -130,7 +132,8 @@ def _train_channels(runner, job, src, stats, todo, progress, given, kind, train_
         if given is not None:
             trains[c] = runner.given(_loaded(given, kind, c, job))
             continue
-        planes = [one_plane(read_block(src, stats, c, t, slice(z, z + 1), joint=job.plan.joint)) for t, z in stats[c].sample]
+        planes = [one_plane(read_block(src, stats, c, t, slice(z, z + 1), joint=job.plan.joint))
+                  for t, z in stats[c].sample]
         trains[c] = runner.submit(train_fn, job.for_channel(c), planes, seed_for(job.cfg.seed, unit_base + c))
     return trains
 

@@ -67,7 +67,8 @@ def unit_checksum(block: np.ndarray) -> int:
 def input_changes(was: dict, now: dict) -> str:
     """Which (channel, time) volumes of the input differ between two digest records, in words ("" if none)."""
     if was.get("shape") != now.get("shape") or was.get("dtype") != now.get("dtype"):
-        return f"the input was {was.get('dtype')} {tuple(was.get('shape') or ())}, now {now['dtype']} {tuple(now['shape'])}"
+        return (f"the input was {was.get('dtype')} {tuple(was.get('shape') or ())}, "
+                f"now {now['dtype']} {tuple(now['shape'])}")
     changed = [k for k, v in now["volumes"].items() if was.get("volumes", {}).get(k) != v]
     if not changed:
         return ""
