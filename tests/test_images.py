@@ -71,6 +71,63 @@ def one_bit_png(folder):
     return path
 
 
+def png_taller_than_its_rows(folder):
+    """A 12 x 12 gray PNG whose IHDR says height 16 (its CRC fixed): Pillow pads the 4 missing rows."""
+    path = os.path.join(folder, "tall.png")
+    Image.fromarray(NOISE[:12, :12]).save(path)
+    with open(path, "r+b") as f:
+        raw = bytearray(f.read())
+        raw[20:24] = struct.pack(">I", 16)  # IHDR's height: signature 8, length 4, type 4, width 4
+        raw[29:33] = struct.pack(">I", zlib.crc32(bytes(raw[12:29])))
+        f.seek(0)
+        f.write(raw)
+    return path
+
+
+def png_huge_idat_length(folder):
+    """A 12 x 12 PNG whose IDAT length field says 2**31-1: Pillow allocates 2 GB to read it."""
+    path = os.path.join(folder, "idat.png")
+    Image.fromarray(NOISE[:12, :12]).save(path)
+    with open(path, "r+b") as f:
+        raw = f.read()
+        f.seek(raw.index(b"IDAT") - 4)
+        f.write(struct.pack(">I", 2**31 - 1))
+    return path
+
+
+def adam7_png(folder, arr, cut=0, name="adam7.png"):
+    """An interlaced (Adam7) 8-bit gray PNG of ``arr``, the last ``cut`` bytes of its scanlines left out
+    (Pillow writes no interlaced PNG, so it is written here: each pass's rows, filter byte 0)."""
+    rows = []
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+                           (0, 1, 1, 2)):
+        sub = arr[y0::dy, x0::dx]
+        rows += [b"\0" + r.tobytes() for r in sub] if sub.size else []
+    data = b"".join(rows)
+    ihdr = struct.pack(">IIBBBBB", arr.shape[1], arr.shape[0], 8, 0, 0, 0, 1)
+    path = os.path.join(folder, name)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(data[:len(data) - cut]))
+                + _chunk(b"IEND", b""))
+    return path
+
+
+def small_peak(fn, limit=16 << 20):
+    """``fn()``, which must allocate less than ``limit`` bytes at its peak (tracemalloc sees numpy's and
+    Python's buffers); its outcome, result or error, is passed on."""
+    import tracemalloc
+
+    def run():
+        tracemalloc.start()
+        try:
+            return fn()
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert peak < limit, f"{peak / 2**20:.0f} MB allocated"
+    return run
+
+
 def in_tmp(make, fn):
     with tempfile.TemporaryDirectory() as tmp:
         return fn(make(tmp))
@@ -115,6 +172,18 @@ CASES = [
      lambda: in_tmp(lambda d: png_claiming(d, 64, 64, "short.png"), read_image), ValueError,
      "short.png is not a readable PNG: image file is truncated"),
     ("png-1-bit", "a 1-bit PNG: read as 0/1 uint8", lambda: in_tmp(one_bit_png, read_one_bit), None, ""),
+    ("png-taller-than-its-rows", "a 12 x 12 PNG whose IHDR says 16 rows, its CRC fixed (Pillow pads with zeros)",
+     lambda: cli_case(png_taller_than_its_rows, ["--scale", "2"]), CLIError,
+     "tall.png is not a readable PNG: image file is truncated (its IHDR declares 208 bytes of scanlines; its "
+     "image data holds 156)"),
+    ("png-huge-idat-length", "a PNG whose IDAT length says 2**31-1 (Pillow allocates 2 GB)",
+     small_peak(lambda: in_tmp(png_huge_idat_length, read_image)), ValueError,
+     "idat.png is not a readable PNG: image file is truncated or damaged (its 'IDAT' chunk at byte 33 claims "
+     "2147483647 bytes; only"),
+    ("png-interlaced-short", "an interlaced (Adam7) PNG one byte short of its seven passes",
+     lambda: in_tmp(lambda d: adam7_png(d, NOISE[:13, :17], cut=1), read_image), ValueError,
+     "adam7.png is not a readable PNG: image file is truncated (its IHDR declares 247 bytes of scanlines; its "
+     "image data holds 246)"),
     ("write-tiff-disk-full", "writing a TIFF onto a full disk (a 2 kB file-size limit)",
      lambda: write_on_a_full_disk("out.tif"), OSError, "out.tif: the disk is full"),
     ("write-ome-tiff-disk-full", "the same, OME-TIFF", lambda: write_on_a_full_disk("out.ome.tif"), OSError,
@@ -147,6 +216,31 @@ def test_other_write_errors_pass_unchanged(tmp_path):
     with pytest.raises(ValueError, match="not a disk problem"):
         atomic_write(str(tmp_path / "a.tif"), fail)
     assert os.listdir(tmp_path) == []
+
+
+def test_interlaced_pngs_of_odd_sizes_read_whole(tmp_path):
+    for h, w in ((13, 17), (1, 1), (3, 2), (8, 8), (9, 1)):
+        arr = NOISE[:h, :w]
+        np.testing.assert_array_equal(read_image(adam7_png(str(tmp_path), arr, name=f"i{h}x{w}.png")).data, arr)
+
+
+def test_pngs_of_every_colour_type_and_depth_read(tmp_path):
+    """The scanline count each IHDR declares matches what Pillow writes: no valid PNG is refused as short."""
+    rng = np.random.default_rng(2)
+    images = [Image.fromarray(NOISE[:13, :17]), Image.fromarray(NOISE[:7, :9] > 99),
+              Image.fromarray((NOISE[:5, :11].astype(np.uint16) * 257)),
+              Image.fromarray(rng.integers(0, 255, (7, 5, 3), dtype=np.uint8)),
+              Image.fromarray(rng.integers(0, 255, (3, 6, 4), dtype=np.uint8)),
+              Image.fromarray(rng.integers(0, 255, (7, 3, 2), dtype=np.uint8), "LA")]
+    for bits in (1, 2, 4, 8):
+        images.append((Image.fromarray(rng.integers(0, 2**bits, (9, 13), dtype=np.uint8)).convert("P"), bits))
+    for i, im in enumerate(images):
+        im, bits = im if isinstance(im, tuple) else (im, None)
+        path = str(tmp_path / f"{i}.png")
+        im.save(path, **({"bits": bits} if bits else {}))
+        with Image.open(path) as ref:
+            want = np.array(ref.convert("RGB") if ref.mode == "P" else ref)
+        np.testing.assert_array_equal(read_image(path).data, want.astype(read_image(path).data.dtype))
 
 
 def test_good_pngs_still_read(tmp_path):

@@ -5,6 +5,7 @@ ValueError naming the file, raised before a claimed size is allocated."""
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 
 import numpy as np
@@ -88,6 +89,71 @@ def tif(folder, arr, name="k.tif"):
     return path
 
 
+def set_bytes(path, at, value: bytes):
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(value)
+    return path
+
+
+def mat_9x9(folder, name="k.mat", **kw):
+    """``savemat(path, {"kernel": np.ones((9, 9)) / 81})``: byte 128 is the variable's type (miMATRIX),
+    184 the type of its values (miDOUBLE) and 188-191 their byte count (648)."""
+    path = os.path.join(folder, name)
+    scipy.io.savemat(path, {"kernel": np.ones((9, 9)) / 81}, **kw)
+    return path
+
+
+def cut_to(path, size: int):
+    os.truncate(path, size)
+    return path
+
+
+def tiff_too_short(folder):
+    return cut_to(tif(folder, KERNEL.astype(np.float32)), 3)
+
+
+def npy_header(folder, edit):
+    """``np.save`` of a 7 x 7 float64 kernel, its first bytes then changed by ``edit(raw)``."""
+    path = npy(folder, np.ones((7, 7)) / 49)
+    with open(path, "rb") as f:
+        raw = bytearray(f.read())
+    with open(path, "wb") as f:
+        f.write(edit(raw))
+    return path
+
+
+def v2_huge_header(raw):
+    """Format 2.0, whose header length takes 4 bytes: 2**31 (numpy allocates 2 GB to read it)."""
+    return b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**31) + raw[10:]
+
+
+def version_9(raw):
+    raw[6] = 9  # numpy reads an unknown version as 2.0: the 4-byte length then reads as 632 MB
+    return raw
+
+
+def shape_bracket(raw):
+    assert raw[60:61] == b"("  # the '(' of the shape: numpy's header parser raises tokenize.TokenError
+    raw[60:61] = b"]"
+    return raw
+
+
+def small_peak(fn, limit=16 << 20):
+    """``fn()``, which must allocate less than ``limit`` bytes at its peak; its outcome is passed on."""
+    import tracemalloc
+
+    def run():
+        tracemalloc.start()
+        try:
+            return fn()
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert peak < limit, f"{peak / 2**20:.0f} MB allocated"
+    return run
+
+
 NAN_KERNEL = np.where(KERNEL > KERNEL.max() / 2, np.nan, KERNEL)
 
 CASES = [
@@ -129,6 +195,42 @@ CASES = [
      CLIError, "r.tif is not a readable TIFF kernel"),
     ("kernel-tif-nan", "a TIFF kernel with NaN", lambda: in_tmp(lambda d: tif(d, NAN_KERNEL.astype(np.float32))),
      ValueError, "k.tif holds a kernel with NaN or infinite values"),
+    ("kernel-tif-shorter-than-header", "a TIFF kernel cut to 3 bytes (tifffile: struct.error)",
+     lambda: with_kernel(tiff_too_short), CLIError,
+     "k.tif is not a readable TIFF kernel (struct.error: unpack requires a buffer of 2 bytes)"),
+    ("kernel-mat-cut-in-header", "a .mat kernel cut to 100 bytes, inside its 128-byte header (scipy: IndexError)",
+     lambda: with_kernel(lambda d: cut_to(mat_9x9(d), 100)), CLIError,
+     "k.mat is not a readable MATLAB .mat file: it holds 100 bytes, less than the 128-byte header"),
+    ("kernel-mat-cut-in-tag", "a .mat kernel cut 3 bytes into its first data element's tag",
+     lambda: in_tmp(lambda d: cut_to(mat_9x9(d), 131)), ValueError,
+     "k.mat is not a readable MATLAB .mat file: it ends 3 bytes into the 8-byte tag of the data element at byte 128"),
+    ("kernel-mat-type-compressed", "a .mat kernel whose variable's type is changed to miCOMPRESSED (scipy: "
+     "zlib.error)", lambda: with_kernel(lambda d: set_bytes(mat_9x9(d), 128, b"\x0f")), CLIError,
+     "k.mat is not a readable MATLAB .mat file: the variable at byte 128: its compressed data does not inflate "
+     "(zlib.error"),
+    ("kernel-mat-values-type-200", "a .mat kernel whose values' type byte is 0xC8 (scipy 1.17: a segmentation "
+     "fault)", lambda: with_kernel(lambda d: set_bytes(mat_9x9(d), 184, b"\xc8")), CLIError,
+     "k.mat is not a readable MATLAB .mat file: the variable at byte 128: its values are of data type 200, not a "
+     "numeric one"),
+    ("kernel-mat-huge-count", "a .mat kernel whose values' byte count reads 687866504 (scipy allocates 656 MB)",
+     small_peak(lambda: in_tmp(lambda d: set_bytes(mat_9x9(d), 191, b"\x29"))), ValueError,
+     "k.mat is not a readable MATLAB .mat file: the variable at byte 128: the element of its values claims "
+     "687866504 bytes; 648 follow"),
+    ("kernel-mat-compressed-flipped", "a compressed .mat kernel with a byte of its zlib data flipped",
+     lambda: in_tmp(lambda d: set_bytes(mat_9x9(d, do_compression=True), 150, b"\x5a")), ValueError,
+     "its compressed data does not inflate (zlib.error"),
+    ("kernel-mat-complex", "a .mat file whose only variable is complex",
+     lambda: in_tmp(lambda d: mat(d, {"kernel": KERNEL + 1j})), ValueError,
+     "k.mat holds no 2-D numeric variable to use as a kernel (found 'kernel': complex)"),
+    ("kernel-npy-v2-huge-header", "a .npy of format 2.0 whose header length reads 2**31 (numpy allocates 2 GB)",
+     small_peak(lambda: in_tmp(lambda d: npy_header(d, v2_huge_header))), ValueError,
+     "k.npy is not a readable .npy file (its header claims 2147483648 bytes, the file holds 522 in all)"),
+    ("kernel-npy-version-9", "a .npy whose version byte is 9 (numpy reads it as 2.0 and allocates 632 MB)",
+     small_peak(lambda: with_kernel(lambda d: npy_header(d, version_9))), CLIError,
+     "k.npy is not a readable .npy file (format version 9.0; numpy writes 1.0, 2.0 and 3.0)"),
+    ("kernel-npy-token-error", "a .npy whose shape's '(' is ']' (numpy: tokenize.TokenError)",
+     lambda: with_kernel(lambda d: npy_header(d, shape_bracket)), CLIError,
+     "k.npy is not a readable .npy file: its header is damaged (TokenError"),
 ]
 
 
@@ -146,3 +248,79 @@ def test_good_kernel_files_read_as_written(tmp_path):
     np.testing.assert_array_equal(read_kernel(mat(folder, {"a": "text", "psf": KERNEL}, "p.mat")), KERNEL)
     profile = np.array([0.25, 0.5, 0.25])
     np.testing.assert_array_equal(read_kernel(npy(folder, profile, "p.npy")), profile)  # a 1-D axial profile
+
+
+MAT_VALUES = {"f8": KERNEL, "f4": KERNEL.astype(np.float32), "i1": np.arange(-6, 6, dtype=np.int8).reshape(3, 4),
+              "u1": np.arange(12, dtype=np.uint8).reshape(4, 3), "i2": np.arange(-3, 3, dtype=np.int16).reshape(2, 3),
+              "u2": np.arange(6, dtype=np.uint16).reshape(3, 2), "i4": np.arange(-5, 5, dtype=np.int32).reshape(2, 5),
+              "u4": np.arange(4, dtype=np.uint32).reshape(2, 2), "i8": np.arange(-4, 4, dtype=np.int64).reshape(4, 2),
+              "u8": np.arange(9, dtype=np.uint64).reshape(9, 1), "k": np.array([[1.5]]), "row": np.arange(5.0),
+              "empty": np.zeros((0, 5)), "cube": np.arange(24.0).reshape(2, 3, 4)}
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_the_mat_reader_reads_as_scipy_does(tmp_path, compressed):
+    """Every numeric type, compressed or not, exactly as scipy.io.loadmat reads it (dtype, shape, values
+    in MATLAB's column-major order); what a kernel never is, skipped with what it is."""
+    from napari_zssr.io.matfile import read_mat
+
+    path = str(tmp_path / "all.mat")
+    others = {"text": "hello", "z": KERNEL + 1j, "cell": np.array([[1, "a"]], dtype=object), "s": {"a": 1}}
+    scipy.io.savemat(path, {**MAT_VALUES, **others}, do_compression=compressed)
+    arrays, skipped = read_mat(path, 1 << 20)
+    want = scipy.io.loadmat(path)
+    assert sorted(arrays) == sorted(MAT_VALUES)
+    for name, arr in arrays.items():
+        assert arr.dtype == want[name].dtype and arr.shape == want[name].shape, name
+        np.testing.assert_array_equal(arr, want[name])
+    assert skipped == {"text": "a char array", "z": "complex", "cell": "a cell array", "s": "a struct"}
+
+
+def test_the_mat_reader_reads_big_endian_and_logical(tmp_path):
+    """A big-endian file ("MI"), written here as MATLAB lays it out (scipy writes only its own order),
+    with a small element (a name of up to 4 bytes inside its tag) and a logical variable (as bool)."""
+    from napari_zssr.io.matfile import read_mat
+
+    def element(kind, data):
+        if len(data) <= 4:
+            return struct.pack(">HH", len(data), kind) + data.ljust(4, b"\0")
+        return struct.pack(">II", kind, len(data)) + data + bytes(-len(data) % 8)
+
+    def matrix(name, mclass, flags, arr, kind, dtype):
+        body = (element(6, struct.pack(">II", mclass | flags, 0)) + element(5, struct.pack(">2i", *arr.shape))
+                + element(1, name) + element(kind, np.asarray(arr, dtype).tobytes(order="F")))
+        return struct.pack(">II", 14, len(body)) + body
+
+    head = b"MATLAB 5.0 MAT-file, big-endian, written by the tests".ljust(116) + bytes(8) + b"\x01\x00MI"
+    path = str(tmp_path / "be.mat")
+    with open(path, "wb") as f:
+        f.write(head + matrix(b"psf", 6, 0, KERNEL, 9, ">f8") + matrix(b"mask", 9, 0x0200, KERNEL > 0.05, 2, "u1"))
+    arrays, skipped = read_mat(path, 1 << 20)
+    assert arrays["psf"].dtype == np.float64 and not skipped
+    np.testing.assert_array_equal(arrays["psf"], KERNEL)
+    np.testing.assert_array_equal(arrays["mask"], KERNEL > 0.05)
+    np.testing.assert_array_equal(read_kernel(path), KERNEL)  # the logical one is no kernel
+
+
+def test_a_mat_variable_larger_than_a_kernel_is_skipped_unread(tmp_path):
+    from napari_zssr.io.matfile import read_mat
+
+    for compressed in (False, True):
+        path = str(tmp_path / f"big{compressed}.mat")
+        scipy.io.savemat(path, {"image": np.ones((300, 300)), "kernel": KERNEL}, do_compression=compressed)
+        arrays, skipped = read_mat(path, 10000)
+        assert list(arrays) == ["kernel"]
+        assert skipped == {"image": "a float64 array of shape (300, 300), more than 10000 bytes"}
+
+
+def test_an_unforeseen_error_in_a_kernel_reader_names_the_kernel_file(tmp_path, monkeypatch):
+    """The command line's last resort names the input image; a kernel file's error never reaches it."""
+    from napari_zssr.io import kernels
+
+    def broken(path):
+        raise KeyError("something no reader foresaw")
+
+    monkeypatch.setattr(kernels, "_read_npy", broken)
+    path = npy(str(tmp_path), KERNEL)
+    with pytest.raises(ValueError, match=r"k\.npy could not be read as a kernel \(KeyError"):
+        read_kernel(path)

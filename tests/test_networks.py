@@ -140,6 +140,13 @@ CASES = [
      "config is not a valid ZSSRConfig (learning_rate must be > 0"),
     ("networks-config-unknown-field", "upscale(networks=): a config with an unknown field",
      apply(setter("config", "colour", "blue")), ValueError, "config is not a valid ZSSRConfig"),
+    ("networks-config-tensor", "upscale(networks=): a config field holding a tensor (ZSSRConfig: RuntimeError)",
+     apply(setter("config", "augment_no_interpolate_probability", torch.zeros(3, dtype=torch.int32))), ValueError,
+     BAD + "config.augment_no_interpolate_probability must be a number, string, bool, None or a list of them, "
+     "got a 1-D int32 tensor of shape (3,)"),
+    ("networks-config-nested-list", "upscale(networks=): scale_factors nested three lists deep",
+     apply(setter("config", "scale_factors", [[[2.0, 2.0]]])), ValueError,
+     "config.scale_factors must be a number, string, bool, None or a list of them"),
     ("networks-nan-axial-taps", "upscale(networks=): axial kernel taps holding NaN",
      apply(setter("axial_kernel", {"name": "x", "taps": torch.tensor([1.0, math.nan, 1.0], dtype=torch.float64)})),
      ValueError, "axial_kernel.taps holds NaN or inf"),
@@ -185,6 +192,11 @@ def _cli_with(change):
     return run
 
 
+CASES.append(
+    ("cli-networks-config-tensor", "napari-zssr upscale --networks bad.pt: a config field holding a tensor",
+     _cli_with(setter("config", "augment_no_interpolate_probability", torch.zeros(3, dtype=torch.int32))), CLIError,
+     "exit 2: napari-zssr: error: <tmp>/bad.pt is not a valid napari-zssr networks file: "
+     "config.augment_no_interpolate_probability must be"))
 CASES.append(
     ("cli-networks-nan-range", "napari-zssr upscale --networks bad.pt: a file whose ranges hold NaN",
      _cli_with(setter("ranges", 0, 0, math.nan)), CLIError,

@@ -64,6 +64,27 @@ def edited(change):
     return edit
 
 
+def null_axis(folder, zarr_format):
+    """An OME-Zarr (NGFF 0.4 in .zattrs, or 0.5 in zarr.json) whose third axis entry is JSON null, written
+    into the metadata file as a damaged file holds it."""
+    path = os.path.join(folder, f"null{zarr_format}.zarr")
+    group = zarr.open_group(path, mode="w", zarr_format=zarr_format)
+    group.create_array("0", data=DATA, chunks=(1, 16, 16))
+    ms = {"axes": [{"name": a, "type": "space"} for a in "zyx"], "datasets": [{"path": "0"}]}
+    if zarr_format == 2:
+        group.attrs["multiscales"] = [{"version": "0.4", **ms}]
+    else:
+        group.attrs["ome"] = {"version": "0.5", "multiscales": [ms]}
+    meta = os.path.join(path, ".zattrs" if zarr_format == 2 else "zarr.json")
+    with open(meta) as f:
+        doc = json.load(f)
+    attrs = doc if zarr_format == 2 else doc["attributes"]["ome"]
+    attrs["multiscales"][0]["axes"][2] = None
+    with open(meta, "w") as f:
+        json.dump(doc, f)
+    return path
+
+
 def in_tmp(make, fn):
     with tempfile.TemporaryDirectory() as tmp:
         return fn(make(tmp))
@@ -138,6 +159,14 @@ CASES = [
     ("ome-zarr-axes-unnamed", "an axes entry without a name",
      *bad(spoil("axes", [{"type": "space"}, "y", "x"]), "its OME-Zarr 'axes' are malformed (the entry")),
     ("ome-zarr-axes-repeat", "axes z, y, y", *bad(spoil("axes", ["z", "y", "y"]), "repeat")),
+    ("ome-zarr-axis-null-v2", "NGFF 0.4 (.zattrs): an axes entry that is null, through the command line",
+     lambda: cli_case(lambda d: null_axis(d, 2), ["--scale", "2"]), CLIError,
+     "null2.zarr: its OME-Zarr 'axes' are malformed (the entry None is neither a name nor an object with a 'name')"),
+    ("ome-zarr-axis-null-v3", "NGFF 0.5 (zarr.json): an axes entry that is null",
+     lambda: in_tmp(lambda d: null_axis(d, 3), read_image), ValueError,
+     "null3.zarr: its OME-Zarr 'axes' are malformed (the entry None is neither"),
+    ("ome-zarr-axis-name-number", "an axes entry whose name is a number",
+     *bad(spoil("axes", ["z", {"name": 5}, "x"]), "the entry {'name': 5} is neither a name nor an object")),
     ("ome-zarr-axes-count", "two axes for a 3-D array",
      *bad(spoil("axes", ["y", "x"]), "does not list the array's 3 axes")),
     ("ome-zarr-scale-length", "a scale of 2 values for 3 axes",

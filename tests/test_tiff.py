@@ -109,6 +109,114 @@ def ome_xml_file(folder, xml):
     return path
 
 
+def set_byte(path, at, value):
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([value]))
+    return path
+
+
+def shorter_than_header(folder):
+    """A TIFF cut to 3 bytes, shorter than its 8-byte header (tifffile: struct.error)."""
+    path = os.path.join(folder, "short.tif")
+    tifffile.imwrite(path, STACK[0])
+    os.truncate(path, 3)
+    return path
+
+
+def damaged_zlib(folder):
+    """A zlib-compressed TIFF whose compressed data's first byte is flipped (the codec: zlib.error)."""
+    path = os.path.join(folder, "zlib.tif")
+    tifffile.imwrite(path, (STACK[0, :12, :12] % 251).astype(np.uint8), compression="zlib")
+    with tifffile.TiffFile(path) as tif:
+        at = tif.pages[0].dataoffsets[0]
+    with open(path, "rb") as f:
+        f.seek(at)
+        byte = f.read(1)[0]
+    return set_byte(path, at, byte ^ 0xFF)
+
+
+def ome_dividing_by_zero(folder):
+    """An OME-TIFF (CZYX 3 x 2 x 12 x 12) with byte 12, in its first IFD, set to 0xAA: tifffile divides
+    by zero while building its series."""
+    path = os.path.join(folder, "div.ome.tif")
+    tifffile.imwrite(path, STACK[:6, :12, :12].reshape(3, 2, 12, 12), ome=True, metadata={"axes": "CZYX"})
+    return set_byte(path, 12, 0xAA)
+
+
+def float_dividing_by_zero(folder):
+    """A 9 x 9 float32 TIFF with byte 23 set to 0x29: the same ZeroDivisionError in tifffile."""
+    path = os.path.join(folder, "div.tif")
+    tifffile.imwrite(path, np.ones((9, 9), np.float32))
+    return set_byte(path, 23, 0x29)
+
+
+def imagej_declaring(folder, images):
+    """A 2-plane ImageJ stack (ZYX) whose description says images=``images``: tifffile still builds an
+    ImageJ series from slices=2."""
+    path = os.path.join(folder, "ij.tif")
+    tifffile.imwrite(path, STACK[:2, :12, :12], imagej=True, metadata={"axes": "ZYX"})
+    with tifffile.TiffFile(path) as tif:
+        desc = tif.pages[0].description
+    assert "images=2" in desc
+    tifffile.tiffcomment(path, desc.replace("images=2", f"images={images}").encode("ascii"))
+    return path
+
+
+def ome_size_z(folder, value, attr="SizeZ"):
+    """A 3-plane 12 x 12 OME-TIFF whose OME-XML says SizeZ=``value`` (PlaneCount likewise), or another
+    ``attr``."""
+    path = os.path.join(folder, "z.ome.tif")
+    tifffile.imwrite(path, STACK[:3, :12, :12], ome=True, metadata={"axes": "ZYX"})
+    with tifffile.TiffFile(path) as tif:
+        xml = tif.pages[0].description
+    if attr == "SizeZ":
+        xml = xml.replace('SizeZ="3"', f'SizeZ="{value}"').replace('PlaneCount="3"', f'PlaneCount="{value}"')
+    else:
+        xml = xml.replace(f'{attr}="12"', f'{attr}="{value}"')
+    tifffile.tiffcomment(path, xml.encode("utf-8"))
+    return path
+
+
+def tiles_for_a_taller_image(folder):
+    """A 17 x 16 tiled (16 x 16) zlib TIFF whose ImageLength says 12976145: 811010 tiles needed, 2 listed
+    (tifffile warns, then allocates 415 MB and fills the missing tiles with zeros)."""
+    path = os.path.join(folder, "tall.tif")
+    tifffile.imwrite(path, STACK[0, :17, :16].astype(np.int16), compression="zlib", tile=(16, 16))
+    with tifffile.TiffFile(path) as tif:
+        at = tif.pages[0].tags["ImageLength"].valueoffset
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(struct.pack("<I", 12976145))
+    return path
+
+
+def imagej_strip_beyond_the_end(folder):
+    """A one-plane ImageJ TIFF whose StripByteCounts says 32768: its strip ends beyond the end of the file
+    (the pixels its shape needs are all there, but the tag is damaged)."""
+    path = os.path.join(folder, "strip.tif")
+    tifffile.imwrite(path, STACK[0, :12, :12].astype(np.float32), imagej=True, metadata={"axes": "YX"})
+    with tifffile.TiffFile(path) as tif:
+        at = tif.pages[0].tags["StripByteCounts"].valueoffset
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(struct.pack("<I", 32768))
+    return path
+
+
+def quickly(fn, seconds=2.0):
+    """``fn()``, which must end (in a result or an error) within ``seconds``."""
+    import time
+
+    def run():
+        t = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            assert time.perf_counter() - t < seconds, f"took {time.perf_counter() - t:.1f} s"
+    return run
+
+
 def six_d(folder):
     path = os.path.join(folder, "six.tif")
     tifffile.imwrite(path, np.zeros((2, 2, 2, 2, 8, 8), np.uint8))
@@ -209,6 +317,44 @@ CASES = [
                       ["--scale", "2"]), CLIError, "x.ome.tif: its OME-XML metadata is not well-formed XML"),
     ("tiff-6d", "a 6-D TIFF (tifffile: QQQQYX)", lambda: cli_case(six_d, ["--scale", "2"]), CLIError,
      "six.tif has 6 axes (tifffile reads them as QQQQYX, shape (2, 2, 2, 2, 8, 8))"),
+    ("tiff-shorter-than-header", "a TIFF cut to 3 bytes (tifffile: struct.error), through the command line",
+     lambda: cli_case(shorter_than_header, ["--scale", "2"]), CLIError,
+     "exit 2: napari-zssr: error: <tmp>/short.tif is not a readable TIFF (struct.error: unpack requires"),
+    ("tiff-zlib-damaged", "a zlib-compressed TIFF with a byte of its compressed data flipped",
+     lambda: in_tmp(damaged_zlib, read_image), ValueError,
+     "zlib.tif: its pixel data could not be decoded (zlib.error: Error -3 while decompressing data"),
+    ("tiff-ome-series-divides-by-zero", "an OME-TIFF whose first IFD makes tifffile divide by zero building "
+     "its series", lambda: cli_case(ome_dividing_by_zero, ["--scale", "2"]), CLIError,
+     "div.ome.tif is not a readable TIFF (ZeroDivisionError"),
+    ("tiff-series-divides-by-zero", "a float TIFF whose first IFD makes tifffile divide by zero",
+     lambda: in_tmp(float_dividing_by_zero, read_image), ValueError,
+     "div.tif is not a readable TIFF (ZeroDivisionError"),
+    ("tiff-imagej-images-4-of-2", "a 2-plane ImageJ stack declaring images=4 (tifffile reads slices=2)",
+     lambda: cli_case(lambda d: imagej_declaring(d, 4), ["--scale", "2"]), CLIError,
+     "ij.tif declares 4 planes (ImageJ metadata, shape (2, 12, 12)) but only 2 are present"),
+    ("tiff-imagej-images-10-12", "the same, images=10**12, read lazily",
+     lambda: in_tmp(lambda d: imagej_declaring(d, 10**12), lambda p: read_image(p, lazy=True)), ValueError,
+     "ij.tif declares 1000000000000 planes (ImageJ metadata, shape (2, 12, 12)) but only 2 are present"),
+    ("tiff-ome-sizez-10-8", "an OME-TIFF declaring SizeZ=10**8 (tifffile: 8 s and 1.6 GB to list the planes)",
+     quickly(lambda: cli_case(lambda d: ome_size_z(d, 10**8), ["--scale", "2"])), CLIError,
+     "z.ome.tif declares 100000000 planes in its OME-XML, more than a file of"),
+    ("tiff-ome-sizez-2-31", "the same, SizeZ=2**31 (a 17 GB list)",
+     quickly(lambda: in_tmp(lambda d: ome_size_z(d, 2**31), read_image)), ValueError,
+     "declares 2147483648 planes in its OME-XML, more than a file of"),
+    ("tiff-ome-sizey-2-31", "an OME-TIFF declaring SizeY=2**31 (tifffile lists 2**31 * 12 / 144 pages a plane: 4 GB)",
+     quickly(lambda: in_tmp(lambda d: ome_size_z(d, 2**31, "SizeY"), read_image)), ValueError,
+     "z.ome.tif declares 3 planes (536870910 pages of its first page's 12 x 12 pixels) in its OME-XML, more than"),
+    ("tiff-tiles-missing", "a tiled zlib TIFF whose ImageLength needs 811010 tiles, 2 listed (tifffile: 415 MB "
+     "of zeros)", lambda: cli_case(tiles_for_a_taller_image, ["--scale", "2"]), CLIError,
+     "tall.tif is damaged: its page 0 (shape (12976145, 16)) needs 811010 strips or tiles, and lists 2"),
+    ("tiff-imagej-strip-beyond-the-end", "a one-plane ImageJ TIFF whose StripByteCounts runs past the end of "
+     "the file", lambda: in_tmp(imagej_strip_beyond_the_end, read_image), ValueError,
+     "strip.tif is truncated: the data of its page 0 ends at byte"),
+    ("tiff-ome-sizez-negative", "an OME-TIFF declaring SizeZ=-1",
+     lambda: in_tmp(lambda d: ome_size_z(d, -1), read_image), ValueError,
+     "z.ome.tif: its OME-XML gives SizeZ='-1', not a whole number >= 1: the metadata is damaged"),
+    ("tiff-ome-sizez-text", "an OME-TIFF declaring SizeZ=abc",
+     lambda: in_tmp(lambda d: ome_size_z(d, "abc"), read_image), ValueError, "gives SizeZ='abc', not a whole"),
 ]
 
 

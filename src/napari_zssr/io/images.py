@@ -41,13 +41,16 @@ def read_png(path) -> np.ndarray:
 
     from PIL import Image
 
+    from .png_checks import check_png_chunks, png_size
+
+    check_png_chunks(path)  # before Pillow, which trusts the chunk lengths and pads missing rows
     try:
         with Image.open(path) as im:
             if im.mode == "P":
                 im = im.convert("RGB")
             arr = np.array(im)
     except Image.DecompressionBombError:
-        size = _png_size(path)
+        size = png_size(path)
         claims = f"{size[0]} x {size[1]} pixels ({size[0] * size[1]})" if size else "more pixels"
         raise ValueError(f"{path} claims {claims}, more than the limit of "
                          f"{2 * Image.MAX_IMAGE_PIXELS} pixels for a PNG (a decompression bomb, or an image to crop "
@@ -61,15 +64,6 @@ def read_png(path) -> np.ndarray:
     if arr.dtype == np.int32 and arr.min() >= 0 and arr.max() < 65536:
         arr = arr.astype(np.uint16)  # Pillow reads 16-bit PNGs as mode "I"
     return arr
-
-
-def _png_size(path) -> tuple:
-    """Width and height from a PNG's IHDR chunk, read without decoding anything."""
-    import struct
-
-    with open(path, "rb") as f:
-        head = f.read(24)
-    return struct.unpack(">II", head[16:24]) if len(head) == 24 else None
 
 
 def read_bioio(path, ext: str = "", reader=None) -> ImageData:

@@ -8,7 +8,6 @@ import numpy as np
 
 from .files import TIFF_EXT, atomic_write, file_ext
 
-
 MAX_KERNEL_SIDE = 1025  # a kernel or PSF larger than this per side is not one
 MAX_KERNEL_VALUES = 1 << 22  # nor one of more values (a 3-D PSF of 161^3 fits)
 
@@ -22,14 +21,20 @@ def read_kernel(path) -> np.ndarray:
         raise FileNotFoundError(f"no such kernel file: {path}")
     ext = file_ext(path)
     if ext == ".npy":
-        k = _read_npy(path)
+        read = _read_npy
     elif ext in TIFF_EXT:
-        k = _read_tiff_kernel(path)
+        read = _read_tiff_kernel
     elif ext == ".mat":
-        k = _read_mat(path)
+        read = _read_mat
     else:
         raise ValueError(f"unsupported kernel file {ext!r}; use .npy, .tif or .mat")
-    return _checked(k, path)
+    try:
+        return _checked(read(path), path)
+    except (ValueError, OSError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last guard: the command line would blame the input image
+        raise ValueError(f"{path} could not be read as a kernel ({type(exc).__name__}: {exc}); the file is "
+                         f"damaged") from None
 
 
 def _check_shape(shape, path) -> None:
@@ -51,18 +56,55 @@ def _checked(k, path) -> np.ndarray:
     return k
 
 
+NPY_MAX_HEADER = 1 << 16  # numpy reads no header above 10000 characters (its max_header_size)
+
+
+def _npy_header(path) -> tuple:
+    """(shape, dtype, first data byte) of a .npy file. Its version and header length are checked against
+    the file before numpy's header reader runs: numpy reads an unknown version as 2.0 and allocates the
+    header length it is given (2 GB for a 4-byte length of 2**31) before finding the file shorter."""
+    import struct
+
+    from numpy.lib import format as npformat
+
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        magic = f.read(8)
+        if len(magic) < 8 or magic[:6] != b"\x93NUMPY":
+            raise ValueError(f"{path} is not a readable .npy file (it does not start with the .npy magic string)")
+        if magic[6] not in (1, 2, 3) or magic[7] != 0:
+            raise ValueError(f"{path} is not a readable .npy file (format version {magic[6]}.{magic[7]}; numpy "
+                             f"writes 1.0, 2.0 and 3.0): the file is damaged")
+        field = "<H" if magic[6] == 1 else "<I"
+        raw = f.read(struct.calcsize(field))
+        n = struct.unpack(field, raw)[0] if len(raw) == struct.calcsize(field) else None
+        if n is None or n > NPY_MAX_HEADER or 8 + len(raw) + n > size:
+            raise ValueError(f"{path} is not a readable .npy file (its header claims {n} bytes, the file holds "
+                             f"{size} in all): the file is truncated or damaged")
+        f.seek(8)
+        # 3.0 differs from 2.0 only in its header's encoding (UTF-8), the same as latin-1 for numeric dtypes
+        read_header = npformat.read_array_header_1_0 if magic[6] == 1 else npformat.read_array_header_2_0
+        try:
+            shape, _, dtype = read_header(f)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - numpy's parser raises tokenize.TokenError, SyntaxError, ...
+            raise ValueError(f"{path} is not a readable .npy file: its header is damaged ({type(exc).__name__}: "
+                             f"{_first_line(exc)})") from None
+        return shape, dtype, f.tell()
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def _read_npy(path) -> np.ndarray:
     """The header first: a file claiming a huge or object array, or more data than it holds, is
     refused before anything is allocated."""
-    from numpy.lib import format as npformat
-
     try:
-        with open(path, "rb") as f:
-            version = npformat.read_magic(f)
-            read_header = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
-            shape, _, dtype = read_header(f)
-            start = f.tell()
-    except (ValueError, OSError, EOFError) as exc:
+        shape, dtype, start = _npy_header(path)
+    except (OSError, EOFError) as exc:
         raise ValueError(f"{path} is not a readable .npy file ({exc})") from None
     if dtype.hasobject:
         raise ValueError(f"{path} holds Python objects (dtype {dtype}), which are not loaded (they could run code); "
@@ -74,56 +116,49 @@ def _read_npy(path) -> np.ndarray:
                          f"holds {os.path.getsize(path) - start} bytes of data")
     try:
         return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npy file ({exc})") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the header was read above; whatever else numpy meets is damage
+        raise ValueError(f"{path} is not a readable .npy file ({type(exc).__name__}: {_first_line(exc)})") from None
 
 
 def _read_tiff_kernel(path) -> np.ndarray:
-    import tifffile
+    """The first series; anything tifffile or a codec raises on a damaged file (struct.error, zlib.error,
+    ZeroDivisionError while building the series) becomes a ValueError naming the file."""
+    from .tiff import checked_ome_root
+    from .tiff_checks import check_complete, open_tiff, tiff_errors, tifffile_log
 
-    from .tiff_checks import check_complete, tifffile_log
-
-    try:
-        with tifffile_log(path), tifffile.TiffFile(path) as tif:
+    what = "a readable TIFF kernel"
+    with tifffile_log(path):
+        tif = open_tiff(path, what)
+        with tif, tiff_errors(path, what):
+            checked_ome_root(tif, path)  # before tif.series, which builds a list of every declared plane
             if not tif.series:
                 raise ValueError(f"{path} holds no image to use as a kernel")
             series = tif.series[0]
             _check_shape(series.shape, path)
             check_complete(tif, series, path)
             return series.asarray()
-    except (tifffile.TiffFileError, OSError, RuntimeError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable TIFF kernel ({type(exc).__name__}: {exc})") from None
 
 
-MAT_NUMERIC = ("double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
+MAT_MAX_BYTES = MAX_KERNEL_VALUES * 8 + 4096  # the largest kernel as doubles, with its tags and name
 
 
 def _read_mat(path) -> np.ndarray:
-    """The first 2-D numeric variable (one named "kernel" first), its shape checked before loading."""
-    from scipy.io import loadmat, whosmat
+    """The first 2-D numeric variable (one named "kernel" first). Read by io/matfile.py, not by
+    scipy.io.loadmat, which crashes the process on some damaged files and allocates what others claim."""
+    from .matfile import read_mat
 
-    info = _mat_call(path, whosmat)
-    names = sorted((n for n, _, _ in info if not n.startswith("__")), key=lambda k: k.lower() != "kernel")
-    if not names:
+    arrays, skipped = read_mat(path, MAT_MAX_BYTES)
+    if not arrays and not skipped:
         raise ValueError(f"{path} holds no variables; save the kernel in it as a 2-D numeric variable (e.g. 'kernel')")
-    kinds = {n: (shape, kind) for n, shape, kind in info}
-    name = next((n for n in names if len(kinds[n][0]) == 2 and np.prod(kinds[n][0]) > 1 and kinds[n][1] in MAT_NUMERIC),
-                None)
+    names = sorted(arrays, key=lambda k: k.lower() != "kernel")
+    name = next((n for n in names if arrays[n].ndim == 2 and arrays[n].size > 1
+                 and np.issubdtype(arrays[n].dtype, np.number)), None)
     if name is None:
-        raise ValueError(f"{path} holds no 2-D numeric variable to use as a kernel (found {names})")
-    _check_shape(kinds[name][0], path)
-    return np.asarray(_mat_call(path, lambda p: loadmat(p, variable_names=[name]))[name])
-
-
-def _mat_call(path, fn):
-    """``fn(path)`` with scipy's errors for an unreadable .mat file turned into one ValueError naming it."""
-    try:
-        return fn(path)
-    except NotImplementedError:  # scipy's word for MATLAB v7.3 (HDF5)
-        raise ValueError(f"{path} is a MATLAB v7.3 (HDF5) file, which is not read; save it with save(..., '-v7') "
-                         f"or as .npy") from None
-    except (ValueError, OSError, EOFError, TypeError, KeyError) as exc:  # scipy's kinds for a damaged file
-        raise ValueError(f"{path} is not a readable MATLAB .mat file ({type(exc).__name__}: {exc})") from None
+        found = [f"{n!r}: {a.dtype} {a.shape}" for n, a in arrays.items()] + [f"{n!r}: {w}" for n, w in skipped.items()]
+        raise ValueError(f"{path} holds no 2-D numeric variable to use as a kernel (found {'; '.join(found)})")
+    return arrays[name]
 
 
 def kernel_paths(path, n: int) -> list:

@@ -111,9 +111,11 @@ def _axes(path, ms: dict, ndim: int):
         raise ValueError(f"{path}: its OME-Zarr 'axes' {entries!r} does not list the array's {ndim} axes; "
                          f"give one entry per axis, e.g. {{\"name\": \"z\", \"type\": \"space\"}}")
     names = [e if isinstance(e, str) else e.get("name") if isinstance(e, dict) else None for e in entries]
-    bad = next((e for e, n in zip(entries, names) if not isinstance(n, str) or not n), None)
-    if bad is not None or len(set(names)) != len(names):
-        what = f"the entry {bad!r} has no name" if bad is not None else f"the names {names} repeat"
+    # a list, not next(..., None): the bad entry may itself be None (JSON null)
+    bad = [e for e, n in zip(entries, names) if not isinstance(n, str) or not n]
+    if bad or len(set(names)) != len(names):
+        what = (f"the entry {bad[0]!r} is neither a name nor an object with a 'name'" if bad
+                else f"the names {names} repeat")
         raise ValueError(f"{path}: its OME-Zarr 'axes' are malformed ({what}); each axis has its own name, "
                          f"e.g. {{\"name\": \"z\", \"type\": \"space\"}}")
     unit = next((e["unit"] for e in entries if isinstance(e, dict) and isinstance(e.get("unit"), str)), None)

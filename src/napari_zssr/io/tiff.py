@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from .image_data import ImageData
-from .tiff_checks import check_complete, tifffile_log
+from .tiff_checks import check_complete, error_kind, open_tiff, tiff_errors, tifffile_log
 
 IMAGEJ_ORDER = "TZCYXS"
 
@@ -25,12 +25,9 @@ def read_tiff(path, lazy: bool = False) -> ImageData:
 def _read_tiff(path, lazy: bool) -> ImageData:
     import tifffile
 
-    try:
-        tif = tifffile.TiffFile(path)
-    except tifffile.TiffFileError as exc:
-        raise ValueError(f"{path} is not a readable TIFF ({exc})") from None
-    with tif:
-        root = _ome_root(tif, path)  # before tif.series: tifffile parses the OME-XML there
+    tif = open_tiff(path)
+    with tif, tiff_errors(path):  # tifffile builds the series from the file's metadata, which may be damaged
+        root = checked_ome_root(tif, path)  # before tif.series: tifffile parses the OME-XML there
         if not tif.series:
             raise ValueError(f"{path} holds no image (no readable TIFF page): the file is truncated or damaged")
         series = tif.series[0]
@@ -49,7 +46,8 @@ def _read_tiff(path, lazy: bool) -> ImageData:
     if lazy:
         import zarr
 
-        arr = zarr.open(tifffile.imread(path, aszarr=True, series=0), mode="r")  # ImageData.close() closes it
+        with tiff_errors(path):
+            arr = zarr.open(tifffile.imread(path, aszarr=True, series=0), mode="r")  # ImageData.close() closes it
     return ImageData(arr, axes, pixel_size, unit, meta)
 
 
@@ -69,8 +67,10 @@ def _decode(series, path):
     """The series' pixels; a page whose compressed data does not decode is the file's fault, told so."""
     try:
         return series.asarray()
-    except (ValueError, OSError, RuntimeError, EOFError) as exc:  # tifffile and its codecs use these
-        raise ValueError(f"{path}: its pixel data could not be decoded ({type(exc).__name__}: {exc}); "
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - codecs raise their own kinds (zlib.error, ...) for damaged data
+        raise ValueError(f"{path}: its pixel data could not be decoded ({error_kind(exc)}: {exc}); "
                          f"the file is damaged") from None
 
 
@@ -133,6 +133,39 @@ def _voxel_size(value, path, name: str):
     warnings.warn(f"{path or 'the TIFF'}: {name}={value} is not a voxel size; it is ignored (give --scale, or fix "
                   f"the metadata)", UserWarning, stacklevel=3)
     return None
+
+
+def checked_ome_root(tif, path):
+    """The parsed OME-XML (None for another TIFF), refused where the planes it declares cannot be in the
+    file: tifffile builds a list of every page the OME-XML implies with ``tif.series`` (SizeZ=10**8 takes
+    seconds and gigabytes; so does a SizeY=2**31, which it counts in pages of the first page's size),
+    and every page needs an IFD of a few dozen bytes at least, so a file holds fewer than its size / 16."""
+    root = _ome_root(tif, path)
+    if root is None:
+        return None
+    first = tif.pages.first
+    page = int(first.imagewidth) * int(first.imagelength)  # 0 in a damaged IFD: tifffile's series refuses it
+    planes = pages = 0
+    for pixels in (el for el in root.iter() if el.tag.endswith("Pixels")):
+        x, y, z, c, t = (_ome_size(pixels, name, path) for name in ("SizeX", "SizeY", "SizeZ", "SizeC", "SizeT"))
+        planes += z * c * t
+        pages += z * c * t * (max(1, x * y // page) if page else 1)
+    size = tif.filehandle.size
+    if pages > size // 16:
+        what = f"{planes} planes" if pages == planes else \
+            f"{planes} planes ({pages} pages of its first page's {first.imagewidth} x {first.imagelength} pixels)"
+        raise ValueError(f"{path} declares {what} in its OME-XML, more than a file of {size} bytes can hold: the "
+                         f"metadata is damaged")
+    return root
+
+
+def _ome_size(pixels, name: str, path) -> int:
+    """One of SizeX, ..., SizeT of an OME Pixels element: a whole number >= 1 (absent: 1)."""
+    text = pixels.get(name, "1").strip()
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{path}: its OME-XML gives {name}={text!r}, not a whole number >= 1: the metadata is "
+                         f"damaged")
+    return int(text)
 
 
 def _ome_root(tif, path):

@@ -100,13 +100,36 @@ def _check_config(saved: dict) -> tuple:
         raise Invalid(f"config.depth must be an int from 2 to {MAX_DEPTH}, got {_short(depth)}")
     if not isinstance(cfg.get("learn_residual"), bool):
         raise Invalid(f"config.learn_residual must be True or False, got {_short(cfg.get('learn_residual'))}")
+    _check_config_values(cfg)
     from .networks import config_of
 
     try:
         config_of(saved, "cpu")
-    except (TypeError, ValueError) as exc:
-        raise Invalid(f"config is not a valid ZSSRConfig ({exc})") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - ZSSRConfig's checks meet values of any kind a file may hold
+        detail = exc if isinstance(exc, (TypeError, ValueError)) else f"{type(exc).__name__}: {exc}"
+        raise Invalid(f"config is not a valid ZSSRConfig ({detail})") from None
     return width, depth
+
+
+def _check_config_values(cfg: dict) -> None:
+    """Every config value plain, as save_networks writes it: a bool, int, float, str or None, or a list
+    of them (of pairs for scale_factors). A tensor in a field would reach ZSSRConfig's checks, where
+    comparing it raises RuntimeError."""
+    for key, value in cfg.items():
+        if not isinstance(key, str):
+            raise Invalid(f"config has the key {_short(key)}, which is not a field name")
+        if not _plain_value(value, 2 if key == "scale_factors" else 1):
+            raise Invalid(f"config.{key} must be a number, string, bool, None or a list of them, got "
+                          f"{_describe(value)}")
+
+
+def _plain_value(value, depth: int) -> bool:
+    """A bool, int, float, str or None, or (``depth`` lists deep at most) a list or tuple of them."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    return depth > 0 and isinstance(value, (list, tuple)) and all(_plain_value(v, depth - 1) for v in value)
 
 
 def _kernel_tensor(field: str, t, ndim: int) -> None:
