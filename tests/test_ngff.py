@@ -40,6 +40,21 @@ def claiming(folder, meant=False):
     return path
 
 
+def damaged_zarray(folder, field: str, value):
+    """A complete 2 x 17 x 12 zarr v2 array whose .zarray then says ``field[0]`` is ``value``."""
+    import json
+
+    path = os.path.join(folder, "in.zarr")
+    z = zarr.open_array(path, mode="w", shape=(2, 17, 12), chunks=(1, 17, 12), dtype="u1", zarr_format=2)
+    z[:] = 1
+    with open(os.path.join(path, ".zarray")) as fh:
+        meta = json.load(fh)
+    meta[field][0] = value
+    with open(os.path.join(path, ".zarray"), "w") as fh:
+        json.dump(meta, fh)
+    return path
+
+
 def ome_zarr(folder, edit=None, omero=None):
     """An OME-Zarr image (array "0", ZYX, scale 2 x 0.5 x 0.5 um); ``edit(multiscale)`` spoils its metadata."""
     path = os.path.join(folder, "img.zarr")
@@ -125,6 +140,12 @@ def bad(edit, text, cli=False):
 
 
 CASES = [
+    ("zarr-chunks-zero", "a zarr array whose metadata gives a chunk side of 0",
+     lambda: cli_case(lambda f: damaged_zarray(f, "chunks", 0), ["--scale", "1", "2", "2"]), CLIError,
+     "in.zarr: its array's chunk shape (0, 17, 12) is not valid"),
+    ("zarr-shape-huge", "a 2-plane zarr array whose metadata claims 10**12 planes (no chunk grid laid out)",
+     lambda: cli_case(lambda f: damaged_zarray(f, "shape", 10**12), ["--scale", "1", "2", "2"]), CLIError,
+     "in.zarr: 999999999998 of the 1000000000000 chunks of its array are missing (first: (2, 0, 0)"),
     ("zarr-missing-chunk-v2", "a zarr v2 array with a chunk missing",
      lambda: cli_case(with_hole, ["--scale", "2"]), CLIError,
      "hole.zarr: 1 of the 4 chunks of its array are missing (first: (1, 0)); they would read as the fill value 0"),

@@ -191,20 +191,23 @@ def check_chunks(path, arr) -> None:
     import itertools
     import math
 
-    import numpy as np
 
     if dict(arr.attrs).get("fill_value_meant") is True:
         return
     folder = _array_folder(arr)
     if folder is None:  # not a folder on disk: nothing cheap to list
         return
-    grid = tuple(-(-n // c) for n, c in zip(arr.shape, arr.shards or arr.chunks))
+    blocks = arr.shards or arr.chunks
+    if not all(int(c) >= 1 for c in blocks):
+        raise ValueError(f"{path}: its array's chunk shape {tuple(blocks)} is not valid (every side must be at least "
+                         f"1): the metadata is damaged")
+    grid = tuple(-(-n // c) for n, c in zip(arr.shape, blocks))
     total = math.prod(grid)
     stored = _stored_keys(folder)
     present = sum(1 for k in stored if _is_chunk_key(arr, k, grid))
     if present >= total:
         return
-    missing = (i for i in np.ndindex(*grid) if arr.metadata.encode_chunk_key(i) not in stored)
+    missing = (i for i in _indices(grid) if arr.metadata.encode_chunk_key(i) not in stored)
     first = ", ".join(str(tuple(int(v) for v in i)) for i in itertools.islice(missing, 3))
     kind = "shards" if arr.shards else "chunks"
     name = f" {arr.path!r}" if arr.path else ""
@@ -213,6 +216,17 @@ def check_chunks(path, arr) -> None:
                      f"{first}); they would read as the fill value {fill}: the store is incomplete or damaged. If "
                      f"the missing {kind} are meant to read as the fill value {fill}, set the array attribute "
                      f"fill_value_meant to true")
+
+
+def _indices(grid):
+    """Chunk indices in C order, one at a time: a grid a damaged shape makes huge is never laid out whole
+    (np.ndindex builds its ranges first), and the first missing chunks come after at most the present ones."""
+    if not grid:
+        yield ()
+        return
+    for i in range(grid[0]):
+        for rest in _indices(grid[1:]):
+            yield (i,) + rest
 
 
 def _array_folder(arr):
