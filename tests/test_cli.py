@@ -218,17 +218,17 @@ def _tif(shape=(12, 14)):
 
 def _no_probe(fn):
     """Run ``fn`` where the preset and precision probes refuse to run: the refusal must come first."""
-    from napari_zssr.core import device, precision
+    from napari_zssr.core import precision
 
     def probe_ran(*args, **kwargs):
         raise AssertionError("a probe ran before the settings were checked")
 
-    saved = device.auto_preset_name, precision.probe
-    device.auto_preset_name = precision.probe = probe_ran
+    saved = precision.auto_preset_name, precision.probe
+    precision.auto_preset_name = precision.probe = probe_ran
     try:
         return fn()
     finally:
-        device.auto_preset_name, precision.probe = saved
+        precision.auto_preset_name, precision.probe = saved
 
 
 def _zarr_with_a_cut_chunk(tmp):

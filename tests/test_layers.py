@@ -74,3 +74,43 @@ def test_progress_and_the_package_import_without_torch():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"
+
+
+def _module_graph(layer: str) -> dict:
+    """Which modules of ``layer`` each module imports (every import statement, also inside functions)."""
+    prefix = f"napari_zssr.{layer}."
+    graph = {}
+    for path in _files(layer):
+        name = prefix + os.path.basename(path)[:-3]
+        graph[name] = {m for m in _imports(path) if m.startswith(prefix) and m != name}
+        # "from .x import y" where y is a module of the layer shows as "...layer.y"; keep modules only
+        graph[name] = {m if m[len(prefix):].count(".") == 0 else m.rsplit(".", 1)[0] for m in graph[name]}
+    return graph
+
+
+def _cycle(graph: dict):
+    """One import circle of ``graph`` as a list of modules, or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+@pytest.mark.parametrize("layer", ["core", "stack", "io"])
+def test_no_import_circles_inside_a_layer(layer):
+    found = _cycle(_module_graph(layer))
+    assert found is None, " -> ".join(m.rsplit(".", 1)[-1] for m in found)

@@ -93,7 +93,8 @@ def test_default_config_is_reported(structured_image):
     seen = []
     with pytest.raises(Cancelled):
         zssr(structured_image, 2, callback=lambda p: seen.append(p) or False)
-    from napari_zssr.core.device import auto_preset_name, describe_device, resolve_device
+    from napari_zssr.core.device import describe_device, resolve_device
+    from napari_zssr.core.precision import auto_preset_name
 
     dev = resolve_device("auto")  # config=None asks for the auto preset on the auto device
     assert seen[0]["preset"] == auto_preset_name(dev) and seen[0]["device"] == describe_device(dev)

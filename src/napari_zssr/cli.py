@@ -55,7 +55,8 @@ def _config(args, client=None):
     import torch
 
     from .core.config import ZSSRConfig
-    from .core.device import auto_preset_name, resolve_device
+    from .core.device import resolve_device
+    from .core.precision import auto_preset_name
 
     if client is not None:  # the workers' devices count, not this machine's
         from .stack.runners import worker_device

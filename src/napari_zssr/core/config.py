@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")  # ZSSRConfig.precision
+
 PRESETS = ("paper", "gradual", "real", "fast")
 
 
@@ -98,8 +100,6 @@ class ZSSRConfig:
             raise ValueError(f"output_flip must be True, False or 'auto', got {self.output_flip!r}")
         if self.learning_rate_policy not in ("reference", "cosine"):
             raise ValueError(f"learning_rate_policy must be 'reference' or 'cosine', got {self.learning_rate_policy!r}")
-        from .precision import PRECISIONS
-
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not isinstance(self.device, str) or not self.device:

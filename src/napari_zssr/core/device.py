@@ -43,27 +43,6 @@ def describe_device(dev) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-PAPER_STEPS = 1500       # a typical "paper" run: the policy stops it between 900 and 3000 steps
-PAPER_BUDGET_S = 120.0   # "paper" is the default where its training takes about two minutes or less
-
-
-def auto_preset_name(dev) -> str:
-    """The preset config=None means: "paper" on a CUDA GPU, and on a CPU whose training step of the
-    paper's network, at the precision "auto" picks there (a probe, once per process), makes a paper
-    run take about two minutes or less; "fast" elsewhere."""
-    if dev.type == "cuda":
-        return "paper"
-    if dev.type != "cpu":
-        return "fast"
-    from .config import ZSSRConfig
-    from .precision import choose, probe
-
-    paper = ZSSRConfig.preset("paper")
-    measured = probe(dev, 1, paper.width, paper.depth, paper.crop_size, paper.batch_size)
-    step = measured["times"][choose(measured)]
-    return "paper" if step * PAPER_STEPS <= PAPER_BUDGET_S else "fast"
-
-
 # what torch, cuDNN and cuBLAS say when an allocation fails (not all raise torch.OutOfMemoryError)
 _OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate memory",
              "not enough memory", "cudnn_status_alloc_failed", "cublas_status_alloc_failed")

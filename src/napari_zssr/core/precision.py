@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import time
 
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 PROBE_STEPS = 3          # timed steps per candidate, after one warm-up step
 PROBE_MARGIN = 0.9       # a lower precision must take at most this share of float32's step time
 LOSS_TOLERANCE = 0.05    # relative difference of the probe's losses from float32's
@@ -177,3 +176,23 @@ def resolve_precision(cfg, device, channels: int = 1):
         return cfg, {}
     result = probe(device, channels, cfg.width, cfg.depth, cfg.crop_size, cfg.batch_size)
     return cfg.replace(precision=choose(result)), result
+
+
+PAPER_STEPS = 1500       # a typical "paper" run: the policy stops it between 900 and 3000 steps
+PAPER_BUDGET_S = 120.0   # "paper" is the default where its training takes about two minutes or less
+
+
+def auto_preset_name(dev) -> str:
+    """The preset config=None means: "paper" on a CUDA GPU, and on a CPU whose training step of the
+    paper's network, at the precision "auto" picks there (a probe, once per process), makes a paper
+    run take about two minutes or less; "fast" elsewhere."""
+    if dev.type == "cuda":
+        return "paper"
+    if dev.type != "cpu":
+        return "fast"
+    from .config import ZSSRConfig
+
+    paper = ZSSRConfig.preset("paper")
+    measured = probe(dev, 1, paper.width, paper.depth, paper.crop_size, paper.batch_size)
+    step = measured["times"][choose(measured)]
+    return "paper" if step * PAPER_STEPS <= PAPER_BUDGET_S else "fast"

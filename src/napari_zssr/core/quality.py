@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from .progress import AXIAL_EXCESS_DB  # noqa: F401 - the bar is kept with the reports that apply it
+
 HOLD_FRACTION = 0.1   # of the width kept from the fathers
 MIN_BAND_LR = 8       # the band's LR son is at least this many pixels wide
 
@@ -80,10 +82,6 @@ def gain_words(held_out: bool) -> str:
 
 
 SPECTRUM_SIDE = 256   # lateral crop the spectrum check reads
-# over-sharpened: the axial spectrum rises to twice its resolved level against the lateral one. Isotropic
-# volumes measured -2.1 to +1.8 dB (nuclei.tif; 60 blobs in 48 x 64 x 64, the noisiest), results with a
-# kernel far wider than the data's blur +7 to +9 dB, so the bar sits between (set after seeing these)
-AXIAL_EXCESS_DB = 3.0
 MAX_SEGMENT = 64      # samples per line segment: enough frequencies, many segments
 
 

@@ -10,14 +10,8 @@ import numpy as np
 
 from .checks import check_finite, check_image, check_output_size, check_scale, seed_for
 from .config import ZSSRConfig, schedule_for
-from .device import (
-    auto_preset_name,
-    describe_device,
-    free_memory,
-    is_out_of_memory,
-    resolve_device,
-)
-from .precision import resolve_precision
+from .device import describe_device, free_memory, is_out_of_memory, resolve_device
+from .precision import auto_preset_name, resolve_precision
 from .progress import Progress, QualityWarning, ZSSRReport
 from .resize import Kernel, ceil_size, imresize
 

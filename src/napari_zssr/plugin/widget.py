@@ -377,7 +377,8 @@ class ZSSRWidget(Container):
     def _config(self):
         """A function that builds the run's config; the settings are read and checked now, on the GUI thread."""
         from ..core.config import ZSSRConfig
-        from ..core.device import auto_preset_name, resolve_device
+        from ..core.device import resolve_device
+        from ..core.precision import auto_preset_name
 
         dev = resolve_device(self.device.value)
         name = self.preset.value.split()[0]

@@ -139,13 +139,9 @@ def digest(path) -> str:
 
 
 def config_of(saved: dict, device: str):
-    from ..core.config import ZSSRConfig
+    from .networks_checks import config_from
 
-    values = dict(saved["config"])
-    values["device"] = device
-    if values.get("scale_factors") is not None:
-        values["scale_factors"] = [tuple(s) for s in values["scale_factors"]]
-    return ZSSRConfig(**values)
+    return config_from(saved["config"], device)
 
 
 def _plain(value):

@@ -101,10 +101,8 @@ def _check_config(saved: dict) -> tuple:
     if not isinstance(cfg.get("learn_residual"), bool):
         raise Invalid(f"config.learn_residual must be True or False, got {_short(cfg.get('learn_residual'))}")
     _check_config_values(cfg)
-    from .networks import config_of
-
     try:
-        config_of(saved, "cpu")
+        config_from(cfg, "cpu")
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - ZSSRConfig's checks meet values of any kind a file may hold
@@ -253,3 +251,14 @@ def _check_voxel_size(saved: dict) -> None:
     unit = saved.get("unit")
     if unit is not None and not isinstance(unit, str):
         raise Invalid(f"unit must be None or a string, got {_short(unit)}")
+
+
+def config_from(values: dict, device: str):
+    """The ZSSRConfig a networks file's config describes, on ``device``."""
+    from ..core.config import ZSSRConfig
+
+    values = dict(values)
+    values["device"] = device
+    if values.get("scale_factors") is not None:
+        values["scale_factors"] = [tuple(s) for s in values["scale_factors"]]
+    return ZSSRConfig(**values)
