@@ -98,3 +98,19 @@ def read_warning_once(path, text):
     found = [str(w.message) for w in caught if text in str(w.message)]
     assert len(found) == 1 and found[0].startswith(path), [str(w.message) for w in caught]
     return img
+
+
+def small_peak(fn, limit=16 << 20):
+    """``fn()``, which must allocate less than ``limit`` bytes at its peak (tracemalloc sees numpy's and
+    Python's buffers); its outcome, result or error, is passed on."""
+    import tracemalloc
+
+    def run():
+        tracemalloc.start()
+        try:
+            return fn()
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert peak < limit, f"{peak / 2**20:.0f} MB allocated"
+    return run

@@ -16,7 +16,7 @@ from PIL import Image
 
 from napari_zssr.io import ImageData, read_image, write_image
 
-from .cases import CLIError, check_case, cli_case
+from .cases import CLIError, check_case, cli_case, small_peak
 
 NOISE = (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)
 
@@ -110,22 +110,6 @@ def adam7_png(folder, arr, cut=0, name="adam7.png"):
         f.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(data[:len(data) - cut]))
                 + _chunk(b"IEND", b""))
     return path
-
-
-def small_peak(fn, limit=16 << 20):
-    """``fn()``, which must allocate less than ``limit`` bytes at its peak (tracemalloc sees numpy's and
-    Python's buffers); its outcome, result or error, is passed on."""
-    import tracemalloc
-
-    def run():
-        tracemalloc.start()
-        try:
-            return fn()
-        finally:
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-            assert peak < limit, f"{peak / 2**20:.0f} MB allocated"
-    return run
 
 
 def in_tmp(make, fn):

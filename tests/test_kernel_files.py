@@ -16,7 +16,7 @@ from PIL import Image
 
 from napari_zssr.io import read_kernel
 
-from .cases import CLIError, check_case, cli_case
+from .cases import CLIError, check_case, cli_case, small_peak
 
 KERNEL = np.outer(np.hanning(7), np.hanning(7))[1:-1, 1:-1]
 KERNEL = KERNEL / KERNEL.sum()
@@ -137,21 +137,6 @@ def shape_bracket(raw):
     assert raw[60:61] == b"("  # the '(' of the shape: numpy's header parser raises tokenize.TokenError
     raw[60:61] = b"]"
     return raw
-
-
-def small_peak(fn, limit=16 << 20):
-    """``fn()``, which must allocate less than ``limit`` bytes at its peak; its outcome is passed on."""
-    import tracemalloc
-
-    def run():
-        tracemalloc.start()
-        try:
-            return fn()
-        finally:
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-            assert peak < limit, f"{peak / 2**20:.0f} MB allocated"
-    return run
 
 
 NAN_KERNEL = np.where(KERNEL > KERNEL.max() / 2, np.nan, KERNEL)

@@ -3,11 +3,9 @@ damaged copy must be judged by (where its data lies)."""
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import struct
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -358,31 +356,20 @@ def _npy_data_start(path) -> int:
         return f.tell()
 
 
-_NETWORKS = tempfile.TemporaryDirectory(prefix="zssr-fuzz-networks-")  # removed at exit
-
-
-def networks_stack() -> np.ndarray:
-    z, y, x = np.mgrid[0:6, 0:16, 0:16].astype(np.float32)
-    return (100 + 50 * np.sin(x / 2.0 + z) * np.cos(y / 3.0) + 10 * z).astype(np.float32)
-
-
-@functools.lru_cache(maxsize=None)
 def networks_file() -> str:
-    """A real networks file, made once by a tiny run on ``networks_stack()`` (planes mode, z x1, y and x x2)."""
-    from napari_zssr import upscale
+    """A real networks file, made once by a tiny run (tests/test_networks.py makes and keeps it)."""
+    from ..test_networks import trained
 
-    from ..test_reliability import tiny
-
-    path = os.path.join(_NETWORKS.name, "good.pt")
-    upscale(networks_stack(), (1, 2, 2), config=tiny(), save_networks=path)
-    return path
+    return trained()[0]
 
 
 def write_networks(folder, s) -> Made:
     import tifffile
 
     src = os.path.join(folder, "in.tif")
-    tifffile.imwrite(src, networks_stack(), imagej=True, metadata={"axes": "ZYX"})
+    from ..test_networks import stack
+
+    tifffile.imwrite(src, stack(), imagej=True, metadata={"axes": "ZYX"})
     path = os.path.join(folder, "nets.pt")
     shutil.copyfile(networks_file(), path)
     return Made(folder, src, ["--scale", "1", "2", "2", "--networks", path], path, (0, os.path.getsize(path)))
