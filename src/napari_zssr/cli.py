@@ -415,15 +415,19 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # the vocabularies are the engine's own, so the command offers exactly what the engine accepts
+    from .core.config import PRECISIONS, PRESETS
+    from .stack.plan import MODES, PLANES
+
     ap = argparse.ArgumentParser(prog="napari-zssr", description="Zero-Shot Super-Resolution for microscopy images.")
     ap.add_argument("--version", action="version", version=f"napari-zssr {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
     def common(p):
-        p.add_argument("--preset", default="auto", choices=["auto", "paper", "gradual", "real", "fast"],
+        p.add_argument("--preset", default="auto", choices=["auto", *PRESETS],
                        help="settings: auto = paper on a CUDA GPU, fast otherwise")
         p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-        p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+        p.add_argument("--precision", default="auto", choices=PRECISIONS,
                        help="the network's precision: auto = the fastest a short probe finds correct on the device")
         p.add_argument("--max-iters", type=int, default=None, help="cap on training steps per scale step")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -440,8 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--isotropic", action="store_true",
                     help="take the z factor from the file's voxel sizes (z step / pixel size)")
     up.add_argument("--axes", help="axes of the input if the file does not say, e.g. ZYX, CZYX, TZYX")
-    up.add_argument("--mode", default="auto", choices=["auto", "planes", "isotropic", "both"])
-    up.add_argument("--planes", default="shared", choices=["shared", "independent"],
+    up.add_argument("--mode", default="auto", choices=["auto", *MODES])
+    up.add_argument("--planes", default="shared", choices=PLANES,
                     help="planes mode: one network per channel (shared) or one per plane")
     up.add_argument("--axial-sigma", type=float, help="isotropic mode: Gaussian axial kernel, sigma in output-grid "
                                                       "pixels")

@@ -22,6 +22,8 @@ from magicgui.widgets import (
 )
 from qtpy.QtCore import QEvent, QObject, Qt, Signal
 
+from ..core.config import PRECISIONS
+from ..stack.plan import MODES
 from .loss_plot import LossPlot
 
 PRESETS = ["auto", "fast", "paper", "gradual", "real (noisy data)"]
@@ -137,7 +139,7 @@ class ZSSRWidget(Container):
         self.layer = ComboBox(label="image", choices=self._layer_choices, nullable=True)
         self.axes = LineEdit(label="axes", tooltip="T, C, Z, Y, X, S per array axis (C: channels, one network each; "
                                                    "S: RGB colours, one network for all)")
-        self.mode = ComboBox(label="mode", choices=["auto", "planes", "isotropic", "both"], value="auto")
+        self.mode = ComboBox(label="mode", choices=["auto", *MODES], value="auto")
         self.factors = LineEdit(label="factors", tooltip="one factor per axis, e.g. 4, 1, 1 for z x4")
         self.make_iso = PushButton(text="make isotropic (z factor from the layer's scale)")
         # for layers without voxel sizes (napari's own TIFF reader, or a file without them)
@@ -163,7 +165,7 @@ class ZSSRWidget(Container):
         self.device = ComboBox(label="device", choices=device_choices())
         self.dtype = ComboBox(label="output", choices=["float32", "same as source"], value="float32",
                               tooltip="float32, or the source's type (rounded and clipped)")
-        self.precision = ComboBox(label="precision", choices=["auto", "float32", "bfloat16", "float16"], value="auto",
+        self.precision = ComboBox(label="precision", choices=list(PRECISIONS), value="auto",
                                   tooltip="the network's precision; auto: the fastest a short probe finds correct")
         self.save_nets = FileEdit(label="save networks", mode="w", filter="*.pt", nullable=True,
                                   tooltip="after the run, save the trained networks (one per channel) to this file, "

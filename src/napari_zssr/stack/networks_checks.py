@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 
+from .plan import MODES
+
 MAX_WIDTH, MAX_DEPTH = 1024, 64  # the format's limits: 16x and 8x the presets' widest and deepest network
 MAX_BP_ITERS = 1000  # back-projection passes of one network (the presets use at most 10)
-MODES = ("planes", "isotropic", "both")
 KINDS = {"planes": ("lateral",), "isotropic": ("axial",), "both": ("lateral", "axial")}
 
 

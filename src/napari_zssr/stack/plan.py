@@ -10,6 +10,8 @@ import numpy as np
 from ..core.checks import check_factor_limit
 
 AXIS_LETTERS = "TCZYXS"
+MODES = ("planes", "isotropic", "both")  # besides "auto", which picks one of them from the factors
+PLANES = ("shared", "independent")
 
 
 @dataclass(frozen=True)
@@ -125,13 +127,13 @@ def make_plan(shape, scale, axes=None, mode="auto", channel_axis=None, planes="s
     big = {a for a, v in zip(axes, factors) if v > 1}
     if not big:
         raise ValueError(f"at least one factor must be > 1, got {factors}")
-    if planes not in ("shared", "independent"):
+    if planes not in PLANES:
         raise ValueError(f"planes must be 'shared' or 'independent', got {planes!r}")
     lateral = bool(big & {"Y", "X"})
     auto = ("both" if lateral else "isotropic") if "Z" in big else "planes"
     if mode == "auto":
         mode = auto
-    elif mode not in ("planes", "isotropic", "both"):
+    elif mode not in MODES:
         raise ValueError(f"mode must be 'auto', 'planes', 'isotropic' or 'both', got {mode!r}")
     elif mode != auto:
         raise ValueError(
