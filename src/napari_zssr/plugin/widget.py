@@ -459,8 +459,6 @@ class ZSSRWidget(Container):
             raise ValueError(f"the PSF layer {psf.name!r} must be a 2-D (z, x) or 3-D (z, y, x) grey image, got "
                              f"{'an RGB image' if psf.rgb else f'{psf.ndim} axes'}")
         data = psf.data[0] if getattr(psf, "multiscale", False) else psf.data
-        if self._sizes_missing and self.z_step.value > 0 and self.pixel_size.value > 0:
-            self._typed_sizes(layer, axes)  # the typed z step and pixel size become the layer's scale
         psf_axes = "ZYX" if psf.ndim == 3 else ("YX" if mode == "planes" else "ZX")
         image_known, psf_known = self._has_voxel_sizes(layer, axes), self._has_voxel_sizes(psf, psf_axes)
         if image_known:
@@ -544,6 +542,10 @@ class ZSSRWidget(Container):
                 data = np.asarray(data[region])
             plan = make_plan(data.shape, factors, axes, self.mode.value)
             make_config = self._config()
+            if self._sizes_missing and self.z_step.value > 0 and self.pixel_size.value > 0:
+                # the typed z step and pixel size become the layer's scale, here and only here, so that the
+                # result overlays the source; reading the kernel's settings below changes no layer
+                self._typed_sizes(layer, axes)
             kw = self._kernel_args(layer, axes, factors, plan.mode)
             # an isotropic preview's band is too thin to read an axial profile from: the worker reads
             # the whole stack's, as the full run would
