@@ -615,7 +615,7 @@ def test_the_axial_kernel_comes_from_a_psf_layer(qtbot, make_napari_viewer):
     sz, sxy = widefield_sigmas(1.0, 0.52, 1.33)
     sigma = float(out.metadata["zssr"]["kernel"].split("gaussian(")[1].rstrip(")"))
     assert sigma == pytest.approx(np.sqrt(sz**2 - sxy**2) / 0.25, rel=0.02)
-    assert "the bead's widths: sigma_z 0.456" in widget.status.value or "sigma_z 0.456" in widget._psf_note
+    assert widget.status.value.startswith("done") and "the bead's widths: sigma_z 0.456" in widget.status.value
 
 
 def test_a_psf_layer_without_voxel_sizes_is_taken_at_the_images(make_napari_viewer):

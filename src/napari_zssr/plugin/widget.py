@@ -743,6 +743,8 @@ class ZSSRWidget(Container):
         where = f"; kept on disk in {store_path}" if store_path else ""
         if report.estimated_sigma:
             where += "; " + report.estimate_text()
+        if self._psf_note and full_plan is None:  # what the kernel was read from stays in the final words
+            where += f"; {self._psf_note}"
         if report.notes:
             where += "; " + "; ".join(report.notes)
         if (np.isfinite(report.gain_db) and not report.gain_db > 0) or report.over_sharpened():  # QualityWarning
