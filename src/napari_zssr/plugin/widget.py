@@ -361,6 +361,12 @@ class ZSSRWidget(Container):
         if self.mode.value == "auto" and all(v == 1 for a, v in zip(axes, vals) if a in "YX"):
             self.mode.value = "isotropic"
 
+    def _apply_typed_sizes(self, layer, axes: str) -> None:
+        """The typed z step and pixel size, where the layer has none, become its scale: here, when a run
+        starts, and only here, so that the result overlays the source."""
+        if self._sizes_missing and self.z_step.value > 0 and self.pixel_size.value > 0:
+            self._typed_sizes(layer, axes)
+
     def _typed_sizes(self, layer, axes: str) -> dict:
         """The typed z step and pixel size, given to the layer as its scale (in um) so that the result,
         scaled from it, overlays the source; the data itself is not touched."""
@@ -542,10 +548,7 @@ class ZSSRWidget(Container):
                 data = np.asarray(data[region])
             plan = make_plan(data.shape, factors, axes, self.mode.value)
             make_config = self._config()
-            if self._sizes_missing and self.z_step.value > 0 and self.pixel_size.value > 0:
-                # the typed z step and pixel size become the layer's scale, here and only here, so that the
-                # result overlays the source; reading the kernel's settings below changes no layer
-                self._typed_sizes(layer, axes)
+            self._apply_typed_sizes(layer, axes)  # before the kernel's settings are read, which change no layer
             kw = self._kernel_args(layer, axes, factors, plan.mode)
             # an isotropic preview's band is too thin to read an axial profile from: the worker reads
             # the whole stack's, as the full run would
