@@ -81,6 +81,16 @@ def gain_words(held_out: bool) -> str:
     return "on the data's own LR->HR pairs (not held out: the data is narrower than twice the crop)"
 
 
+def warn_no_gain(gain_db: float, held_out: bool, hint: str, stacklevel: int) -> None:
+    """The QualityWarning of a run whose network did not beat cubic interpolation, with advice that fits it."""
+    import warnings
+
+    from .progress import QualityWarning
+
+    warnings.warn(f"ZSSR did not beat cubic interpolation {gain_words(held_out)} (gain {gain_db:.2f} dB): the "
+                  f"result may be no better than interpolation; {hint}", QualityWarning, stacklevel=stacklevel + 1)
+
+
 SPECTRUM_SIDE = 256   # lateral crop the spectrum check reads
 MAX_SEGMENT = 64      # samples per line segment: enough frequencies, many segments
 

@@ -206,12 +206,9 @@ def start_report(cfg, dev, scale, kernel_name: str, progress, plan: str) -> ZSSR
 def finish_report(report: ZSSRReport, t0: float, progress) -> None:
     report.seconds = time.perf_counter() - t0
     if not report.gain_db > 0:
-        from .quality import gain_words
+        from .quality import warn_no_gain
 
-        warnings.warn(
-            f"ZSSR did not beat cubic interpolation {gain_words(report.gain_held_out)} "
-            f"(gain {report.gain_db:.2f} dB): the result may be no better than interpolation; give the kernel "
-            f"if you know it", QualityWarning, stacklevel=3)
+        warn_no_gain(report.gain_db, report.gain_held_out, "give the kernel if you know it", stacklevel=3)
     progress(force=True, stage="done", gain_db=report.gain_db, seconds=report.seconds, steps=report.steps)
 
 

@@ -265,14 +265,11 @@ def _both(spec, job, stats, given, grids, store, dest, report, progress, runner,
 def _warn_if_no_gain(report, job) -> None:
     if not (report.units and np.isfinite(report.gain_db) and not report.gain_db > 0):
         return
-    from ..core.progress import QualityWarning
-    from ..core.quality import gain_words
+    from ..core.quality import warn_no_gain
 
-    hint = ("; try kernel='estimate' or give the PSF" if job.ax_kernel is not None and not job.ax_kernels
-            else "; give the kernel or the PSF if you know it")
-    warnings.warn(f"ZSSR did not beat cubic interpolation {gain_words(report.gain_held_out)} "
-                  f"(gain {report.gain_db:.2f} dB): the result may be no better than interpolation{hint}",
-                  QualityWarning, stacklevel=5)
+    hint = ("try kernel='estimate' or give the PSF" if job.ax_kernel is not None and not job.ax_kernels
+            else "give the kernel or the PSF if you know it")
+    warn_no_gain(report.gain_db, report.gain_held_out, hint, stacklevel=5)
 
 
 def _finish(store, dest, output, report):
