@@ -444,3 +444,12 @@ def test_on_a_cluster_the_precision_is_chosen_once_for_every_worker(stack4d, tin
     assert rep.precision in ("float32", "bfloat16", "float16")
     assert rep.precision_probe["times"]  # measured on a worker, once
     assert {u.precision for u in rep.units} == {rep.precision}  # every unit ran in it
+
+
+@pytest.mark.parametrize("scale, kind", [((1, 2, 2), "plane"), ((3, 1, 1), "slab")])
+def test_inference_progress_names_its_units(stack, tiny_config, scale, kind):
+    seen = []
+    upscale(stack, scale, config=tiny_config,
+            callback=lambda p: seen.append(p) if p.get("stage") == "infer" and "todo" in p else None)
+    assert seen and {p["unit_kind"] for p in seen} == {kind}
+    assert seen[-1]["done"] == seen[-1]["todo"]

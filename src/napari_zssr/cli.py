@@ -39,8 +39,7 @@ def _progress_bar(quiet: bool):
             if "loss" in p and "learning_rate" in p:
                 bar.set_postfix(loss=f"{p['loss']:.4f}", lr=f"{p['learning_rate']:.0e}")
         elif stage == "infer" and p.get("todo"):
-            what = "plane" if "planes" in p else "slab"
-            bar = bar_for("infer", p["todo"], "apply", what)
+            bar = bar_for("infer", p["todo"], "apply", p.get("unit_kind", "unit"))
             bar.update(p["done"] - bar.n)
 
     def close():

@@ -158,7 +158,7 @@ def _finished(runner, pending, keys, seconds, total, progress, what) -> None:
         pending.remove(handle)
         seconds[keys.pop(id(handle))] = secs
         done = len(seconds)
-        progress(force=True, stage="infer", done=done, todo=total, **{what: done, what + "s": total})
+        progress(force=True, stage="infer", done=done, todo=total, unit_kind=what)
 
 
 def _collect_reports(runner, trains, report, seconds, owner, kind=None) -> None:
