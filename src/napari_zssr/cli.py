@@ -236,19 +236,12 @@ def _check_output(args, shape, dtype) -> str:
 
 
 def _check_kernel(args, plan, kernel, vs, shape) -> None:
-    """The kernel the run will use for its mode, built once here so a bad one is refused before training."""
-    from .core.zssr import check_kernel_2d, is_estimate
+    """The kernels the run will use for its mode, built here (as the run builds them) so that a bad one is
+    refused before the run starts, also by --dry-run."""
+    from .stack.blocks import shape5_of
+    from .stack.spec import stage_kernels
 
-    if is_estimate(kernel):
-        return
-    if plan.mode == "planes":
-        check_kernel_2d(kernel)
-        return
-    from .core.axial import axial_kernel
-
-    fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
-    axial_kernel(kernel, plan.z_factor, fine_step, getattr(args, "psf_voxel_size", None),
-                 n_planes=shape[plan.axes.index("Z")])
+    stage_kernels(kernel, plan, vs, getattr(args, "psf_voxel_size", None), shape5_of(shape, plan.axes)[2])
 
 
 def _check_saved_files(args, data, axes, plan, kernel) -> None:

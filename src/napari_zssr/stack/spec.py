@@ -69,7 +69,7 @@ def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     if out is not None:
         check_not_input(out, source if source is not None else source_of(arr))
     estimate = is_estimate(kernel)
-    lat_kernel, ax_kernel, fine_step = _kernels(None if estimate else kernel, plan, vs, psf_voxel_size, src)
+    lat_kernel, ax_kernel, fine_step = stage_kernels(kernel, plan, vs, psf_voxel_size, src.shape5[2])
     # every plane is read once before any probe or training: a file that cannot be decoded fails now,
     # not hours in, and a store is resumed only for the very input it was begun with
     inputs = scan_input(src, source) if out is not None or not isinstance(arr, np.ndarray) else {}
@@ -99,17 +99,19 @@ def _checked_data(data, scale, axes, mode, channel_axis, planes) -> tuple:
     return arr, plan, src, final5
 
 
-def _kernels(kernel, plan, vs, psf_voxel_size, src) -> tuple:
+def stage_kernels(kernel, plan, vs, psf_voxel_size, n_planes: int) -> tuple:
     """The 2-D kernel (planes mode; bicubic in both mode, whose lateral stage keeps the paper's default)
-    and the axial kernel (isotropic and both) the user's ``kernel`` stands for, and the fine z step."""
+    and the axial kernel (isotropic and both) the user's ``kernel`` stands for ("estimate": the defaults,
+    replaced once read from the data), and the fine z step; ``n_planes`` input planes bound the axial one."""
     from ..core.axial import axial_kernel
-    from ..core.zssr import check_kernel_2d
+    from ..core.zssr import check_kernel_2d, is_estimate
 
+    kernel = None if is_estimate(kernel) else kernel
     lat_kernel = check_kernel_2d(kernel if plan.mode == "planes" else None)
     if plan.mode == "planes":
         return lat_kernel, None, None
     fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
-    ax_kernel = axial_kernel(kernel, plan.z_factor, fine_step, psf_voxel_size, n_planes=src.shape5[2])
+    ax_kernel = axial_kernel(kernel, plan.z_factor, fine_step, psf_voxel_size, n_planes=n_planes)
     return lat_kernel, ax_kernel, fine_step
 
 
