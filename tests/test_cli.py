@@ -273,6 +273,9 @@ CASES = [
     ("cli-zarr-cut-chunk", "CLI: a zarr input with a chunk cut short (refused before training)",
      lambda: _no_probe(lambda: cli_case(_zarr_with_a_cut_chunk, ["--scale", "1", "2", "2", *AUTO], tiny=False)),
      CLIError, "at channel 0, time 0, planes 2-2"),
+    ("cli-kernel-and-axial-sigma", "CLI: --kernel and --axial-sigma together (one would silently win)",
+     lambda: cli_case(_tif((4, 12, 14)), ["--scale", "2", "1", "1", "--kernel", "cubic", "--axial-sigma", "1"]),
+     CLIError, "give --kernel or --axial-sigma, not both"),
     ("cli-dry-run", "CLI: --dry-run on a good file: checks, trains and writes nothing",
      lambda: cli_case(_tif(), ["--scale", "2", "--dry-run", *AUTO], tiny=False), None, "exit 0; files left: in.tif"),
 ]
@@ -326,3 +329,12 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_only_with_debug(tmp_p
         f"foresaw [...] (run with --debug for the traceback, and please report it)")
     rc, err = run_cli([*argv, "--debug"])
     assert rc == 1 and "Traceback" in err and "second line" in err
+
+
+def test_a_kernel_file_without_an_extension_is_read_as_a_file(tmp_path, structured_image):
+    src, out, kern = tmp_path / "in.tif", tmp_path / "o.tif", tmp_path / "mykernel"
+    tifffile.imwrite(src, np.clip(structured_image, 0, 255).astype(np.uint8))
+    with open(kern, "wb") as fh:
+        np.save(fh, np.ones((3, 3)) / 9)  # a .npy's content under a name with no extension
+    rc, err = run_cli(["upscale", str(src), str(out), "--scale", "2", "--kernel", str(kern), "--dry-run", *FAST])
+    assert rc == 2 and "unsupported kernel file" in err and "mykernel" in err, err

@@ -75,14 +75,20 @@ def _config(args, client=None):
     return cfg if args.max_iters is None else cfg.with_max_iters(args.max_iters)
 
 
-def _kernel(spec):
+def _kernel(spec, axial_sigma=None):
+    """--kernel (a file that exists or has an extension, else a name the engine checks) or --axial-sigma;
+    never both, where one would silently win."""
+    if spec is not None and axial_sigma is not None:
+        raise ValueError("give --kernel or --axial-sigma, not both (--axial-sigma is a Gaussian axial kernel)")
+    if axial_sigma is not None:
+        return float(axial_sigma)
     if spec is None:
         return None
-    if os.path.splitext(spec)[1]:
+    if os.path.isfile(spec) or os.path.splitext(spec)[1]:
         from .io import read_kernel
 
         return read_kernel(spec)
-    return spec  # a kernel name, checked by the engine
+    return spec
 
 
 def upscale_file(args) -> dict:
@@ -163,9 +169,7 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
 
     data, axes = img.data, img.axes
     factors = stack_factors(axes, data.shape, args.scale, getattr(args, "isotropic", False), img.pixel_size)
-    kernel = _kernel(args.kernel)
-    if getattr(args, "axial_sigma", None) is not None:
-        kernel = args.axial_sigma
+    kernel = _kernel(args.kernel, getattr(args, "axial_sigma", None))
     vs = None
     if img.pixel_size and all(a in img.pixel_size for a in "ZYX" if a in axes):
         vs = [img.pixel_size.get(a, 1.0) for a in axes]

@@ -27,7 +27,8 @@ def read_kernel(path) -> np.ndarray:
     elif ext == ".mat":
         read = _read_mat
     else:
-        raise ValueError(f"unsupported kernel file {ext!r}; use .npy, .tif or .mat")
+        raise ValueError(f"unsupported kernel file {path}: its type {ext or '(none)'!r} is not one of .npy, .tif "
+                         f"or .mat")
     try:
         return _checked(read(path), path)
     except (ValueError, OSError, MemoryError):
