@@ -216,6 +216,13 @@ def _tif(shape=(12, 14)):
     return make
 
 
+def _rgb16(tmp):
+    src = os.path.join(tmp, "in.tif")
+    tifffile.imwrite(src, (np.random.default_rng(0).random((12, 14, 3)) * 60000).astype(np.uint16),
+                     photometric="rgb")
+    return src
+
+
 def _no_probe(fn):
     """Run ``fn`` where the preset and precision probes refuse to run: the refusal must come first."""
     from napari_zssr.core import precision
@@ -255,6 +262,9 @@ CASES = [
     ("cli-png-stack", "CLI: a 3-D stack to a .png (refused before training)",
      lambda: _no_probe(lambda: cli_case(_tif((3, 12, 14)), ["--scale", "1", "2", "2", *AUTO], out_name="out.png",
                                         tiny=False)), CLIError, "PNG holds one 2-D"),
+    ("cli-png-rgb16", "CLI: a 16-bit RGB image to a .png (refused before training, by the writer's own rule)",
+     lambda: _no_probe(lambda: cli_case(_rgb16, ["--scale", "2", *AUTO], out_name="out.png", tiny=False)),
+     CLIError, "PNG holds 8-bit gray/RGB or 16-bit gray, not uint16"),
     ("cli-unwritable-folder", "CLI: an output in a folder that cannot be written (/sys)",
      lambda: _no_probe(lambda: cli_case(_tif(), ["--scale", "2", *AUTO], out_name=UNWRITABLE + "/out.tif",
                                         tiny=False)), CLIError, "cannot write into /sys"),

@@ -220,10 +220,10 @@ def _check_before_running(args, img, factors, kernel, vs):
     check_output_size(shape, "upscale")
     dtype = _out_dtype(args, img)
     _check_kernel(args, plan, kernel, vs, data.shape)
-    kind = _check_output(args, shape, dtype)
-    if kind == "png" and (axes not in ("YX", "YXS") or dtype not in (np.uint8, np.uint16)):
-        raise ValueError(f"PNG holds one 2-D 8-bit gray/RGB or 16-bit gray image, not axes {axes} as {dtype}; "
-                         f"write a .tif")
+    if _check_output(args, shape, dtype) == "png":
+        from .io.images import check_png
+
+        check_png(axes, dtype, shape)  # the writer's own rule, asked before the run instead of after it
     _check_saved_files(args, data, axes, plan, kernel)
     return plan
 
@@ -236,7 +236,7 @@ def _out_dtype(args, img):
 def _check_output(args, shape, dtype) -> str:
     from .io.outputs import check_output
 
-    return check_output(args.output, int(np.prod(shape, dtype=np.float64)) * dtype.itemsize, args.overwrite)
+    return check_output(args.output, int(np.prod(shape, dtype=np.float64)) * dtype.itemsize)
 
 
 def _check_kernel(args, plan, kernel, vs, shape) -> None:

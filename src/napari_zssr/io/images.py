@@ -93,6 +93,16 @@ def read_bioio(path, ext: str = "", reader=None) -> ImageData:
     return ImageData(data, axes, sizes, "um" if sizes else None, meta)
 
 
+def check_png(axes: str, dtype, shape) -> None:
+    """What a PNG holds: one 2-D image, 8-bit gray or RGB(A), or 16-bit gray; a ValueError otherwise (the
+    CLI asks before a run, the writer again when it writes)."""
+    dtype, shape = np.dtype(dtype), tuple(shape)
+    if len(shape) > 2 and axes != "YXS":
+        raise ValueError(f"PNG holds one 2-D image, not axes {axes} {shape}; write a TIFF")
+    if dtype not in (np.uint8, np.uint16) or (dtype == np.uint16 and len(shape) == 3):
+        raise ValueError(f"PNG holds 8-bit gray/RGB or 16-bit gray, not {dtype} {shape}; write a TIFF")
+
+
 def write_image(path, img: ImageData, overwrite: bool = False, provenance: dict | None = None) -> None:
     """Write PNG (8/16-bit gray, 8-bit RGB) or TIFF with axes and voxel sizes, atomically.
 
@@ -102,10 +112,7 @@ def write_image(path, img: ImageData, overwrite: bool = False, provenance: dict 
     ext = file_ext(path)
     arr = img.data
     if ext in PNG_EXT:
-        if arr.ndim > 2 and img.axes != "YXS":
-            raise ValueError(f"PNG holds one 2-D image, not axes {img.axes} {arr.shape}; write a TIFF")
-        if arr.dtype not in (np.uint8, np.uint16) or (arr.dtype == np.uint16 and arr.ndim == 3):
-            raise ValueError(f"PNG holds 8-bit gray/RGB or 16-bit gray, not {arr.dtype} {arr.shape}; write a TIFF")
+        check_png(img.axes, arr.dtype, arr.shape)
 
         def write(tmp):
             from PIL import Image

@@ -52,11 +52,10 @@ def check_room(path, nbytes: int, compressed: bool) -> None:
     warnings.warn(f"{words} (before compression): it may not fit", UserWarning, stacklevel=3)
 
 
-def check_output(path, nbytes: int, overwrite: bool) -> str:
-    """Everything about an output path that can be known before a run: its kind ('png', 'tiff', 'zarr')."""
+def check_output(path, nbytes: int) -> str:
+    """What can be known of an output path before a run besides whether it exists (the caller asks that
+    first, before the input is read): its kind ('png', 'tiff', 'zarr'), its folder, and room for it."""
     kind = check_output_type(path)
-    if kind != "zarr" and os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists; add --overwrite to replace it")
     check_writable_folder(path)
     check_room(path, nbytes, compressed=kind != "tiff")
     return kind

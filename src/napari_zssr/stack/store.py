@@ -154,11 +154,10 @@ class OutputStore:
 
     def existing_result(self):
         """The finished array if ``path`` already holds this job's complete result for this very input,
-        else None. Takes the run's lock first (release it with :meth:`release`).
+        else None; asked once the run holds the lock (:meth:`acquire`).
 
         Raises FileExistsError when ``path`` holds anything else and ``overwrite`` is off.
         """
-        self.lock.acquire()
         if not os.path.exists(self.path):
             return None
         info = _info_of(self.path)
@@ -174,6 +173,10 @@ class OutputStore:
             raise FileExistsError(f"{self.path} exists and holds {what}; pass overwrite=True (--overwrite) to "
                                   f"replace it")
         return None
+
+    def acquire(self) -> None:
+        """This run's lock on the output, taken before anything of it is read or written."""
+        self.lock.acquire()
 
     def release(self) -> None:
         self.lock.release()

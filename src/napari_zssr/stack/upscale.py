@@ -204,6 +204,7 @@ def _open_output(spec, job, report, grids, held) -> tuple:
     store = OutputStore(out.path, job_id(job, spec.src.array, out.dtype, out.axes, spec.networks_digest + later),
                         out.overwrite, spec.inputs)
     held.callback(store.release)
+    store.acquire()
     store.reused = store.existing_result()
     if store.reused is not None:
         report.reused = store.path
