@@ -10,7 +10,7 @@ paper's protocol (sr2d.py) of ZSSR with kernel=None (bicubic), "estimate" and th
 bicubic interpolation; the estimated kernel's error against the true one; QualityWarnings raised.
 
 3-D:
-nuclei.tif (or, with --volume, an isotropic synthetic volume of axial_estimate.py, seed 1, whole
+nuclei.tif (or, with --volume, an isotropic synthetic volume made here, seed 1, whole
 128^3, blurred as nuclei is; its truth is as sharp along z as across) by the design's protocol
 (iso3d.py: blur along z with sigma_z, keep every k-th plane,
 score every 8th XZ and YZ plane); for each (k, sigma_z) in k x {0, k/4, k/2, 3k/4}: the estimated
@@ -30,6 +30,28 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+
+
+def power_law(n: int, seed: int) -> np.ndarray:
+    """A random-phase volume with 1/|f|^3 power: fine detail at every scale, the same along every axis."""
+    rng = np.random.default_rng(seed)
+    f = np.sqrt(sum(np.meshgrid(*[np.fft.fftfreq(n) ** 2] * 3, indexing="ij")))
+    f[0, 0, 0] = 1.0
+    spec = f ** -1.5 * np.exp(2j * np.pi * rng.random((n, n, n)))
+    spec[0, 0, 0] = 0
+    v = np.fft.ifftn(spec).real
+    return 100 + 40 * v / v.std()
+
+
+def blobs(n: int, seed: int, count: int = 400) -> np.ndarray:
+    """Gaussian blobs of one random width: smooth, isotropic, periodic."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    vol = np.zeros((n, n, n))
+    idx = rng.integers(0, n, size=(count, 3))
+    vol[idx[:, 0], idx[:, 1], idx[:, 2]] = rng.uniform(0.5, 1.5, count)
+    return 100 + 4000 * gaussian_filter(vol, rng.uniform(1.5, 3.0), mode="wrap")
 
 
 def kernel_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -124,7 +146,7 @@ def main(argv=None):
     ap.add_argument("--set", dest="overrides", nargs="*", default=None,
                     help="config overrides key=value (3-D default: output_flip=false, the iso3d protocol)")
     ap.add_argument("--volume", default="nuclei", choices=["nuclei", "power-law", "blobs"],
-                    help="3-D ground truth: nuclei.tif, or an isotropic synthetic volume (axial_estimate.py)")
+                    help="3-D ground truth: nuclei.tif, or an isotropic synthetic volume (power_law, blobs)")
     ap.add_argument("--json", default="")
     ap.add_argument("--2d", dest="two_d", action="store_true", help="the 2-D benchmark (Set14, random kernels)")
     ap.add_argument("--sets", nargs="+", default=["Set14"])
@@ -137,8 +159,6 @@ def main(argv=None):
     if args.volume == "nuclei":
         gt = tifffile.imread(nuclei_path()).astype(np.float32)
     else:
-        from axial_estimate import blobs, power_law
-
         gt = (power_law if args.volume == "power-law" else blobs)(128, 1).astype(np.float32)
     cfg = ZSSRConfig.preset(args.preset, **overrides)
     for k in args.k:

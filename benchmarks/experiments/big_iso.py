@@ -1,7 +1,7 @@
 """A 32 x 512 x 512 stack made isotropic by z x4: how the time splits between training and
 inference, at each precision (issue 16). Not a test.
 
-    python benchmarks/big_iso.py --json bench_out/big_iso.jsonl [--precision auto float32]
+    python benchmarks/experiments/big_iso.py --json bench_out/big_iso.jsonl [--precision auto float32]
 
 The stack is nuclei.tif (60 x 256 x 256, the iso3d protocol's volume) mirrored to 512 x 512
 laterally, its first 32 planes; the "fast" preset as it stands (the CPU users' preset), back-projection
@@ -20,11 +20,12 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# the product benchmarks' folder: common.py and iso3d.py's nuclei.tif
+BENCHMARKS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(argv=None):
-    sys.path.insert(0, HERE)
+    sys.path.insert(0, BENCHMARKS)
     import tifffile
     from common import append_row
     from iso3d import nuclei_path

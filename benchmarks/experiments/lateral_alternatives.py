@@ -1,9 +1,12 @@
 """Two questions about the 2-D kernel estimate's misses, answered on the estimates alone (no training). Not a test.
 
-    python benchmarks/lateral_alternatives.py intrinsic --sets Set14 --scales 2 --json bench_out/lateral_intrinsic.jsonl
-    python benchmarks/lateral_alternatives.py patches --sets Set5 --scales 2 --json bench_out/lateral_patches.jsonl
-    python benchmarks/lateral_alternatives.py edges --sets Set5 Set14 --scales 2 4 --json bench_out/lateral_edges.jsonl
-    python benchmarks/lateral_alternatives.py bicubic --sets Set5 Set14 --scales 2 4 \\
+    python benchmarks/experiments/lateral_alternatives.py intrinsic --sets Set14 --scales 2 \\
+        --json bench_out/lateral_intrinsic.jsonl
+    python benchmarks/experiments/lateral_alternatives.py patches --sets Set5 --scales 2 \\
+        --json bench_out/lateral_patches.jsonl
+    python benchmarks/experiments/lateral_alternatives.py edges --sets Set5 Set14 --scales 2 4 \\
+        --json bench_out/lateral_edges.jsonl
+    python benchmarks/experiments/lateral_alternatives.py bicubic --sets Set5 Set14 --scales 2 4 \\
         --json bench_out/lateral_bicubic.jsonl
 
 LR images as blind.py makes them (DIV2KRK-style kernel, seed 1000 s + image index, 8 bits), read on
@@ -35,6 +38,8 @@ import time
 
 import numpy as np
 
+# the product benchmarks' folder: common.py, and blind.py's LR images (div2krk.py, sr2d.py)
+BENCHMARKS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATCH = 5
 
 
@@ -104,7 +109,7 @@ def rel(a, b) -> float:
 
 
 def main(argv=None):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, BENCHMARKS)
     from common import append_row
     from div2krk import degrade, random_kernel
     from sr2d import pairs, quantise

