@@ -66,7 +66,7 @@ def engine_run(src, cfg, dev, steps: int, seed: int = 0) -> float:
     cfg = cfg.replace(max_iters=steps, min_iters=steps)
     sync(dev)
     t = time.perf_counter()
-    # what core/zssr.py train_zssr does for one scale step
+    # what core/lateral.py train_zssr does for one scale step
     clip = (float(src.min()), float(src.max()))
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
@@ -88,7 +88,7 @@ def bare_run(channels, cfg, dev, steps: int, crop, seed: int = 0, precision: str
     import torch
 
     from napari_zssr.core.network import ZSSRNet
-    from napari_zssr.core.precision import autocast
+    from napari_zssr.core.precision import Precision
 
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     sync(dev)
@@ -100,7 +100,7 @@ def bare_run(channels, cfg, dev, steps: int, crop, seed: int = 0, precision: str
     x = torch.rand((cfg.batch_size, channels) + tuple(crop), device=dev).contiguous(memory_format=fmt)
     y = torch.rand((cfg.batch_size, channels) + tuple(crop), device=dev).contiguous(memory_format=fmt)
     for _ in range(steps):
-        with autocast(dev, precision):
+        with Precision.of(precision, dev).autocast():
             out = net(x)
         loss = torch.mean(torch.abs(out.float() - y))
         opt.zero_grad(set_to_none=True)

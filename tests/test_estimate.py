@@ -99,8 +99,7 @@ def test_the_2d_kernel_is_read_from_the_image(cov):
 
 
 def test_a_bicubic_made_image_keeps_the_bicubic_kernel(tiny_config):
-    from napari_zssr import imresize
-    from napari_zssr.core.zssr import run_zssr
+    from napari_zssr import imresize, run_zssr
 
     lr = imresize(power_law_image((256, 256), seed=6), 0.5)  # MATLAB's bicubic: the paper's LR images
     kernel, info = estimate_kernel(lr, 2)
@@ -114,7 +113,7 @@ def test_a_bicubic_made_image_keeps_the_bicubic_kernel(tiny_config):
 
 
 def test_zssr_estimates_reports_and_uses_the_2d_kernel(tiny_config):
-    from napari_zssr.core.zssr import run_zssr
+    from napari_zssr import run_zssr
 
     lr = blur_2d(power_law_image((192, 192), seed=2), [[1.5, 0.0], [0.0, 0.5]])[::2, ::2].astype(np.float32)
     out, rep = run_zssr(lr, 2, kernel="estimate", config=tiny_config)
@@ -141,7 +140,7 @@ def test_planes_mode_estimates_each_channel_and_both_mode_each_stage(tiny_config
 
 
 def test_a_2d_estimate_falls_back_with_a_quality_warning_on_a_small_or_flat_image(tiny_config):
-    from napari_zssr.core.zssr import run_zssr
+    from napari_zssr import run_zssr
 
     small = power_law_image((40, 40)).astype(np.float32)
     with pytest.warns(QualityWarning, match="could not be estimated.*bicubic"):
@@ -181,8 +180,7 @@ def test_noise_is_read_from_the_finest_detail():
 
 
 def test_noise_std_estimate_is_read_from_the_data_and_used(structured_image, tiny_config, stack):
-    from napari_zssr import ZSSRConfig
-    from napari_zssr.core.zssr import run_zssr
+    from napari_zssr import ZSSRConfig, run_zssr
 
     rng = np.random.default_rng(2)
     noisy = structured_image + rng.normal(0, 8.0, structured_image.shape).astype(np.float32)
@@ -274,8 +272,7 @@ class _CancelAt:
 
 
 def test_an_estimate_reports_progress_and_can_be_cancelled(blobs, tiny_config):
-    from napari_zssr import Cancelled
-    from napari_zssr.core.zssr import run_zssr
+    from napari_zssr import Cancelled, run_zssr
 
     lr = blur_2d(power_law_image((192, 192), seed=2), [[1.5, 0.0], [0.0, 0.5]])[::2, ::2]
     cb = _CancelAt("estimate")

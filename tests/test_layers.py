@@ -60,7 +60,7 @@ def test_only_the_plugin_and_nothing_else_loads_napari_at_run_time():
     code = ("import sys\n"
             "import napari_zssr, napari_zssr.cli, napari_zssr.io, napari_zssr.stack.upscale, "
             "napari_zssr.stack.runners\n"
-            "import napari_zssr.core.zssr, napari_zssr.core.progress\n"
+            "import napari_zssr.core.lateral, napari_zssr.stack.zssr, napari_zssr.core.progress\n"
             f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {GUI!r})\n"
             "print(','.join(bad))\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

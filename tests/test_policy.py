@@ -4,8 +4,7 @@ policy's window, and which errors count as out of memory."""
 import numpy as np
 import pytest
 
-from napari_zssr import ZSSRConfig, upscale, zssr
-from napari_zssr.core.zssr import run_zssr
+from napari_zssr import ZSSRConfig, run_zssr, upscale, zssr
 
 
 def test_explicit_scale_factors_are_the_schedule(structured_image, tiny_config):

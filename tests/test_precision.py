@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from napari_zssr import ZSSRConfig, upscale
+from napari_zssr import ZSSRConfig, run_zssr, upscale
 from napari_zssr.core.precision import choose, probe, resolve_precision
-from napari_zssr.core.zssr import run_zssr
 
 from .compare import assert_close
 

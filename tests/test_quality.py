@@ -38,7 +38,7 @@ def test_a_narrow_image_holds_nothing_back():
 
 
 def test_the_reported_gain_is_held_out_where_the_image_allows(tiny_config):
-    from napari_zssr.core.zssr import run_zssr
+    from napari_zssr import run_zssr
     from napari_zssr.stack.upscale import run_upscale
 
     lr = blur_2d(power_law_image((192, 192), seed=7), np.eye(2))[::2, ::2].astype(np.float32)

@@ -20,9 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-from napari_zssr import Cancelled, ZSSRConfig, imresize, upscale, zssr
+from napari_zssr import Cancelled, ZSSRConfig, imresize, run_zssr, upscale, zssr
 from napari_zssr.core.network import ZSSRNet
-from napari_zssr.core.zssr import run_zssr
 
 from .cases import CLIError, check_case, cli_case, run_case
 

@@ -13,8 +13,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 _LAZY = {
     "imresize": ".core.resize",
     "ZSSRConfig": ".core.config",
-    "zssr": ".core.zssr",
-    "run_zssr": ".core.zssr",
+    "zssr": ".stack.zssr",
+    "run_zssr": ".stack.zssr",
     "Cancelled": ".core.progress",
     "upscale": ".stack.upscale",
     "run_upscale": ".stack.upscale",

@@ -55,16 +55,18 @@ def _tile_side(tile_pixels: int, halo: int) -> int:
     return max(16, int(tile_pixels**0.5) - 2 * halo)
 
 
-def forward_tiled(net, x, tile_pixels: int, check=None, precision: str = "float32"):
+def forward_tiled(net, x, tile_pixels: int, check=None, precision=None):
     """``net(x)`` computed in row/column tiles with a halo of the network's reach (identical result),
-    the network under ``precision`` autocast, the result in float32.
+    the network under ``precision`` (a core.precision.Precision; None: float32) autocast, the result in float32.
 
     Out of memory (CUDA, MPS or the CPU allocator): the partial result is dropped, the cache
     emptied and the pass redone with tiles of half as many pixels, up to ``TILE_RETRIES`` times;
     then the error propagates (the caller may fall back to the CPU).
     """
     from .device import free_memory, is_out_of_memory
+    from .precision import Precision
 
+    precision = precision or Precision.of("float32", x.device)
     tile = int(tile_pixels)
     for attempt in range(TILE_RETRIES + 1):
         try:
@@ -82,12 +84,10 @@ def forward_tiled(net, x, tile_pixels: int, check=None, precision: str = "float3
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _forward_tiled(net, x, tile_pixels: int, check=None, precision: str = "float32"):
-    from .precision import autocast
-
+def _forward_tiled(net, x, tile_pixels: int, check, precision):
     H, W = x.shape[-2:]
     if H * W <= tile_pixels:
-        with autocast(x.device, precision):
+        with precision.autocast():
             return net(x).float()
     halo = net.reach
     side = _tile_side(tile_pixels, halo)
@@ -97,7 +97,7 @@ def _forward_tiled(net, x, tile_pixels: int, check=None, precision: str = "float
             y1, x1 = min(H, y0 + side), min(W, x0 + side)
             ya, xa = max(0, y0 - halo), max(0, x0 - halo)
             yb, xb = min(H, y1 + halo), min(W, x1 + halo)
-            with autocast(x.device, precision):
+            with precision.autocast():
                 t = net(x[..., ya:yb, xa:xb])
             out[..., y0:y1, x0:x1] = t[..., y0 - ya : y0 - ya + (y1 - y0), x0 - xa : x0 - xa + (x1 - x0)]
             if check is not None:
@@ -122,15 +122,18 @@ def median(stack):
 
 @torch.no_grad()
 def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None,
-                  precision: str = "float32"):
-    """The ensemble over transforms of ``lr`` (1, C, H, W), median, then a final back-projection.
+                  precision=None):
+    """The ensemble over transforms of ``lr`` (1, C, H, W), median, then a final back-projection; the
+    network at ``precision`` (a core.precision.Precision; None: float32).
 
     Out of memory on a GPU even after the tile retries of :func:`forward_tiled`: a warning, and the
     whole pass is redone on the CPU (the result then comes back on the CPU). Nothing partial is returned.
     """
     from .device import describe_device, free_memory, is_out_of_memory
+    from .precision import Precision
 
     dev = lr.device
+    precision = precision or Precision.of("float32", dev)
     try:
         return _super_resolve(net, lr, scale, kernel, bp_iters, flips, tile_pixels, check, precision=precision)
     except Exception as exc:  # only out-of-memory errors are handled
@@ -148,7 +151,8 @@ def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, ti
     net.to(cpu)
     try:
         tile = min(int(tile_pixels), _tile_for_width(net.convs[0].out_channels, cpu))
-        return _super_resolve(net, lr.to(cpu), scale, kernel, bp_iters, flips, tile, check, precision=precision)
+        return _super_resolve(net, lr.to(cpu), scale, kernel, bp_iters, flips, tile, check,
+                              precision=Precision.of(precision.name, cpu))
     finally:
         net.to(dev)
 
@@ -159,11 +163,12 @@ def _oom_text(exc) -> str:
 
 
 def _super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None,
-                   batch_transforms=None, precision: str = "float32"):
-    from .precision import channels_last
+                   batch_transforms=None, precision=None):
+    from .precision import Precision
 
+    precision = precision or Precision.of("float32", lr.device)
     # oneDNN runs inference-sized convolutions markedly faster in channels-last layout on the CPU
-    layout = torch.channels_last if channels_last(lr.device, precision, training=False) else torch.contiguous_format
+    layout = precision.layout(training=False)
     # on a GPU one batched pass over the transforms that share a shape beats several small ones;
     # on the CPU the passes are compute-bound already and a batch only multiplies the memory
     batched = lr.device.type != "cpu" if batch_transforms is None else batch_transforms

@@ -13,6 +13,7 @@ import torch
 
 from .axial import AxialKernel, coarse_length, down_matrix, fine_length, up_matrix
 from .infer import forward_tiled, median
+from .precision import Precision
 from .resize import apply_matrix
 
 
@@ -80,8 +81,9 @@ def back_project_z(sr, lr, f, kernel: AxialKernel, iters: int):
 
 @torch.no_grad()
 def restore_planes(net, lr, f, kernel: AxialKernel, bp_iters: int, flips: bool, tile_pixels: int, check=None,
-                   precision: str = "float32"):
-    """Enlarge the rows of planes (B, C, n, w) by f: ensemble of axis-preserving flips, median, back-projection."""
+                   precision=None):
+    """Enlarge the rows of planes (B, C, n, w) by f: ensemble of axis-preserving flips, median, back-projection;
+    the network at ``precision`` (a core.precision.Precision; None: float32)."""
     n = lr.shape[-2]
     nf = fine_length(n, f)
     up = up_matrix(n, f, nf)
@@ -94,7 +96,7 @@ def restore_planes(net, lr, f, kernel: AxialKernel, bp_iters: int, flips: bool, 
     for dims in dims_sets:
         x = torch.flip(lr, dims) if dims else lr
         up_x = apply_matrix(x, up, -2)
-        if precision != "float32":  # oneDNN's bfloat16 kernels and the tensor cores want channels-last
+        if precision is not None and precision.reduced:  # oneDNN's bfloat16 kernels, the tensor cores
             up_x = up_x.contiguous(memory_format=torch.channels_last)
         sr = forward_tiled(net, up_x, tile_pixels, check, precision)
         sr = torch.flip(sr, dims) if dims else sr
@@ -120,7 +122,8 @@ def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKe
     out[...] = 0
     bp = cfg.back_projection_for(0)
     passes = ((1, row0, row0 + rows, X), (2, 0, X, Y))
-    if cfg.precision != "float32":
+    precision = Precision.of(cfg.precision, device)
+    if precision.reduced:
         net.to(memory_format=torch.channels_last)
     for axis, start, stop, other in passes:
         batch = max(1, tile_pixels // max(1, nf * other))
@@ -130,7 +133,7 @@ def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKe
             # (Z, B, W) -> (B, 1, Z, W)
             planes = torch.as_tensor(np.ascontiguousarray(np.moveaxis(block, axis, 0)), device=device)[:, None]
             sr = restore_planes(net, planes, f, kernel, bp, cfg.flips_for(axial=True), tile_pixels, check,
-                                cfg.precision)
+                                precision)
             res = sr[:, 0].to("cpu", torch.float32).numpy()
             if axis == 1:
                 out[:, a - row0 : b - row0, :] += np.moveaxis(res, 0, 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 
 PROBE_STEPS = 3          # timed steps per candidate, after one warm-up step
 PROBE_MARGIN = 0.9       # a lower precision must take at most this share of float32's step time
@@ -19,43 +20,67 @@ LOSS_TOLERANCE = 0.05    # relative difference of the probe's losses from float3
 _probes: dict = {}
 
 
-def dtype_of(precision: str):
-    import torch
+@dataclass(frozen=True)
+class Precision:
+    """How the network runs on a device: ``name`` is "float32", "bfloat16" or "float16" (never "auto": that
+    is resolved first, by :func:`resolve_precision`). Settled once at the top of a loop, as nanoGPT settles
+    its dtype, autocast context and scaler, so the loop only says ``with precision.autocast():``."""
 
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[precision]
+    name: str
+    device_type: str
+
+    def __post_init__(self):
+        if self.name not in RUNNABLE:
+            raise ValueError(f"precision must be one of {', '.join(RUNNABLE)} once resolved, got {self.name!r}")
+
+    @classmethod
+    def of(cls, name: str, device) -> Precision:
+        return cls(name, getattr(device, "type", str(device)))
+
+    @property
+    def reduced(self) -> bool:
+        """The convolutions run below float32."""
+        return self.name != "float32"
+
+    @property
+    def dtype(self):
+        import torch
+
+        return getattr(torch, self.name)
+
+    def autocast(self):
+        """The context the network's forward runs in: autocast to the precision, or nothing for float32."""
+        import torch
+
+        if not self.reduced:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+
+    def layout(self, training: bool):
+        """The network's memory format: channels-last for the lower precisions always (oneDNN's bfloat16
+        kernels and the tensor cores want it); in float32, for CUDA training and CPU inference, where it was
+        measured faster."""
+        import torch
+
+        fast = self.reduced or (training if self.device_type == "cuda" else not training)
+        return torch.channels_last if fast else torch.contiguous_format
+
+    def scaler(self):
+        """Loss scaling for float16 (its range is narrow); None otherwise (bfloat16 has float32's range)."""
+        import torch
+
+        return torch.amp.GradScaler(self.device_type) if self.name == "float16" else None
 
 
-def autocast(device, precision: str):
-    """The context the network's forward runs in: autocast to ``precision``, or nothing for float32."""
-    import torch
-
-    if precision == "float32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype_of(precision))
+RUNNABLE = ("float32", "bfloat16", "float16")
 
 
-def channels_last(device, precision: str, training: bool) -> bool:
-    """Whether the network runs in channels-last layout: for the lower precisions always (oneDNN's
-    bfloat16 kernels and the tensor cores want it); in float32, for CUDA training and CPU inference,
-    where it was measured faster."""
-    if precision != "float32":
-        return True
-    return training if device.type == "cuda" else not training
-
-
-def grad_scaler(device, precision: str):
-    """Loss scaling for float16 (its range is narrow); None otherwise (bfloat16 has float32's range)."""
-    import torch
-
-    return torch.amp.GradScaler(device.type) if precision == "float16" else None
-
-
-def l1_step(net, opt, scaler, net_in, target, device, precision: str):
+def l1_step(net, opt, scaler, net_in, target, precision: Precision):
     """One training step: the forward under ``precision`` autocast, the L1 loss in float32, backward
     (scaled for float16) and the optimiser's step. Returns the loss tensor."""
     import torch
 
-    with autocast(device, precision):
+    with precision.autocast():
         out = net(net_in)
     loss = torch.mean(torch.abs(out.float() - target))
     opt.zero_grad(set_to_none=True)
@@ -69,12 +94,12 @@ def l1_step(net, opt, scaler, net_in, target, device, precision: str):
     return loss
 
 
-def _step_fn(net, x, precision, device):
+def _step_fn(net, x, precision: Precision):
     import torch
 
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    scaler = grad_scaler(device, precision)
-    return lambda: float(l1_step(net, opt, scaler, x, x, device, precision).detach())
+    scaler = precision.scaler()
+    return lambda: float(l1_step(net, opt, scaler, x, x, precision).detach())
 
 
 def _sync(device):
@@ -90,13 +115,13 @@ def _time_candidate(precision, device, channels, width, depth, crop, batch, seed
 
     from .network import ZSSRNet
 
+    prec = Precision.of(precision, device)
     net = ZSSRNet(channels, width, depth)
     net.reset(0.1, torch.Generator().manual_seed(seed))
-    fmt = torch.channels_last if channels_last(device, precision, True) else torch.contiguous_format
-    net = net.to(device).to(memory_format=fmt)
+    net = net.to(device).to(memory_format=prec.layout(training=True))
     x = torch.rand((batch, channels, crop, crop), generator=torch.Generator().manual_seed(seed)).to(device)
-    x = x.contiguous(memory_format=fmt)
-    step = _step_fn(net, x, precision, device)
+    x = x.contiguous(memory_format=prec.layout(training=True))
+    step = _step_fn(net, x, prec)
     losses = [step()]  # warm-up: kernels chosen, caches filled
     _sync(device)
     t0 = time.perf_counter()
@@ -196,3 +221,25 @@ def auto_preset_name(dev) -> str:
     measured = probe(dev, 1, paper.width, paper.depth, paper.crop_size, paper.batch_size)
     step = measured["times"][choose(measured)]
     return "paper" if step * PAPER_STEPS <= PAPER_BUDGET_S else "fast"
+
+
+def resolve_config(config, device_type=None):
+    """The config to run (config=None: the "auto" preset for the device) and its torch device.
+
+    ``device_type`` is the kind of device the run will use when that is decided elsewhere (the
+    workers of a cluster); then this machine's devices are not consulted.
+    """
+    import torch
+
+    from .config import ZSSRConfig
+    from .device import resolve_device
+
+    if config is not None and not isinstance(config, ZSSRConfig):
+        raise TypeError(f"config must be a ZSSRConfig or None, got {type(config).__name__}")
+    if device_type is not None:
+        dev = torch.device(device_type)
+    else:
+        dev = resolve_device(config.device if config is not None else "auto")
+    if config is None:
+        config = ZSSRConfig.preset(auto_preset_name(dev))
+    return config, dev

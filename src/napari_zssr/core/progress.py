@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import math
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,16 @@ import numpy as np
 # volumes measured -2.1 to +1.8 dB (nuclei.tif; 60 blobs in 48 x 64 x 64, the noisiest), results with a
 # kernel far wider than the data's blur +7 to +9 dB, so the bar sits between (set after seeing these)
 AXIAL_EXCESS_DB = 3.0
+
+
+class Stage(str, enum.Enum):
+    """The ``stage`` of a progress event (a str, so a callback may compare it with "train")."""
+
+    START = "start"
+    ESTIMATE = "estimate"   # reading the kernel or the axial profile from the data
+    TRAIN = "train"
+    INFER = "infer"
+    DONE = "done"
 
 
 class Cancelled(Exception):
@@ -45,8 +56,49 @@ class Progress:
         return self.callback is not None and time.perf_counter() - self.last >= self.interval
 
 
+@dataclass(frozen=True)
+class KernelEstimate:
+    """What was read from the data for one channel of one stage: ``stage`` "planes" (the 2-D kernel, sigma
+    and FWHM per axis (y, x), its covariance) or "isotropic" (the axial profile on the fine grid), in
+    output-grid pixels; ``fwhm_physical`` in the voxel sizes' unit where they are known. ``kernel`` is the
+    kernel found (nested lists), "cubic" where bicubic was chosen, None where none could be read (then
+    sigma and FWHM are nan and ``note`` says why)."""
+
+    stage: str
+    channel: int
+    kernel: object
+    sigma: object
+    fwhm: object
+    fwhm_physical: object = None
+    cov: object = None
+    note: str = ""
+
+
+class _Estimates:
+    """The ``estimated_*`` views of a report's ``kernel_estimates``: the run's own stage (the axial profile
+    where one was read, else the 2-D kernel), and ``estimated_lateral_*`` the planes stage of a run that
+    also read an axial profile (both mode)."""
+
+    kernel_estimates: list
+
+    def _stage(self, lateral: bool) -> list:
+        axial = any(e.stage == "isotropic" for e in self.kernel_estimates)
+        want = "planes" if lateral or not axial else "isotropic"
+        return [e for e in self.kernel_estimates if e.stage == want] if axial or not lateral else []
+
+    estimated_kernel = property(lambda self: [e.kernel for e in self._stage(False)])
+    estimated_sigma = property(lambda self: [e.sigma for e in self._stage(False)])
+    estimated_fwhm = property(lambda self: [e.fwhm for e in self._stage(False)])
+    estimated_fwhm_physical = property(lambda self: [e.fwhm_physical for e in self._stage(False)])
+    estimated_cov = property(lambda self: [e.cov for e in self._stage(False)])
+    estimated_lateral_kernel = property(lambda self: [e.kernel for e in self._stage(True)])
+    estimated_lateral_sigma = property(lambda self: [e.sigma for e in self._stage(True)])
+    estimated_lateral_fwhm = property(lambda self: [e.fwhm for e in self._stage(True)])
+    estimated_lateral_fwhm_physical = property(lambda self: [e.fwhm_physical for e in self._stage(True)])
+
+
 @dataclass
-class ZSSRReport:
+class ZSSRReport(_Estimates):
     """What a run did: the settings it resolved and how well it reconstructs its own image."""
 
     preset: str
@@ -65,39 +117,31 @@ class ZSSRReport:
     notes: list = field(default_factory=list)  # out-of-memory retries, fallbacks and the estimate's choices, in words
     precision: str = "float32"                 # what the network ran in
     estimated_noise: float = float("nan")      # noise_std="estimate": the value used (normalised units)
-    # kernel="estimate": the 2-D kernel found (a list of one; None where it fell back), its sigma and
-    # FWHM per axis (y, x) and covariance, in output-grid pixels; the seconds the estimate took
-    estimated_kernel: list = field(default_factory=list)
-    estimated_sigma: list = field(default_factory=list)
-    estimated_fwhm: list = field(default_factory=list)
-    estimated_cov: list = field(default_factory=list)
+    # kernel="estimate": what was read (KernelEstimate, one for the image), and the seconds it took
+    kernel_estimates: list = field(default_factory=list)
     estimate_seconds: float = 0.0
     precision_probe: dict = field(default_factory=dict)  # step seconds per precision, when "auto" measured them
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "history"}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("history", "kernel_estimates")}
+        return {**out, **{k: getattr(self, k) for k in ESTIMATE_KEYS[:4] + ("estimated_cov",)}}
+
+
+ESTIMATE_KEYS = ("estimated_kernel", "estimated_sigma", "estimated_fwhm", "estimated_fwhm_physical",
+                 "estimated_lateral_kernel", "estimated_lateral_sigma", "estimated_lateral_fwhm",
+                 "estimated_lateral_fwhm_physical")
 
 
 @dataclass
-class UpscaleReport:
+class UpscaleReport(_Estimates):
     plan: str
     preset: str = ""
     device: str = ""
     kernel: str = ""
     precision: str = ""
     precision_probe: dict = field(default_factory=dict)  # step seconds per precision, when "auto" measured them
-    # kernel="estimate": per channel, the kernel found for the run's mode (planes: the 2-D kernel, sigma
-    # and FWHM per axis (y, x); isotropic and both: the axial profile on the fine grid, its sigma and
-    # FWHM), in output-grid pixels, and the FWHM in the voxel sizes' unit where they are known (None
-    # where a channel fell back to the default); both mode also the 2-D kernels of its planes stage
-    estimated_kernel: list = field(default_factory=list)
-    estimated_sigma: list = field(default_factory=list)
-    estimated_fwhm: list = field(default_factory=list)
-    estimated_fwhm_physical: list = field(default_factory=list)
-    estimated_lateral_kernel: list = field(default_factory=list)
-    estimated_lateral_sigma: list = field(default_factory=list)
-    estimated_lateral_fwhm: list = field(default_factory=list)
-    estimated_lateral_fwhm_physical: list = field(default_factory=list)
+    # per channel and stage, what was read from the data (KernelEstimate; the estimated_* views read them)
+    kernel_estimates: list = field(default_factory=list)
     estimate_seconds: float = 0.0
     estimated_noise: float = float("nan")  # noise_std="estimate": the value used for the sons (normalised units)
     # isotropic and both modes, per channel: the rise of the result's axial spectrum against its lateral one
@@ -113,10 +157,7 @@ class UpscaleReport:
 
     def estimates(self) -> dict:
         """What kernel="estimate" found (empty when nothing was estimated), as plain lists for metadata."""
-        keys = ("estimated_kernel", "estimated_sigma", "estimated_fwhm", "estimated_fwhm_physical",
-                "estimated_lateral_kernel", "estimated_lateral_sigma", "estimated_lateral_fwhm",
-                "estimated_lateral_fwhm_physical")
-        out = {k: getattr(self, k) for k in keys if getattr(self, k)}
+        out = {k: getattr(self, k) for k in ESTIMATE_KEYS if getattr(self, k)}
         if np.isfinite(self.estimated_noise):
             out["estimated_noise"] = self.estimated_noise
         return out

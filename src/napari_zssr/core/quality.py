@@ -42,12 +42,12 @@ def detail(a) -> float:
     return float(abs(a[..., 1:] - a[..., :-1]).mean() + abs(a[..., 1:, :] - a[..., :-1, :]).mean())
 
 
-def held_out_gain(net, pairs, band, precision: str) -> float:
+def held_out_gain(net, pairs, band, precision) -> float:
     """PSNR gain (dB) of ``net`` over cubic on the band made into a pair by ``pairs``; nan where the
     band is too small for the pair or either error is zero."""
     import torch
 
-    from .precision import autocast
+    from .precision import Precision
 
     try:
         test_in, hr = pairs.test_pair(band, max(band.shape[-2:]))
@@ -56,7 +56,7 @@ def held_out_gain(net, pairs, band, precision: str) -> float:
     dev = next(net.parameters()).device
     with torch.no_grad():
         net.eval()
-        with autocast(dev, precision):
+        with Precision.of(precision, dev).autocast():
             out = net(test_in)
     cubic = float(torch.mean((test_in - hr) ** 2))
     rec = float(torch.mean((out.float() - hr) ** 2))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .progress import Progress
+from .progress import Progress, Stage
 from .resize import Kernel, resize_torch
 
 
@@ -65,17 +65,15 @@ def _test_crop(image, size):
 
 
 @contextlib.contextmanager
-def _device_settings(net, precision: str):
-    """The network's layout for training at ``precision`` (core.precision.channels_last), and TF32
+def _device_settings(net, precision):
+    """The network's layout for training at ``precision`` (core.precision.Precision.layout), and TF32
     convolutions for float32 on CUDA; both undone on exit.
 
     Yields the memory format the network's inputs should have. Only the convolutions use TF32 or
     the lower precision: the resizes that make the sons are matrix products in full float32.
     """
-    from .precision import channels_last
-
     dev = next(net.parameters()).device
-    layout = torch.channels_last if channels_last(dev, precision, training=True) else torch.contiguous_format
+    layout = precision.layout(training=True)
     cudnn = torch.backends.cudnn
     saved = cudnn.allow_tf32
     if dev.type == "cuda":
@@ -90,22 +88,20 @@ def _device_settings(net, precision: str):
 
 def train(net, sampler, pairs, cfg, test_image, progress: Progress, stage: int = 0, n_stages: int = 1) -> StageStats:
     """Train ``net`` on fathers from ``sampler`` made into pairs by ``pairs``; returns the stage's statistics."""
-    if cfg.precision == "auto":  # callers that did not resolve it (zssr() and upscale() do, once per run)
-        from .precision import resolve_precision
+    from .precision import Precision
 
-        cfg, _ = resolve_precision(cfg, next(net.parameters()).device, net.convs[0].in_channels)
-    with _device_settings(net, cfg.precision) as layout:
-        return _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout)
+    precision = Precision.of(cfg.precision, next(net.parameters()).device)  # "auto" was resolved by the run
+    with _device_settings(net, precision) as layout:
+        return _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout, precision)
 
 
-def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout) -> StageStats:
-    from .precision import autocast, grad_scaler, l1_step
+def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout, precision) -> StageStats:
+    from .precision import l1_step
 
-    dev = next(net.parameters()).device
     stats = StageStats(scale=tuple(pairs.scale))
     lr = cfg.learning_rate
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    scaler = grad_scaler(dev, cfg.precision)
+    scaler = precision.scaler()
     test_in, test_hr = pairs.test_pair(test_image, cfg.test_max_size)
     test_in = test_in.contiguous(memory_format=layout)
     stats.cubic_error = float(torch.mean((test_in - test_hr) ** 2))
@@ -113,7 +109,7 @@ def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layo
     def rec_error():
         with torch.no_grad():
             net.eval()
-            with autocast(dev, cfg.precision):
+            with precision.autocast():
                 out = net(test_in)
             net.train()
             return float(torch.mean((out.float() - test_hr) ** 2))
@@ -124,7 +120,7 @@ def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layo
     net.train()
     for step in range(1, cfg.max_iters + 1):
         net_in, target = pairs.make(sampler.sample(cfg.batch_size))
-        loss = l1_step(net, opt, scaler, net_in.contiguous(memory_format=layout), target, dev, cfg.precision)
+        loss = l1_step(net, opt, scaler, net_in.contiguous(memory_format=layout), target, precision)
         stats.steps = step
         tested = step % cfg.run_test_every == 0
         if tested:
@@ -147,7 +143,7 @@ def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layo
         if tested or done or progress.due():
             loss_v = float(loss.detach())
             stats.history.append((step, loss_v, stats.rec_error, lr))
-            progress(force=tested or done, stage="train", scale_step=stage + 1, scale_steps=n_stages,
+            progress(force=tested or done, stage=Stage.TRAIN, scale_step=stage + 1, scale_steps=n_stages,
                      step=step, total=cfg.max_iters, loss=loss_v, learning_rate=lr,
                      rec_error=stats.rec_error)
         if done:

@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 import warnings
 
 import numpy as np
 
+from ..core.progress import KernelEstimate, QualityWarning, Stage
 from .inputs import one_plane, read_block
 
 
 def check_axial_spectrum(report, dest, channels, f, stats) -> None:
     """The model-independent check of an isotropic result, per channel, on a central crop of its middle
     time point (core.quality): recorded in the report, a QualityWarning where it is over-sharpened."""
-    from ..core.progress import QualityWarning
     from ..core.quality import AXIAL_EXCESS_DB, SPECTRUM_SIDE, axial_excess_db, axial_excess_words, central
 
     C, T, Z, Y, X = dest.shape5
@@ -40,92 +39,112 @@ def estimate_crop(Y: int, X: int) -> tuple:
     return central(Y, ESTIMATE_SIDE), central(X, ESTIMATE_SIDE)
 
 
-def estimate_axial(job, src, fine_step, progress, asked=True):
-    """The job with each channel's axial profile read from its own data (core.estimate), and what was found.
+def estimate_axial(axial, src, f: float, fine_step, seed: int, progress) -> tuple:
+    """The isotropic stage's kernel (a StageKernel) with each channel's axial profile read from its own
+    data (core.estimate), and a KernelEstimate per channel.
 
     A channel too small or too flat to read a profile from keeps the stretched cubic: with a
-    QualityWarning where the user ``asked`` for the estimate, with a note (``found[c]["note"]``)
-    where it was only the default.
+    QualityWarning where the user asked for the estimate, with a note where it was only the default.
     """
-    from ..core.axial import AxialKernel
-    from ..core.estimate import estimate_kernel
-    from ..core.progress import QualityWarning
-
     C, T, Z, Y, X = src.shape5
     ys, xs = estimate_crop(Y, X)
     kernels, found = [], []
-    t0 = time.perf_counter()
     for c in range(C):
         vol = src.read(c, T // 2, slice(None), ys, xs).astype(np.float64)
-        progress(force=True, stage="estimate", channel=c)
-        try:
-            profile, info = estimate_kernel(vol, (job.plan.z_factor, 1, 1), seed=job.cfg.seed,
-                                            callback=lambda _, c=c: progress(stage="estimate", channel=c))
-        except ValueError as exc:
-            why = (f"channel {c}: the axial profile could not be estimated ({exc}); "
-                   "using the cubic stretched to the factor instead")
-            if asked:
-                warnings.warn(why, QualityWarning, stacklevel=4)
-            kernels.append(job.ax_kernel)
-            found.append({"profile": job.ax_kernel.taps.tolist(), "sigma": float("nan"), "fwhm": float("nan"),
-                          "note": why})
-            continue
-        name = f"estimate(sigma {info['sigma']:.3g} px)"
-        kernels.append(AxialKernel(profile, name))
-        entry = {"profile": profile.tolist(), "sigma": info["sigma"], "fwhm": info["fwhm"]}
-        if fine_step is not None:
-            entry["fwhm_physical"] = info["fwhm"] * fine_step
-        found.append(entry)
-    found[0]["seconds"] = time.perf_counter() - t0
-    return dataclasses.replace(job, ax_kernels=tuple(kernels)), found
+        progress(force=True, stage=Stage.ESTIMATE, channel=c)
+        kernel, record = _axial_of(vol, c, axial, f, fine_step, seed,
+                                   lambda c=c: progress(stage=Stage.ESTIMATE, channel=c))
+        kernels.append(kernel)
+        found.append(record)
+    return axial.with_channels(kernels), found
 
 
-def report_axial(report, job, estimated) -> None:
-    report.kernel = "; ".join(k.name for k in job.ax_kernels)
-    report.estimated_kernel = [e["profile"] for e in estimated]
-    report.estimated_sigma = [e["sigma"] for e in estimated]
-    report.estimated_fwhm = [e["fwhm"] for e in estimated]
-    report.estimated_fwhm_physical = [e.get("fwhm_physical") for e in estimated]
-    report.estimate_seconds += estimated[0].get("seconds", 0.0)
-    report.notes += [e["note"] for e in estimated if "note" in e]
+def _axial_of(vol, c, axial, f, fine_step, seed, check) -> tuple:
+    from ..core.axial import AxialKernel
+    from ..core.estimate import estimate_kernel
+
+    try:
+        profile, info = estimate_kernel(vol, (f, 1, 1), seed=seed, callback=lambda _: check())
+    except ValueError as exc:
+        why = (f"channel {c}: the axial profile could not be estimated ({exc}); "
+               "using the cubic stretched to the factor instead")
+        if axial.asked:
+            warnings.warn(why, QualityWarning, stacklevel=5)
+        nan = float("nan")
+        return axial.kernel, KernelEstimate("isotropic", c, axial.kernel.taps.tolist(), nan, nan, note=why)
+    physical = info["fwhm"] * fine_step if fine_step is not None else None
+    record = KernelEstimate("isotropic", c, profile.tolist(), info["sigma"], info["fwhm"], physical)
+    return AxialKernel(profile, f"estimate(sigma {info['sigma']:.3g} px)"), record
 
 
-def estimate_lateral(job, src, stats, report, vs, progress):
-    """The job with each channel's 2-D kernel read from the planes its network trains on (one kernel from
-    the mean of the colours for a joint RGB plan), recorded in the report: the run's estimate in planes
-    mode, ``estimated_lateral_*`` in both mode. A channel that cannot give one keeps bicubic."""
-    from ..core.progress import ZSSRReport
-    from ..core.zssr import estimate_label, estimated_lateral, record_estimate
+def record_estimates(report, found, seconds: float) -> None:
+    """What was read (KernelEstimate records) into the report, with the words of those that fell back."""
+    report.kernel_estimates = [e for e in report.kernel_estimates if e.stage != found[0].stage] + list(found)
+    report.estimate_seconds += seconds
+    report.notes += [e.note for e in found if e.note]
 
-    plan = job.plan
-    kernels, found = [], ZSSRReport(preset="", device="", scale=(), schedule=[], kernel="", seed=0)
-    channels = [0] if plan.joint else range(len(stats))
-    for c in channels:
+
+def estimate_lateral(lateral, plan, src, stats, vs, progress) -> tuple:
+    """The planes stage's kernel (a StageKernel) with each channel's 2-D kernel read from the planes its
+    network trains on (one kernel from the mean of the colours for a joint RGB plan), and a KernelEstimate
+    per channel. A channel that cannot give one keeps bicubic."""
+    kernels, found = [], []
+    step = None if vs is None else [vs[plan.axes.index(a)] / plan.scale[plan.axes.index(a)] for a in "YX"]
+    for c in [0] if plan.joint else range(len(stats)):
         if stats[c].constant and not plan.joint:  # nothing to read, and it was warned about already
-            kernels.append(record_estimate(found, None))
+            kernels.append(lateral.kernel)
+            found.append(_lateral_record(c, None))
             continue
         planes = [one_plane(read_block(src, stats, c, t, slice(z, z + 1), joint=plan.joint))
                   for t, z in stats[c].sample]
         planes = [p.mean(axis=0) if p.ndim == 3 else p for p in planes]
-        progress(force=True, stage="estimate", channel=c)
-        kernels.append(estimated_lateral(planes, plan.lateral_scale, found, f"channel {c}", stacklevel=4,
-                                         check=lambda c=c: progress(stage="estimate", channel=c)))
-    if plan.joint:
+        progress(force=True, stage=Stage.ESTIMATE, channel=c)
+        kernel, record = read_lateral(planes, plan.lateral_scale, c, f"channel {c}", step,
+                                      check=lambda c=c: progress(stage=Stage.ESTIMATE, channel=c))
+        kernels.append(kernel)
+        found.append(record)
+    if plan.joint:  # the colours share the one kernel
         kernels = kernels * len(stats)
-    physical = None
-    if vs is not None:
-        step = [vs[plan.axes.index(a)] / plan.scale[plan.axes.index(a)] for a in "YX"]
-        physical = [None if not np.isfinite(f[0]) else [f[0] * step[0], f[1] * step[1]] for f in found.estimated_fwhm]
-    names = [estimate_label(f, k) for f, k in zip(found.estimated_kernel * (len(stats) if plan.joint else 1),
-                                                    kernels)]
-    values = (found.estimated_kernel, found.estimated_sigma, found.estimated_fwhm, physical or [None] * len(names))
-    if plan.mode == "planes":
-        report.kernel = "; ".join(dict.fromkeys(names))
-        (report.estimated_kernel, report.estimated_sigma, report.estimated_fwhm,
-         report.estimated_fwhm_physical) = (list(v) for v in values)
-    else:
-        (report.estimated_lateral_kernel, report.estimated_lateral_sigma, report.estimated_lateral_fwhm,
-         report.estimated_lateral_fwhm_physical) = (list(v) for v in values)
-    report.estimate_seconds += found.estimate_seconds
-    report.notes.extend(found.notes)
-    return dataclasses.replace(job, lat_kernels=tuple(kernels))
+        found = [dataclasses.replace(found[0], channel=c) for c in range(len(stats))]
+    return lateral.with_channels(kernels), found
+
+
+def read_lateral(planes, scale, c: int, what: str, step=None, check=None) -> tuple:
+    """(the 2-D kernel to run with, its KernelEstimate) read from ``planes`` (normalised, one channel):
+    bicubic with a QualityWarning when they are too small or too flat to read one from, or a note when
+    bicubic is what fits. ``step``: the output grid's (y, x) pixel size, for the FWHM in its unit."""
+    from ..core.estimate import estimate_lateral as estimate
+    from ..core.resize import Kernel
+
+    try:
+        k, info = estimate(list(planes), scale, check=check)
+    except ValueError as exc:
+        warnings.warn(f"{what}: the kernel could not be estimated ({exc}); using the default (bicubic) kernel "
+                      "instead", QualityWarning, stacklevel=4)
+        return Kernel("cubic"), _lateral_record(c, None)
+    if info["chosen"] == "cubic":
+        why = f"{what}: the kernel estimate kept bicubic, because {info['why_cubic']}"
+        return Kernel("cubic"), _lateral_record(c, "cubic", why)
+    sy, sx = info["sigma"]
+    physical = None if step is None else [info["fwhm"][0] * step[0], info["fwhm"][1] * step[1]]
+    record = KernelEstimate("planes", c, k.tolist(), info["sigma"], info["fwhm"], physical, info["cov"])
+    return Kernel(k).named(f"estimate(sigma {sy:.3g} x {sx:.3g} px)"), record
+
+
+def _lateral_record(c, found, note="") -> KernelEstimate:
+    nan2 = [float("nan")] * 2
+    return KernelEstimate("planes", c, found, nan2, nan2, note=note)
+
+
+def lateral_name(lateral, found) -> str:
+    """What the report calls the planes stage's kernels: "estimate(cubic)" where bicubic was chosen."""
+    names = ["estimate(cubic)" if e.kernel == "cubic" else k.name for e, k in zip(found, lateral.per_channel)]
+    return "; ".join(dict.fromkeys(names))
+
+
+def with_estimated_noise(cfg, planes):
+    """``cfg`` with noise_std read from normalised ``planes`` (the median over them), and that value."""
+    from ..core.estimate import estimate_noise
+
+    sigma = float(np.median([estimate_noise(p) for p in planes]))
+    return cfg.replace(noise_std=sigma), sigma

@@ -27,6 +27,7 @@ def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool =
                          "nothing to save")
     plan, cfg = job.plan, job.cfg
     lat, ax = job.lat_kernel, job.ax_kernel
+    lats, axs = (() if k is None else k.per_channel for k in (job.lateral, job.axial))
     payload = {
         "format": FORMAT, "version": __version__, "axes": plan.axes, "scale": [float(v) for v in plan.scale],
         "mode": plan.mode, "config": _plain(cfg.to_dict()), "kernel": kernel,
@@ -34,9 +35,9 @@ def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool =
             "name": lat.name, "array": None if lat.array is None else torch.from_numpy(lat.array.copy())},
         "axial_kernel": None if ax is None else {"name": ax.name, "taps": torch.from_numpy(ax.taps.copy())},
         # kernel="estimate": each channel's own profile
-        "axial_kernels": [{"name": k.name, "taps": torch.from_numpy(k.taps.copy())} for k in job.ax_kernels],
+        "axial_kernels": [{"name": k.name, "taps": torch.from_numpy(k.taps.copy())} for k in axs],
         "lateral_kernels": [{"name": k.name, "array": None if k.array is None else torch.from_numpy(k.array.copy())}
-                            for k in job.lat_kernels],
+                            for k in lats],
         "ranges": [[float(s.lo), float(s.span)] for s in stats],
         "voxel_size": None if voxel_size is None else [float(v) for v in voxel_size],
         "unit": None if unit is None else str(unit),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.progress import Cancelled, Progress
+from ..core.progress import Cancelled, Progress, Stage
 
 
 @dataclass
@@ -168,6 +168,8 @@ class OnDask:
                 info = self.events.get_nowait()
             except queue.Empty:
                 break
+            if "stage" in info:  # the wire carries the stage's value
+                info["stage"] = Stage(info["stage"])
             self.progress(force=True, **info)
             forwarded = True
         if not forwarded:
@@ -233,7 +235,9 @@ def _remote_unit(fn, args, target, job, base):
     def relay(info):
         if cancel.is_set():
             return False
-        worker.log_event(job, {k: v for k, v in info.items() if isinstance(v, (int, float, str, type(None)))})
+        # msgpack takes plain types only: a Stage goes as its value
+        worker.log_event(job, {k: getattr(v, "value", v) for k, v in info.items()
+                               if isinstance(v, (int, float, str, type(None)))})
         return None
 
     return run_unit(fn, args, target, Progress(relay, dict(base), interval=1.0), writes_here=target is not None)

@@ -15,6 +15,7 @@ import numpy as np
 from ..core.checks import check_finite, check_output_size
 from .blocks import Blocks, as_array, check_dtype, out_shape
 from .inputs import scan_input, source_of
+from .kernel_choice import saved_kernels, stage_kernels
 from .plan import Plan, make_plan
 from .store import check_not_input
 from .units import Job
@@ -35,8 +36,8 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One resolved stack run. ``job`` holds the configuration and the kernels the units use; estimates
-    read from the data later replace its kernels (``estimate``, ``estimate_axial`` say which)."""
+    """One resolved stack run. ``job`` holds the configuration and the kernel of each stage
+    (``stack.kernel_choice.StageKernel``); those still to be read from the data are ``pending``."""
 
     plan: Plan
     src: Blocks
@@ -46,8 +47,6 @@ class RunSpec:
     inputs: dict            # scan_input's digests ({} for an array in memory without a store)
     voxel_size: list | None
     fine_step: float | None  # the output grid's z step, in the voxel sizes' unit
-    estimate: bool          # kernel="estimate" was asked for
-    estimate_axial: bool    # the axial profile is read from the data (asked, or the isotropic default)
     saved: dict | None      # a loaded networks file
     networks_digest: str
     output: OutputSpec
@@ -60,16 +59,13 @@ def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
                 source=None) -> RunSpec:
     """Check and resolve ``run_upscale``'s arguments; the probes (preset, precision) come last, once
     everything else, the whole input included, is known good."""
-    from ..core.zssr import is_estimate
-
     arr, plan, src, final5 = _checked_data(data, scale, axes, mode, channel_axis, planes)
     out_dtype = np.dtype(np.float32 if dtype is None else dtype)
     check_dtype(np.empty(0, out_dtype), "dtype")
     vs = voxel_sizes(voxel_size, len(arr.shape))
     if out is not None:
         check_not_input(out, source if source is not None else source_of(arr))
-    estimate = is_estimate(kernel)
-    lat_kernel, ax_kernel, fine_step = stage_kernels(kernel, plan, vs, psf_voxel_size, src.shape5[2])
+    lateral, axial, fine_step = stage_kernels(kernel, plan, vs, psf_voxel_size, src.shape5[2])
     # every plane is read once before any probe or training: a file that cannot be decoded fails now,
     # not hours in, and a store is resumed only for the very input it was begun with
     inputs = scan_input(src, source) if out is not None or not isinstance(arr, np.ndarray) else {}
@@ -77,10 +73,9 @@ def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
         config = config()
     saved, config = _networks(plan, src, networks, save_networks, overwrite, config)
     cfg, probe = _device_config(config, client, plan, src)
-    job, digest = _job(plan, cfg, lat_kernel, ax_kernel, saved, networks, kernel, vs, unit)
+    job, digest = _job(plan, cfg, lateral, axial, saved, networks, kernel, vs, unit)
     output = _output(out, plan, out_dtype, ome, overwrite, unit, channel_meta)
-    return RunSpec(plan, src, final5, job, probe, inputs, vs, fine_step, estimate,
-                   (estimate or kernel is None) and saved is None, saved, digest, output, save_networks)
+    return RunSpec(plan, src, final5, job, probe, inputs, vs, fine_step, saved, digest, output, save_networks)
 
 
 def _checked_data(data, scale, axes, mode, channel_axis, planes) -> tuple:
@@ -97,22 +92,6 @@ def _checked_data(data, scale, axes, mode, channel_axis, planes) -> tuple:
     if isinstance(arr, np.ndarray):
         check_finite(arr, "data")
     return arr, plan, src, final5
-
-
-def stage_kernels(kernel, plan, vs, psf_voxel_size, n_planes: int) -> tuple:
-    """The 2-D kernel (planes mode; bicubic in both mode, whose lateral stage keeps the paper's default)
-    and the axial kernel (isotropic and both) the user's ``kernel`` stands for ("estimate": the defaults,
-    replaced once read from the data), and the fine z step; ``n_planes`` input planes bound the axial one."""
-    from ..core.axial import axial_kernel
-    from ..core.zssr import check_kernel_2d, is_estimate
-
-    kernel = None if is_estimate(kernel) else kernel
-    lat_kernel = check_kernel_2d(kernel if plan.mode == "planes" else None)
-    if plan.mode == "planes":
-        return lat_kernel, None, None
-    fine_step = vs[plan.axes.index("Z")] / plan.z_factor if vs is not None else None
-    ax_kernel = axial_kernel(kernel, plan.z_factor, fine_step, psf_voxel_size, n_planes=n_planes)
-    return lat_kernel, ax_kernel, fine_step
 
 
 def _networks(plan, src, networks, save_networks, overwrite, config) -> tuple:
@@ -136,7 +115,7 @@ def _device_config(config, client, plan, src) -> tuple:
     """The config with its preset and precision settled for the device the units run on: this machine's,
     or the cluster workers' (then chosen once, and every worker uses it)."""
     from ..core.config import schedule_for
-    from ..core.zssr import resolve_config
+    from ..core.precision import resolve_config
 
     channels = src.shape5[0] if plan.joint else 1  # the network's input channels
     if client is not None:
@@ -154,23 +133,21 @@ def _device_config(config, client, plan, src) -> tuple:
     return resolve_precision(cfg, dev, channels)
 
 
-def _job(plan, cfg, lat_kernel, ax_kernel, saved, networks, kernel, vs, unit) -> tuple:
+def _job(plan, cfg, lateral, axial, saved, networks, kernel, vs, unit) -> tuple:
     """The units' Job, with a networks file's own kernels where one is applied (back-projection must use
     what the networks learnt with), and the file's digest for the store's fingerprint."""
     if saved is None:
-        return Job(plan, cfg, lat_kernel, ax_kernel), ""
+        return Job(plan, cfg, lateral, axial), ""
     from ..core.progress import QualityWarning
     from . import networks as nets
 
     if kernel is not None:
         warnings.warn("kernel is ignored when applying saved networks: their own kernel (as saved, estimated "
                       "or given) is used", stacklevel=5)
-    saved_lat, saved_ax, saved_axs, saved_lats = nets.kernels_of(saved)
     note = nets.voxel_size_note(saved, vs, unit)
     if note:
         warnings.warn(note, QualityWarning, stacklevel=5)
-    job = Job(plan, cfg, saved_lat or lat_kernel, saved_ax or ax_kernel, saved_axs, saved_lats)
-    return job, nets.digest(networks)
+    return Job(plan, cfg, *saved_kernels(saved, lateral, axial)), nets.digest(networks)
 
 
 def _output(out, plan, dtype, ome, overwrite, unit, channel_meta) -> OutputSpec:

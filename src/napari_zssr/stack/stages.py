@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.checks import seed_for
-from ..core.progress import ZSSRReport
+from ..core.progress import Stage, ZSSRReport
 from .blocks import Blocks
 from .inputs import one_plane, read_block
 from .runners import Target
@@ -158,7 +158,7 @@ def _finished(runner, pending, keys, seconds, total, progress, what) -> None:
         pending.remove(handle)
         seconds[keys.pop(id(handle))] = secs
         done = len(seconds)
-        progress(force=True, stage="infer", done=done, todo=total, unit_kind=what)
+        progress(force=True, stage=Stage.INFER, done=done, todo=total, unit_kind=what)
 
 
 def _collect_reports(runner, trains, report, seconds, owner, kind=None) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.config import ZSSRConfig
+from ..core.progress import Stage
 from .plan import Plan
 
 
@@ -22,19 +23,23 @@ class Job:
 
     plan: Plan
     cfg: ZSSRConfig
-    lat_kernel: object = None   # core.resize.Kernel, planes mode
-    ax_kernel: object = None    # core.axial.AxialKernel, isotropic mode
-    ax_kernels: tuple = ()      # one AxialKernel per channel where each was estimated from its own data
-    lat_kernels: tuple = ()     # one Kernel per channel where each was estimated from its own planes
+    lateral: object = None   # stack.kernel_choice.StageKernel of the planes stage (planes and both modes)
+    axial: object = None     # the isotropic stage's (isotropic and both modes)
+
+    @property
+    def lat_kernel(self):
+        """The core.resize.Kernel the planes units run with (the channel's own after ``for_channel``)."""
+        return None if self.lateral is None else self.lateral.kernel
+
+    @property
+    def ax_kernel(self):
+        """The core.axial.AxialKernel the isotropic units run with."""
+        return None if self.axial is None else self.axial.kernel
 
     def for_channel(self, c: int) -> Job:
         """The job as channel ``c``'s units see it: with that channel's own kernels, where it has them."""
-        job = self
-        if self.ax_kernels:
-            job = dataclasses.replace(job, ax_kernel=self.ax_kernels[c], ax_kernels=())
-        if self.lat_kernels:
-            job = dataclasses.replace(job, lat_kernel=self.lat_kernels[c], lat_kernels=())
-        return job
+        return dataclasses.replace(self, lateral=self.lateral and self.lateral.only(c),
+                                   axial=self.axial and self.axial.only(c))
 
     def device(self):
         from ..core.device import resolve_device
@@ -105,7 +110,7 @@ def train_lateral(job: Job, planes, seed: int, progress):
     """Planes mode: one network on fathers drawn from ``planes`` (2-D arrays). -> (TrainedNetwork, ZSSRReport)"""
     import torch
 
-    from ..core.zssr import start_report, train_zssr
+    from ..core.lateral import start_report, train_zssr
 
     dev = job.device()
     scale = job.plan.lateral_scale
@@ -120,8 +125,9 @@ def train_axial(job: Job, planes, seed: int, progress):
     import torch
 
     from ..core.isotropic import train_isotropic
+    from ..core.lateral import start_report
     from ..core.network import TrainedNetwork
-    from ..core.zssr import start_report, train_with_retries
+    from ..core.retries import train_with_retries
 
     dev = job.device()
     f = job.plan.z_factor
@@ -139,7 +145,7 @@ def apply_plane(job: Job, model, plane: np.ndarray, progress=None) -> np.ndarray
     TrainedNetwork: (1, Y', X'), or (C, 1, Y', X')."""
     import torch
 
-    from ..core.zssr import predict
+    from ..core.lateral import predict
 
     dev = job.device()
     x = torch.as_tensor(_chw(plane), device=dev)
@@ -184,4 +190,4 @@ def _chw(plane) -> np.ndarray:
 
 def _check(progress):
     """The inner passes' hook: report and let a cancel land between tiles."""
-    return None if progress is None else (lambda: progress(stage="infer"))
+    return None if progress is None else (lambda: progress(stage=Stage.INFER))

@@ -16,11 +16,19 @@ import warnings
 import numpy as np
 
 from .. import __version__
-from ..core.progress import Progress, UpscaleReport
+from ..core.progress import Progress, Stage, UpscaleReport
 from ..io.ngff_write import ome_metadata
 from .blocks import Blocks, shape_for
-from .estimates import check_axial_spectrum, estimate_axial, estimate_lateral, report_axial
+from .estimates import (
+    check_axial_spectrum,
+    estimate_axial,
+    estimate_lateral,
+    lateral_name,
+    record_estimates,
+    with_estimated_noise,
+)
 from .inputs import ChannelStats, channel_stats, one_plane, read_block
+from .kernel_choice import Source
 from .plan import Plan
 from .runners import InProcess, OnDask
 from .spec import resolve_run
@@ -122,7 +130,7 @@ def _execute(spec, client, callback, held, t0) -> tuple:
     store, dest = _open_output(spec, job, report, grids, held)
     if store is not None and store.reused is not None:
         report.seconds = time.perf_counter() - t0
-        progress(force=True, stage="done", seconds=report.seconds, skipped=True)
+        progress(force=True, stage=Stage.DONE, seconds=report.seconds, skipped=True)
         return store.reused, report
     job = _run_stages(spec, job, stats, given, grids, store, dest, report, progress, client)
     report.seconds = time.perf_counter() - t0
@@ -133,12 +141,12 @@ def _execute(spec, client, callback, held, t0) -> tuple:
         nets.save_networks(spec.save_networks, report.networks, job, report.kernel, stats, spec.output.overwrite,
                            spec.voxel_size, spec.output.unit)
     result = _finish(store, dest, spec.output, report)
-    progress(force=True, stage="done", seconds=report.seconds, gain_db=report.gain_db)
+    progress(force=True, stage=Stage.DONE, seconds=report.seconds, gain_db=report.gain_db)
     return result, report
 
 
 def _kernel_name(job) -> str:
-    return job.ax_kernel.name if job.ax_kernel is not None else job.lat_kernel.name
+    return (job.axial or job.lateral).name
 
 
 def _prepare(spec, report, progress) -> tuple:
@@ -146,9 +154,8 @@ def _prepare(spec, report, progress) -> tuple:
     intensity range (a networks file's own, when one is applied), the noise level and the 2-D kernels
     where asked. Returns the job with them, the statistics and the loaded networks (or None)."""
     job, src = spec.job, spec.src
-    if spec.estimate_axial and spec.plan.mode == "isotropic":
-        job, estimated = estimate_axial(job, src, spec.fine_step, progress, asked=spec.estimate)
-        report_axial(report, job, estimated)
+    if spec.plan.mode == "isotropic" and job.axial.pending:
+        job = _read_axial(spec, job, src, report, progress)
     stats = [channel_stats(src, c) for c in range(src.shape5[0])]
     given = None
     if spec.saved is not None:  # the networks' own intensity mapping, so time points stay comparable
@@ -162,16 +169,28 @@ def _prepare(spec, report, progress) -> tuple:
         if st.constant:
             warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=5)
     if job.cfg.noise_std == "estimate":  # one level for the run, from the planes the networks train on
-        from ..core.zssr import with_estimated_noise
-
         planes = [one_plane(read_block(src, stats, c, t, slice(z, z + 1))) for c in range(len(stats))
                   for t, z in stats[c].sample]
         cfg, report.estimated_noise = with_estimated_noise(job.cfg, planes)
         job = dataclasses.replace(job, cfg=cfg)
-    if spec.estimate and spec.saved is None and spec.plan.mode in ("planes", "both"):
-        job = estimate_lateral(job, src, stats, report, spec.voxel_size, progress)
+    if job.lateral is not None and job.lateral.pending:
+        t = time.perf_counter()
+        lateral, found = estimate_lateral(job.lateral, spec.plan, src, stats, spec.voxel_size, progress)
+        record_estimates(report, found, time.perf_counter() - t)
+        job = dataclasses.replace(job, lateral=lateral)
+        if spec.plan.mode == "planes":
+            report.kernel = lateral_name(lateral, found)
     report.config = job.cfg.to_dict()
     return job, stats, given
+
+
+def _read_axial(spec, job, src, report, progress):
+    """The job with each channel's axial profile read from ``src`` (the input, or both mode's planes)."""
+    t = time.perf_counter()
+    axial, found = estimate_axial(job.axial, src, spec.plan.z_factor, spec.fine_step, job.cfg.seed, progress)
+    record_estimates(report, found, time.perf_counter() - t)
+    report.kernel = axial.name
+    return dataclasses.replace(job, axial=axial)
 
 
 def _grids(spec, cfg) -> dict:
@@ -200,7 +219,7 @@ def _open_output(spec, job, report, grids, held) -> tuple:
         return None, Blocks(np.empty(shape_for(out.axes, final5), out.dtype), out.axes)
     # both mode reads its axial profile after the planes stage, so the id cannot hold the profile itself:
     # it says that one will be read, so a default store is never taken for a "cubic" one or the reverse
-    later = "|axial profile read after the planes stage" if spec.estimate_axial and spec.plan.mode == "both" else ""
+    later = "|axial profile read after the planes stage" if job.axial is not None and job.axial.pending else ""
     store = OutputStore(out.path, job_id(job, spec.src.array, out.dtype, out.axes, spec.networks_digest + later),
                         out.overwrite, spec.inputs)
     held.callback(store.release)
@@ -254,9 +273,8 @@ def _both(spec, job, stats, given, grids, store, dest, report, progress, runner,
                  else np.empty(mid5, np.float32), "CTZYX")
     planes_stage(runner, job, grids["planes"], spec.src, stats, mid, _flags(store, "done_planes", grids["planes"]),
                  live, report, progress, denorm=False, given=given)
-    if spec.estimate_axial:  # the axial profile on the isotropic stage's own grid: the planes' result
-        job, estimated = estimate_axial(job, mid, spec.fine_step, progress, asked=spec.estimate)
-        report_axial(report, job, estimated)
+    if job.axial.pending:  # the axial profile on the isotropic stage's own grid: the planes' result
+        job = _read_axial(spec, job, mid, report, progress)
     unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
     isotropic_stage(runner, job, grids["isotropic"], mid, unit_stats, dest, _flags(store, "done_z", grids["isotropic"]),
                     live, report, progress, out_stats=stats, given=given)
@@ -268,8 +286,9 @@ def _warn_if_no_gain(report, job) -> None:
         return
     from ..core.quality import warn_no_gain
 
-    hint = ("try kernel='estimate' or give the PSF" if job.ax_kernel is not None and not job.ax_kernels
-            else "give the kernel or the PSF if you know it")
+    hint = {Source.CUBIC: "try kernel='estimate', or give the kernel or the PSF if you know it",
+            Source.ESTIMATE: "give the kernel or the PSF if you know it"}.get(
+        (job.axial or job.lateral).source, "check that the kernel given is the one that blurred the data")
     warn_no_gain(report.gain_db, report.gain_held_out, hint, stacklevel=5)
 
 
@@ -312,11 +331,10 @@ def job_id(job, arr, out_dtype, out_axes, networks_digest: str = "") -> str:
     settings, shape and the content of the networks applied (a store begun with one networks file is
     never resumed with another)."""
     h = hashlib.sha256()
-    lat = job.lat_kernel
-    h.update(repr((job.plan, job.cfg.to_dict(), lat.name if lat else None, arr.shape, str(np.dtype(arr.dtype)),
-                   str(out_dtype), out_axes, networks_digest)).encode())
-    for k in ([getattr(lat, "array", None), getattr(job.ax_kernel, "taps", None)] + [a.taps for a in job.ax_kernels]
-              + [a.array for a in job.lat_kernels]):
+    stages = [k for k in (job.lateral, job.axial) if k is not None]
+    h.update(repr((job.plan, job.cfg.to_dict(), [(k.stage, k.name) for k in stages], arr.shape,
+                   str(np.dtype(arr.dtype)), str(out_dtype), out_axes, networks_digest)).encode())
+    for k in [a for stage in stages for a in stage.arrays()]:
         if k is not None:
             h.update(np.ascontiguousarray(k).tobytes())
     return h.hexdigest()[:32]
