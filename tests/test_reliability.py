@@ -313,7 +313,7 @@ CASES = [
     ("oom-training-always", "out of memory in every training step, on the CPU", _oom_always_training, MemoryError,
      "out of memory training on CPU"),
     ("oom-inference-always", "out of memory in every forward of the final pass, on the CPU", _oom_always_inference,
-     MemoryError, "out of memory on the CPU in the final pass"),
+     MemoryError, "out of memory in the final pass"),
     ("cancel-training", "callback returns False during training", _cancel_training, Cancelled,
      "cancelled by the progress callback"),
     ("cancel-inference", "callback returns False during the final pass", _cancel_inference, Cancelled,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 
 import torch
 
@@ -129,37 +128,26 @@ def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, ti
     Out of memory on a GPU even after the tile retries of :func:`forward_tiled`: a warning, and the
     whole pass is redone on the CPU (the result then comes back on the CPU). Nothing partial is returned.
     """
-    from .device import describe_device, free_memory, is_out_of_memory
     from .precision import Precision
+    from .retries import on_cpu_after_oom
 
     dev = lr.device
     precision = precision or Precision.of("float32", dev)
-    try:
-        return _super_resolve(net, lr, scale, kernel, bp_iters, flips, tile_pixels, check, precision=precision)
-    except Exception as exc:  # only out-of-memory errors are handled
-        if not is_out_of_memory(exc):
-            raise
-        what = _oom_text(exc)
-    free_memory(dev)
     smallest = max(1, int(tile_pixels) >> TILE_RETRIES)
-    if dev.type == "cpu":
-        raise MemoryError(f"out of memory on the CPU in the final pass over a {tuple(lr.shape[-2:])} image at scale "
-                          f"{tuple(scale)}, even with tiles of {smallest} pixels ({what})")
-    warnings.warn(f"out of memory on {describe_device(dev)} in the final pass ({what}), even with tiles of "
-                  f"{smallest} pixels: finishing on the CPU (slower)", RuntimeWarning, stacklevel=2)
-    cpu = torch.device("cpu")
-    net.to(cpu)
-    try:
-        tile = min(int(tile_pixels), _tile_for_width(net.convs[0].out_channels, cpu))
-        return _super_resolve(net, lr.to(cpu), scale, kernel, bp_iters, flips, tile, check,
-                              precision=Precision.of(precision.name, cpu))
-    finally:
-        net.to(dev)
 
+    def on(device):
+        if device == dev:
+            return _super_resolve(net, lr, scale, kernel, bp_iters, flips, tile_pixels, check, precision=precision)
+        net.to(device)
+        try:
+            tile = min(int(tile_pixels), _tile_for_width(net.convs[0].out_channels, device))
+            return _super_resolve(net, lr.to(device), scale, kernel, bp_iters, flips, tile, check,
+                                  precision=Precision.of(precision.name, device))
+        finally:
+            net.to(dev)
 
-def _oom_text(exc) -> str:
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first[:200]}"
+    return on_cpu_after_oom(on, dev, f"in the final pass over a {tuple(lr.shape[-2:])} image at scale {tuple(scale)}",
+                            stacklevel=4, tried=f"even with tiles of {smallest} pixels")
 
 
 def _super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None,

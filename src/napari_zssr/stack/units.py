@@ -156,31 +156,17 @@ def apply_plane(job: Job, model, plane: np.ndarray, progress=None) -> np.ndarray
 def apply_slab(job: Job, model, slab: np.ndarray, row0: int, rows: int, progress=None) -> np.ndarray:
     """Isotropic mode: (Z', rows, X) for the rows ``row0:row0 + rows`` of a normalised slab (Z, Y, X), by an
     axial TrainedNetwork."""
-    import warnings
-
-    import torch
-
     from ..core.axial import fine_length
-    from ..core.device import describe_device, free_memory, is_out_of_memory
     from ..core.infer import default_tile_pixels
     from ..core.isotropic import restore_slab
+    from ..core.retries import on_cpu_after_oom
 
-    dev = job.device()
     cfg, f = job.cfg, job.plan.z_factor
     out = np.empty((fine_length(slab.shape[0], f), rows, slab.shape[2]), np.float32)
-    try:
-        return restore_slab(model.on(dev), slab, row0, rows, f, job.ax_kernel, cfg, dev,
-                            default_tile_pixels(cfg, dev), out, _check(progress))
-    except Exception as exc:  # only out-of-memory errors on an accelerator are handled
-        if dev.type == "cpu" or not is_out_of_memory(exc):
-            raise
-    # the tiles already shrank (forward_tiled) and it still does not fit: finish this slab on the CPU
-    free_memory(dev)
-    warnings.warn(f"out of memory on {describe_device(dev)} restoring rows {row0}..{row0 + rows}: this slab runs on "
-                  f"the CPU (slower)", RuntimeWarning, stacklevel=2)
-    cpu = torch.device("cpu")
-    return restore_slab(model.on(cpu), slab, row0, rows, f, job.ax_kernel, cfg, cpu,
-                        default_tile_pixels(cfg, cpu), out, _check(progress))
+    # the tiles shrink first (forward_tiled); a slab that still does not fit is finished on the CPU
+    return on_cpu_after_oom(lambda dev: restore_slab(model.on(dev), slab, row0, rows, f, job.ax_kernel, cfg, dev,
+                                                     default_tile_pixels(cfg, dev), out, _check(progress)),
+                            job.device(), f"restoring rows {row0}..{row0 + rows}")
 
 
 def _chw(plane) -> np.ndarray:
