@@ -146,29 +146,16 @@ def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKe
 
 def train_isotropic(planes, f: float, kernel: AxialKernel, cfg, device, progress, seed: int, report):
     """Train one network on lateral planes (list of normalised (1, H, W) tensors) for an axial factor f."""
-    import time
-
-    from .network import ZSSRNet
-    from .train import train
-
-    clip = (min(float(p.min()) for p in planes), max(float(p.max()) for p in planes))
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed)
-    net = ZSSRNet(planes[0].shape[0], cfg.width, cfg.depth, cfg.learn_residual).to(device)
-    net.reset(cfg.init_variance, torch.Generator().manual_seed(seed))
     from .quality import holdout_split, record_held_out
+    from .train import fresh_network, train_into
 
+    net, clip, gen = fresh_network(planes, cfg, device, seed)
     planes, band = holdout_split(planes, cfg.crop_size, 1.0)  # no father comes from the band
     sampler = LateralSampler(planes, cfg.crop_size, np.random.default_rng(seed))
     if coarse_length(sampler.crop, f) < 2:
         raise ValueError(f"lateral planes of {sampler.crop} pixels are too small for a z factor of {f:g}")
-    t0 = time.perf_counter()
-    stats = train(net, sampler, AxialPairs(f, kernel, cfg.noise_std, clip, gen), cfg,
-                  planes[len(planes) // 2][None], progress)
-    report.train_seconds += time.perf_counter() - t0
-    report.steps.append(stats.steps)
-    report.history.extend(stats.history)
-    report.gain_db = stats.gain_db
+    train_into(report, net, sampler, AxialPairs(f, kernel, cfg.noise_std, clip, gen), cfg,
+               planes[len(planes) // 2][None], progress)
     record_held_out(report, net, AxialPairs(f, kernel, 0.0, clip, gen), band, cfg.precision)
     net.eval()
     return net

@@ -61,32 +61,19 @@ def train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, repo
 
 def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, report: ZSSRReport):
     """One attempt of :func:`train_zssr` with the given config and device."""
-    import torch
-
     from .augment import FatherSampler
-    from .network import TrainedNetwork, ZSSRNet
-    from .train import SRPairs, train
-
-    clip = (min(float(s.min()) for s in sources), max(float(s.max()) for s in sources))
-    gen = torch.Generator(device=dev)
-    gen.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    from .network import TrainedNetwork
     from .quality import holdout_split, record_held_out
+    from .train import SRPairs, fresh_network, train_into
 
-    net = ZSSRNet(sources[0].shape[0], cfg.width, cfg.depth, cfg.learn_residual).to(dev)
-    net.reset(cfg.init_variance, torch.Generator().manual_seed(seed))
+    net, clip, gen = fresh_network(sources, cfg, dev, seed)
     sources, band = holdout_split(sources, cfg.crop_size, scale[1])  # no father comes from the band
-    sampler = FatherSampler(sources, cfg.crop_size, cfg, rng)
+    sampler = FatherSampler(sources, cfg.crop_size, cfg, np.random.default_rng(seed))
     schedule = report.schedule
     test_image = sources[len(sources) // 2][None]
     for i, st in enumerate(schedule):
-        t1 = time.perf_counter()
-        stats = train(net, sampler, SRPairs(st, kern, cfg.noise_std, clip, gen), cfg, test_image, progress,
-                      i, len(schedule))
-        report.train_seconds += time.perf_counter() - t1
-        report.steps.append(stats.steps)
-        report.history.extend(stats.history)
-        report.gain_db = stats.gain_db
+        stats = train_into(report, net, sampler, SRPairs(st, kern, cfg.noise_std, clip, gen), cfg, test_image,
+                           progress, i, len(schedule))
         if i == len(schedule) - 1:
             record_held_out(report, net, SRPairs(st, kern, 0.0, clip, gen), band, cfg.precision)
         progress(force=True, stage=Stage.INFER, scale_step=i + 1, scale_steps=len(schedule), step=stats.steps,

@@ -86,6 +86,32 @@ def _device_settings(net, precision):
         cudnn.allow_tf32 = saved
 
 
+def fresh_network(sources, cfg, dev, seed: int) -> tuple:
+    """(network, clip range of the sources' values, generator of the sons' noise), all from ``seed``: what
+    every training starts from, so that one seed gives one start wherever it runs."""
+    from .network import ZSSRNet
+
+    clip = (min(float(s.min()) for s in sources), max(float(s.max()) for s in sources))
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed)
+    net = ZSSRNet(sources[0].shape[0], cfg.width, cfg.depth, cfg.learn_residual).to(dev)
+    net.reset(cfg.init_variance, torch.Generator().manual_seed(seed))
+    return net, clip, gen
+
+
+def train_into(report, net, sampler, pairs, cfg, test_image, progress, stage: int = 0, n_stages: int = 1):
+    """:func:`train`, with its seconds, steps, loss history and gain added to ``report``."""
+    import time
+
+    t = time.perf_counter()
+    stats = train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages)
+    report.train_seconds += time.perf_counter() - t
+    report.steps.append(stats.steps)
+    report.history.extend(stats.history)
+    report.gain_db = stats.gain_db
+    return stats
+
+
 def train(net, sampler, pairs, cfg, test_image, progress: Progress, stage: int = 0, n_stages: int = 1) -> StageStats:
     """Train ``net`` on fathers from ``sampler`` made into pairs by ``pairs``; returns the stage's statistics."""
     from .precision import Precision
