@@ -168,12 +168,30 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
     Gaussian, of bicubic and between the halves, ``cubic`` (keep bicubic) and ``why_cubic`` (why,
     in words; empty where the Gaussian is taken).
     """
-    from scipy.optimize import minimize
-
     planes = [np.asarray(p, dtype=np.float64) for p in planes]
     s = np.array([float(v) for v in scale])
     if s.shape != (2,) or np.any(s <= 1):
         raise ValueError(f"estimating a lateral kernel needs both factors > 1, got {tuple(float(v) for v in s)}")
+    read, tile = _read_at(planes, s)
+    fit = _SpectrumFit(planes, tile, noise, check)
+    c, misfit = _best_cov(lambda cov: fit.misfit(lambda ps: _downscale(ps, cov, read), tuple(np.round(cov, 9).ravel())))
+    # K_ij (1 - 1 / (s_i s_j)) = c_ij (module docstring)
+    noise_used = math.sqrt(fit.chosen.get(tuple(np.round(c, 9).ravel()), 0.0)) * noise
+    cubic = fit.misfit(lambda ps: _bicubic(ps, read), "cubic")
+    split = _split_misfit(planes, tile, fit.band)
+    # on the input grid, K / (r_i r_j) at the factors r it was read at; on the output grid, times (s_i s_j)
+    on_input = c / (1 - 1 / np.outer(read, read)) / np.outer(read, read)
+    # the image's sharpest edges cap the blur across them (on the input grid)
+    bounds = edge_bounds(planes, noise, check)
+    capped = clip_to_bounds(on_input, bounds)
+    reason = _why_cubic(s, read, misfit, cubic, split, len(bounds), not np.allclose(capped, on_input))
+    return {"cov": capped * np.outer(s, s), "cov_spectrum": on_input * np.outer(s, s), "edge_bounds": len(bounds),
+            "misfit": misfit, "coarse_cov": c, "read_scale": tuple(float(v) for v in read), "noise": noise_used,
+            "misfit_cubic": cubic, "misfit_split": split, "cubic": bool(reason), "why_cubic": reason}
+
+
+def _read_at(planes, s) -> tuple:
+    """(factors the kernel is read at, tile side): the run's factors, or smaller ones for a small image."""
     read = s
     fits = _tiles_that_fit(planes, read)
     if not fits:
@@ -186,40 +204,49 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
         raise ValueError("the image is too small to read its kernel from "
                          f"at factors {s[0]:g} x {s[1]:g}{also}: it needs "
                          f"about {int(math.ceil(TILES[-1] * 1.5 * min(s.max(), READ_FALLBACK)))} pixels a side")
-    tile = fits[0]
-    ref, _ = _spectrum(planes, tile)
-    rng = np.random.default_rng(0)
-    floor = noise ** 2 * (_window(tile) ** 2).sum()  # white noise's windowed power, every frequency
-    fy = np.fft.fftfreq(tile)[:, None]
-    fx = np.fft.fftfreq(tile)[None, :]
-    r = np.hypot(fy, fx)
-    band = (r >= 2.0 / tile) & (r <= 0.5)
-    if not np.any(band & (ref > 2 * floor)):
-        raise ValueError("the image is too flat (or too noisy) to read its kernel from")
-    white = [rng.standard_normal(p.shape) * noise for p in planes] if noise > 0 else None
-    fractions = NOISE_FRACTIONS if noise > 0 else (0.0,)
-    chosen = {}
+    return read, fits[0]
 
-    def misfit(cov):
-        return misfit_of(lambda ps: _downscale(ps, cov, read), tuple(np.round(cov, 9).ravel()))
 
-    def misfit_of(shrink, key):
-        if check is not None:
-            check()
-        low, _ = _spectrum(shrink(planes), tile)
-        low_noise = _spectrum(shrink(white), tile)[0] if white is not None else np.zeros_like(low)
+class _SpectrumFit:
+    """How far a downscaled copy's spectrum is from the image's, up to a blur's slope (log ratio's
+    variance over the band where the image is above its noise floor), with the noise variance profiled
+    out as a fraction of its bound; ``chosen`` keeps that fraction per candidate."""
+
+    def __init__(self, planes, tile, noise, check):
+        self.planes, self.tile, self.check = planes, tile, check
+        self.ref, _ = _spectrum(planes, tile)
+        self.floor = noise ** 2 * (_window(tile) ** 2).sum()  # white noise's windowed power, every frequency
+        r = np.hypot(np.fft.fftfreq(tile)[:, None], np.fft.fftfreq(tile)[None, :])
+        self.band = (r >= 2.0 / tile) & (r <= 0.5)
+        if not np.any(self.band & (self.ref > 2 * self.floor)):
+            raise ValueError("the image is too flat (or too noisy) to read its kernel from")
+        rng = np.random.default_rng(0)
+        self.white = [rng.standard_normal(p.shape) * noise for p in planes] if noise > 0 else None
+        self.fractions = NOISE_FRACTIONS if noise > 0 else (0.0,)
+        self.chosen = {}
+
+    def misfit(self, shrink, key) -> float:
+        if self.check is not None:
+            self.check()
+        low, _ = _spectrum(shrink(self.planes), self.tile)
+        low_noise = _spectrum(shrink(self.white), self.tile)[0] if self.white is not None else np.zeros_like(low)
         best = (1e3, 0.0)
-        for a in fractions:  # the noise variance profiled out: a fraction of the bound
-            ref_clean, low_clean = ref - a * floor, low - a * low_noise
-            keep = band & (ref_clean > a * floor) & (low_clean > np.maximum(a * low_noise, 1e-30))
+        for a in self.fractions:  # the noise variance profiled out: a fraction of the bound
+            ref_clean, low_clean = self.ref - a * self.floor, low - a * low_noise
+            keep = self.band & (ref_clean > a * self.floor) & (low_clean > np.maximum(a * low_noise, 1e-30))
             if keep.sum() < 8:
                 continue
             d = np.log(low_clean[keep]) - np.log(ref_clean[keep])
             best = min(best, (float(np.mean((d - d.mean()) ** 2)), a))
-        chosen[key] = best[1]
+        self.chosen[key] = best[1]
         return best[0]
 
-    # isotropic grid first, down to 0.2 coarse px (as good as no blur at all), then the full covariance from there
+
+def _best_cov(misfit) -> tuple:
+    """(coarse-grid covariance, its misfit): an isotropic grid first, down to 0.2 coarse px (as good as no
+    blur at all), then the full covariance from there."""
+    from scipy.optimize import minimize
+
     grid = np.linspace(0.0, math.sqrt(MAX_COARSE_VAR), 13)[1:]
     iso = [misfit(np.eye(2) * v * v) for v in grid]
     b = int(np.argmin(iso))
@@ -230,40 +257,27 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
                        options={"xatol": 0.02, "fatol": 1e-5, "maxfev": 120})
         if best is None or res.fun < best.fun:
             best = res
-    c = _cov(best.x)
     if iso[b] <= best.fun:
-        c = np.eye(2) * grid[b] ** 2
-    # K_ij (1 - 1 / (s_i s_j)) = c_ij (module docstring)
-    noise_used = math.sqrt(chosen.get(tuple(np.round(c, 9).ravel()), 0.0)) * noise
-    fit = float(min(best.fun, iso[b]))
-    cubic = misfit_of(lambda ps: _bicubic(ps, read), "cubic")
-    split = _split_misfit(planes, tile, band)
-    # on the input grid, K / (r_i r_j) at the factors r it was read at; on the output grid, times (s_i s_j)
-    on_input = c / (1 - 1 / np.outer(read, read)) / np.outer(read, read)
-    spectral = on_input * np.outer(s, s)
-    # the image's sharpest edges cap the blur across them (on the input grid)
-    bounds = edge_bounds(planes, noise, check)
-    capped = clip_to_bounds(on_input, bounds)
-    cut = not np.allclose(capped, on_input)
+        return np.eye(2) * grid[b] ** 2, float(iso[b])
+    return _cov(best.x), float(best.fun)
+
+
+def _why_cubic(s, read, fit, cubic, split, n, cut) -> str:
+    """Why bicubic is kept, in words; empty where the Gaussian is taken."""
     smaller = bool(np.any(read < s))
-    n = len(bounds)
     if not math.isfinite(split):
-        reason = "the image is too small to compare its halves, so no Gaussian can be shown to fit better than bicubic"
-    elif cubic - fit <= 0.5 * split:
-        reason = "the Gaussian does not fit the data clearly better than bicubic"
-    elif checked(n, cut, smaller):
-        reason = ""
-    elif smaller:
+        return "the image is too small to compare its halves, so no Gaussian can be shown to fit better than bicubic"
+    if cubic - fit <= 0.5 * split:
+        return "the Gaussian does not fit the data clearly better than bicubic"
+    if checked(n, cut, smaller):
+        return ""
+    if smaller:
         edges = ("it has no straight edges to check the Gaussian against" if n == 0 else
                  f"its straight edges bound the Gaussian in only {n} of the {MIN_BOUNDS} orientations needed")
-        reason = (f"the image is too small to read the kernel at {_factors(s)} (it was read at {_factors(read)}), "
-                  f"and {edges}")
-    else:
-        reason = (f"the image's straight edges show that the spectrum read too wide a kernel, but they bound it in "
-                  f"only {n} of the {MIN_BOUNDS} orientations needed")
-    return {"cov": capped * np.outer(s, s), "cov_spectrum": spectral, "edge_bounds": len(bounds), "misfit": fit,
-            "coarse_cov": c, "read_scale": tuple(float(v) for v in read), "noise": noise_used, "misfit_cubic": cubic,
-            "misfit_split": split, "cubic": bool(reason), "why_cubic": reason}
+        return (f"the image is too small to read the kernel at {_factors(s)} (it was read at {_factors(read)}), "
+                f"and {edges}")
+    return (f"the image's straight edges show that the spectrum read too wide a kernel, but they bound it in "
+            f"only {n} of the {MIN_BOUNDS} orientations needed")
 
 
 def _factors(s) -> str:
