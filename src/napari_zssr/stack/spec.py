@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.checks import check_finite, check_output_size
 from .blocks import Blocks, as_array, check_dtype, out_shape
-from .inputs import scan_input, source_of
+from .inputs import ChannelStats, channel_stats, scan_input, source_of
 from .kernel_choice import saved_kernels, stage_kernels
 from .plan import Plan, make_plan
 from .store import check_not_input
@@ -43,14 +43,23 @@ class RunSpec:
     src: Blocks
     final5: tuple
     job: Job
+    device: str             # where the units run (a cluster's workers' kind of device)
     probe: dict             # what the precision probe measured ("auto" only)
     inputs: dict            # scan_input's digests ({} for an array in memory without a store)
+    stats: tuple            # each channel's intensity mapping (a networks file's own, when one is applied)
     voxel_size: list | None
     fine_step: float | None  # the output grid's z step, in the voxel sizes' unit
     saved: dict | None      # a loaded networks file
     networks_digest: str
     output: OutputSpec
     save_networks: str | None
+
+    @property
+    def precision(self):
+        """The network's precision on the run's device (dtype, autocast, scaler, layout)."""
+        from ..core.precision import Precision
+
+        return Precision.of(self.job.cfg.precision, self.device)
 
 
 def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None,
@@ -69,13 +78,25 @@ def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     # every plane is read once before any probe or training: a file that cannot be decoded fails now,
     # not hours in, and a store is resumed only for the very input it was begun with
     inputs = scan_input(src, source) if out is not None or not isinstance(arr, np.ndarray) else {}
+    stats = [channel_stats(src, c) for c in range(src.shape5[0])]
     if callable(config):  # a config whose making may probe the device: only once the input is known good
         config = config()
     saved, config = _networks(plan, src, networks, save_networks, overwrite, config)
-    cfg, probe = _device_config(config, client, plan, src)
+    cfg, probe, device = _device_config(config, client, plan, src)
     job, digest = _job(plan, cfg, lateral, axial, saved, networks, kernel, vs, unit)
     output = _output(out, plan, out_dtype, ome, overwrite, unit, channel_meta)
-    return RunSpec(plan, src, final5, job, probe, inputs, vs, fine_step, saved, digest, output, save_networks)
+    return RunSpec(plan, src, final5, job, device, probe, inputs, _intensities(stats, saved), vs, fine_step, saved,
+                   digest, output, save_networks)
+
+
+def _intensities(stats, saved) -> tuple:
+    """Each channel's mapping to the networks' units: a networks file's own, so time points stay comparable."""
+    if saved is not None:
+        stats = [ChannelStats(lo, span, st.constant, st.sample) for st, (lo, span) in zip(stats, saved["ranges"])]
+    for c, st in enumerate(stats):
+        if st.constant:
+            warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=6)
+    return tuple(stats)
 
 
 def _checked_data(data, scale, axes, mode, channel_axis, planes) -> tuple:
@@ -121,16 +142,16 @@ def _device_config(config, client, plan, src) -> tuple:
     if client is not None:
         from .runners import worker_device, worker_precision
 
-        cfg, _ = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
+        cfg, dev = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
     else:
         cfg, dev = resolve_config(config)
     if plan.mode in ("planes", "both"):
         schedule_for(cfg, plan.lateral_scale)  # an explicit scale_factors list is checked here, not on a worker
     if client is not None:
-        return worker_precision(client, cfg, channels)
+        return (*worker_precision(client, cfg, channels), dev.type)
     from ..core.precision import resolve_precision
 
-    return resolve_precision(cfg, dev, channels)
+    return (*resolve_precision(cfg, dev, channels), str(dev))
 
 
 def _job(plan, cfg, lateral, axial, saved, networks, kernel, vs, unit) -> tuple:

@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import hashlib
 import time
-import warnings
 
 import numpy as np
 
@@ -27,7 +26,7 @@ from .estimates import (
     record_estimates,
     with_estimated_noise,
 )
-from .inputs import ChannelStats, channel_stats, one_plane, read_block
+from .inputs import ChannelStats, one_plane, read_block
 from .kernel_choice import Source
 from .plan import Plan
 from .runners import InProcess, OnDask
@@ -150,24 +149,18 @@ def _kernel_name(job) -> str:
 
 
 def _prepare(spec, report, progress) -> tuple:
-    """What is read from the data before training: the axial profile (isotropic mode), each channel's
-    intensity range (a networks file's own, when one is applied), the noise level and the 2-D kernels
-    where asked. Returns the job with them, the statistics and the loaded networks (or None)."""
+    """What is read from the data before training: the axial profile (isotropic mode), the noise level
+    and the 2-D kernels where asked. Returns the job with them, the channels' statistics and the loaded
+    networks (or None)."""
     job, src = spec.job, spec.src
     if spec.plan.mode == "isotropic" and job.axial.pending:
         job = _read_axial(spec, job, src, report, progress)
-    stats = [channel_stats(src, c) for c in range(src.shape5[0])]
-    given = None
-    if spec.saved is not None:  # the networks' own intensity mapping, so time points stay comparable
+    stats, given = list(spec.stats), None
+    if spec.saved is not None:
         from . import networks as nets
 
-        stats = [ChannelStats(lo, span, st.constant, st.sample) for st, (lo, span) in
-                 zip(stats, spec.saved["ranges"])]
         given = nets.models_of(spec.saved)
         report.kernel = spec.saved["kernel"]
-    for c, st in enumerate(stats):
-        if st.constant:
-            warnings.warn(f"channel {c} is constant: it comes back interpolated", stacklevel=5)
     if job.cfg.noise_std == "estimate":  # one level for the run, from the planes the networks train on
         planes = [one_plane(read_block(src, stats, c, t, slice(z, z + 1))) for c in range(len(stats))
                   for t, z in stats[c].sample]
