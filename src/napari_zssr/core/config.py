@@ -65,6 +65,8 @@ class ZSSRConfig:
     # "auto": the fastest that a short probe on the device finds correct (core/precision.py)
     precision: str = "auto"
     preset_name: str = field(default="custom", compare=False)
+    # config=None: why the device's default preset is this one, in words for the report (not a setting)
+    chosen_because: str = field(default="", compare=False)
 
     def __post_init__(self):
         self._check_ints()
@@ -154,7 +156,7 @@ class ZSSRConfig:
         return self.replace(max_iters=n, min_iters=min(n, self.min_iters))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "chosen_because"}
 
     def flips_for(self, axial: bool) -> bool:
         """Whether the ensemble of flips runs in a stage: ``axial`` for the isotropic (XZ/YZ) stage."""

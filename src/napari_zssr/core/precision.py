@@ -143,24 +143,37 @@ def candidates(device) -> list:
 
 def probe(device, channels: int, width: int, depth: int, crop: int, batch: int) -> dict:
     """Step seconds per precision that runs correctly here ({"float32": s, "bfloat16": s, ...}) and
-    the reason for each one left out; cached per process, device and shape."""
+    the reason for each one left out; measured once per machine and shape (kept in the user's cache
+    folder, core.probe_cache), so that every process on a machine picks the same precision."""
+    from . import probe_cache
+
     key = (str(device), channels, width, depth, crop, batch)
     if key not in _probes:
-        t32, ref = _time_candidate("float32", device, channels, width, depth, crop, batch)
-        times, skipped = {"float32": t32}, {}
-        for p in candidates(device):
-            try:
-                t, losses = _time_candidate(p, device, channels, width, depth, crop, batch)
-            except (RuntimeError, TypeError, NotImplementedError) as exc:
-                skipped[p] = f"does not run here ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
-                continue
-            bad = [abs(a - b) > LOSS_TOLERANCE * abs(b) or a != a for a, b in zip(losses, ref)]
-            if any(bad):
-                skipped[p] = f"losses {losses} differ from float32's {ref}"
-                continue
-            times[p] = t
-        _probes[key] = {"times": times, "skipped": skipped}
+        where = f"{probe_cache.machine(device)}|{channels}x{width}x{depth}|crop {crop}|batch {batch}"
+        kept = probe_cache.kept("precision", where)
+        if kept is not None and not kept["stale"] and isinstance(kept.get("times"), dict):
+            _probes[key] = {"times": kept["times"], "skipped": kept.get("skipped", {})}
+        else:
+            _probes[key] = _measure(device, channels, width, depth, crop, batch)
+            probe_cache.keep("precision", where, _probes[key])
     return _probes[key]
+
+
+def _measure(device, channels, width, depth, crop, batch) -> dict:
+    t32, ref = _time_candidate("float32", device, channels, width, depth, crop, batch)
+    times, skipped = {"float32": t32}, {}
+    for p in candidates(device):
+        try:
+            t, losses = _time_candidate(p, device, channels, width, depth, crop, batch)
+        except (RuntimeError, TypeError, NotImplementedError) as exc:
+            skipped[p] = f"does not run here ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+            continue
+        bad = [abs(a - b) > LOSS_TOLERANCE * abs(b) or a != a for a, b in zip(losses, ref)]
+        if any(bad):
+            skipped[p] = f"losses {losses} differ from float32's {ref}"
+            continue
+        times[p] = t
+    return {"times": times, "skipped": skipped}
 
 
 def choose(probe_result: dict) -> str:
@@ -205,22 +218,49 @@ def resolve_precision(cfg, device, channels: int = 1):
 
 PAPER_STEPS = 1500       # a typical "paper" run: the policy stops it between 900 and 3000 steps
 PAPER_BUDGET_S = 120.0   # "paper" is the default where its training takes about two minutes or less
+PRESET_MARGIN = 1.5      # a kept default changes only when a new measurement lands this far past the line
 
 
 def auto_preset_name(dev) -> str:
-    """The preset config=None means: "paper" on a CUDA GPU, and on a CPU whose training step of the
-    paper's network, at the precision "auto" picks there (a probe, once per process), makes a paper
-    run take about two minutes or less; "fast" elsewhere."""
+    return auto_preset(dev)[0]
+
+
+def auto_preset(dev) -> tuple:
+    """(preset, why in words) that config=None means: "paper" on a CUDA GPU, and on a CPU whose training
+    step of the paper's network, at the precision "auto" picks there, makes a paper run take about two
+    minutes or less; "fast" elsewhere. Decided once per machine (core.probe_cache), so it does not
+    flip from one process to the next when the measurement lands near the line."""
+    from . import probe_cache
+
     if dev.type == "cuda":
-        return "paper"
+        return "paper", "the paper's preset on a CUDA GPU"
     if dev.type != "cpu":
-        return "fast"
+        return "fast", f"the fast preset on {dev.type} (its speed is not measured)"
+    key = probe_cache.machine(dev)
+    old = probe_cache.kept("preset", key)
+    if old is not None and not old["stale"] and old.get("preset") in ("paper", "fast"):
+        return old["preset"], _preset_words(old["preset"], float(old["paper_seconds"]), "as measured on this machine")
     from .config import ZSSRConfig
 
     paper = ZSSRConfig.preset("paper")
     measured = probe(dev, 1, paper.width, paper.depth, paper.crop_size, paper.batch_size)
-    step = measured["times"][choose(measured)]
-    return "paper" if step * PAPER_STEPS <= PAPER_BUDGET_S else "fast"
+    seconds = measured["times"][choose(measured)] * PAPER_STEPS
+    name = decide_preset(seconds, old.get("preset") if old else None)
+    probe_cache.keep("preset", key, {"preset": name, "paper_seconds": seconds})
+    return name, _preset_words(name, seconds, "measured now")
+
+
+def decide_preset(paper_seconds: float, before: str | None = None) -> str:
+    """"paper" where a paper run takes about PAPER_BUDGET_S or less. A decision kept from before changes
+    only when the measurement is PRESET_MARGIN past the line on the other side (hysteresis)."""
+    line = PAPER_BUDGET_S * {"paper": PRESET_MARGIN, "fast": 1 / PRESET_MARGIN}.get(before, 1.0)
+    return "paper" if paper_seconds <= line else "fast"
+
+
+def _preset_words(name: str, seconds: float, how: str) -> str:
+    side = "within" if name == "paper" else "over"
+    return (f"the {name} preset: the paper's training would take about {seconds:.0f} s on this CPU ({how}), "
+            f"{side} the {PAPER_BUDGET_S:.0f} s the paper's preset is the default for")
 
 
 def resolve_config(config, device_type=None):
@@ -241,5 +281,6 @@ def resolve_config(config, device_type=None):
     else:
         dev = resolve_device(config.device if config is not None else "auto")
     if config is None:
-        config = ZSSRConfig.preset(auto_preset_name(dev))
+        name, why = auto_preset(dev)
+        config = ZSSRConfig.preset(name, chosen_because=why)
     return config, dev
