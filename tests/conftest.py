@@ -1,9 +1,12 @@
 import os
+import tempfile
 
 import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the probes' decisions are kept per machine: the suite keeps its own, never the user's
+os.environ.setdefault("NAPARI_ZSSR_CACHE_DIR", tempfile.mkdtemp(prefix="zssr-probe-cache-"))
 SR_DATA = os.environ.get("ZSSR_SR_DATA", os.path.join(ROOT, "..", "shared", "data", "sr"))
 
 
