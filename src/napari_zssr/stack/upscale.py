@@ -124,6 +124,8 @@ def _execute(spec, client, callback, held, t0) -> tuple:
     report = UpscaleReport(plan=spec.plan.describe(), preset=spec.job.cfg.preset_name,
                            precision=spec.job.cfg.precision, precision_probe=spec.probe, kernel=_kernel_name(spec.job))
     progress = Progress(callback, {"plan": report.plan, "preset": spec.job.cfg.preset_name})
+    if spec.job.cfg.chosen_because:  # config=None: the device's default, and why
+        report.notes.append(spec.job.cfg.chosen_because)
     job, stats, given = _prepare(spec, report, progress)
     grids = _grids(spec, job.cfg)
     store, dest = _open_output(spec, job, report, grids, held)
