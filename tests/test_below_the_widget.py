@@ -71,3 +71,26 @@ def test_results_too_big_for_ram_go_to_a_store(tmp_path):
     assert not result_fits_in_ram((10, 64, 64), plan, fraction=0.25, free=4 * need - 1)
     path = store_for("nuclei (z) #1", folder=str(tmp_path))
     assert path == str(tmp_path / "nuclei__z___1.zarr")
+
+
+def test_what_is_read_from_layers_changes_no_layer():
+    pytest.importorskip("napari")
+    import numpy as np
+    from napari.layers import Image
+
+    from napari_zssr.plugin.layers import guess_axes, layer_sizes, read_psf
+
+    image = Image(np.zeros((4, 16, 16), np.float32), scale=(1200.0, 300.0, 300.0), units=("nm",) * 3)
+    bead = Image(np.ones((9, 7, 7), np.float32), scale=(0.1, 0.05, 0.05), units=("um",) * 3)
+    before = [(tuple(lay.scale), tuple(str(u) for u in lay.units)) for lay in (image, bead)]
+    assert guess_axes(image) == "ZYX"
+    sizes = layer_sizes(image, "ZYX")
+    assert sizes.unit == "nm" and sizes.sizes == pytest.approx({"Z": 1200.0, "Y": 300.0, "X": 300.0})
+    psf, psf_sizes = read_psf(bead, image, "isotropic")
+    assert psf is bead.data and psf_sizes.unit == "um" and psf_sizes.sizes["Z"] == pytest.approx(0.1)
+    assert not layer_sizes(Image(np.zeros((4, 8, 8))), "ZYX").known
+    with pytest.raises(ValueError, match="the PSF layer is the image itself"):
+        read_psf(image, image, "isotropic")
+    with pytest.raises(ValueError, match="must be a grey image, got an RGB image"):
+        read_psf(Image(np.zeros((8, 8, 3), np.uint8), rgb=True), image, "planes")
+    assert before == [(tuple(lay.scale), tuple(str(u) for u in lay.units)) for lay in (image, bead)]

@@ -348,3 +348,17 @@ def test_a_kernel_file_without_an_extension_is_read_as_a_file(tmp_path, structur
         np.save(fh, np.ones((3, 3)) / 9)  # a .npy's content under a name with no extension
     rc, err = run_cli(["upscale", str(src), str(out), "--scale", "2", "--kernel", str(kern), "--dry-run", *FAST])
     assert rc == 2 and "unsupported kernel file" in err and "mykernel" in err, err
+
+
+def test_the_file_keeps_the_same_provenance_as_a_layer(tmp_path, structured_image):
+    import json
+
+    src, out = tmp_path / "in.tif", tmp_path / "o.tif"
+    tifffile.imwrite(src, np.clip(structured_image, 0, 255).astype(np.uint8))
+    assert main(["upscale", str(src), str(out), "--scale", "2", "--seed", "3", *FAST[:-2]]) == 0
+    with tifffile.TiffFile(out) as tif:
+        info = json.loads(tif.imagej_metadata["Info"])
+    # the keys the widget puts in a result layer's metadata (stack.report_text.provenance)
+    assert info["software"] == "napari-zssr" and info["source"] == str(src) and info["seed"] == 3
+    assert info["factors"] == {"Y": 2.0, "X": 2.0} and info["config"]["max_iters"] == 6
+    assert info["steps"] == [[6]] and info["preset"] == "fast" and "gain_db" in info

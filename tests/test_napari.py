@@ -1,5 +1,7 @@
 """The plugin in a real napari viewer (Xvfb through pytest-xvfb), no mocks."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,13 @@ from napari_zssr.plugin.reader import napari_get_reader  # noqa: E402
 from napari_zssr.plugin.sample_data import nuclei_aniso_sample  # noqa: E402
 from napari_zssr.plugin.widget import ZSSRWidget  # noqa: E402
 from napari_zssr.plugin.writer import write_single_image  # noqa: E402
+
+
+def _widget(viewer):
+    """The widget docked in ``viewer``, as napari opens it: its layer lists then follow the viewer's layers."""
+    widget = ZSSRWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    return widget
 
 
 def _tiny(widget):
@@ -38,8 +47,7 @@ def viewer_with_stack(make_napari_viewer):
 
 def test_widget_isotropic_result_overlays_source(qtbot, viewer_with_stack):
     viewer, src = viewer_with_stack
-    widget = ZSSRWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    widget = _widget(viewer)
     assert widget.layer.value is src and widget.axes.value == "ZYX"
     widget.factors.value = "1, 1, 1"
     widget.make_isotropic()
@@ -57,7 +65,7 @@ def test_widget_isotropic_result_overlays_source(qtbot, viewer_with_stack):
     assert [str(u) for u in out.units] == [str(u) for u in src.units]
     assert "gain" in widget.status.value
     # the default kernel along z is the profile read from the stack, and the user is told what it was
-    assert widget.kernel.value == "default" and "estimated axial sigma" in widget.status.value
+    assert widget.kernel.value == "default" and "estimated axial profile, channel 0: sigma" in widget.status.value
     assert out.metadata["zssr"]["kernel"].startswith("estimate(sigma")
 
 
@@ -65,7 +73,7 @@ def test_widget_both_modes_with_anisotropic_factors(qtbot, make_napari_viewer):
     viewer = make_napari_viewer()
     rng = np.random.default_rng(0)
     src = viewer.add_image(rng.random((4, 20, 24)).astype(np.float32), scale=(2.0, 0.5, 0.5), translate=(1, 3, 5))
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.factors.value = "4, 2, 2"
     _tiny(widget)
     _run_and_wait(qtbot, widget)
@@ -80,7 +88,7 @@ def test_widget_both_modes_with_anisotropic_factors(qtbot, make_napari_viewer):
 
 def test_cancel_leaves_no_layer(qtbot, viewer_with_stack):
     viewer, _ = viewer_with_stack
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.preset.value = "fast"
     widget.max_steps.value = 5000
     widget.device.value = "cpu"
@@ -97,7 +105,7 @@ def test_cancel_leaves_no_layer(qtbot, viewer_with_stack):
 
 def test_errors_reach_the_user_and_widget_stays_usable(qtbot, viewer_with_stack):
     viewer, _ = viewer_with_stack
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.factors.value = "0.5, 1, 1"
     assert widget.run() is None
     assert "only enlarges" in widget.status.value
@@ -147,8 +155,7 @@ def test_closing_the_viewer_during_a_run_stops_the_worker_cleanly(qtbot, make_na
 
     viewer = make_napari_viewer()
     viewer.add_image(np.random.default_rng(0).random((40, 48)).astype(np.float32))
-    widget = ZSSRWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    widget = _widget(viewer)
     widget.preset.value = "fast"
     widget.max_steps.value = 5000
     widget.device.value = "cpu"
@@ -180,7 +187,7 @@ def test_dask_layer_in_and_result_too_big_for_ram_comes_back_as_a_dask_layer(qtb
     viewer = make_napari_viewer()
     data = np.random.default_rng(0).random((3, 20, 24)).astype(np.float32)
     src = viewer.add_image(da.from_array(data, chunks=(1, 20, 24)), scale=(1.0, 0.5, 0.5))
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.factors.value = "1, 2, 2"
     _tiny(widget)
     _run_and_wait(qtbot, widget)
@@ -212,7 +219,7 @@ def test_preview_runs_on_the_current_plane_and_estimates_the_whole_run(qtbot, ma
     data = np.random.default_rng(0).random((5, 20, 24)).astype(np.float32)
     src = viewer.add_image(data, scale=(2.0, 0.5, 0.5), translate=(1, 3, 5))
     viewer.dims.set_point(0, src.data_to_world((3, 0, 0))[0])  # show plane 3
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.factors.value = "1, 2, 2"
     _tiny(widget)
     _run_and_wait(qtbot, widget, preview=True)
@@ -227,7 +234,7 @@ def test_preview_runs_on_the_current_plane_and_estimates_the_whole_run(qtbot, ma
 def test_an_isotropic_preview_uses_the_axial_profile_of_the_whole_stack(qtbot, viewer_with_stack):
     # the preview's band is too thin to read the default's profile from: it takes the whole stack's
     viewer, src = viewer_with_stack
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.factors.value = "1, 1, 1"
     widget.make_isotropic()
     _tiny(widget)
@@ -246,7 +253,7 @@ def test_make_isotropic_on_a_time_lapse_converts_spatial_axes_only(make_napari_v
     viewer = make_napari_viewer()
     layer = viewer.add_image(np.zeros((3, 4, 16, 16), np.float32), scale=(30.0, 1200.0, 0.3, 0.3),
                              units=(t_unit, "nanometer", "micrometer", "micrometer"))
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.layer.value = layer
     widget.axes.value = "TZYX"
     widget.factors.value = "1, 1, 1, 1"
@@ -264,7 +271,7 @@ def test_make_isotropic_says_what_is_missing(make_napari_viewer, units, scale, m
     viewer = make_napari_viewer()
     kw = {} if units is None else {"units": units}
     layer = viewer.add_image(np.zeros((4, 16, 16), np.float32), scale=scale, **kw)
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.layer.value = layer
     widget.factors.value = "1, 1, 1"
     widget.make_isotropic()  # no exception reaches the user
@@ -274,8 +281,7 @@ def test_make_isotropic_says_what_is_missing(make_napari_viewer, units, scale, m
 def _long_run(qtbot, viewer):
     """A docked widget in the middle of a long run (5000 steps) on a new image; (widget, finished list)."""
     viewer.add_image(np.random.default_rng(0).random((40, 48)).astype(np.float32))
-    widget = ZSSRWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    widget = _widget(viewer)
     _tiny(widget)
     widget.max_steps.value = 5000
     worker = widget.run()
@@ -305,7 +311,7 @@ def test_closing_the_viewer_waits_for_this_widgets_run_only(qtbot, make_napari_v
     widget, finished = _long_run(qtbot, viewer)
     try:
         viewer.close()
-        assert widget._stopped.is_set(), "the widget's own run was not waited for"
+        assert widget.controller.stopped.is_set(), "the widget's own run was not waited for"
         assert not ended.is_set(), "closing waited for another plugin's worker"
     finally:
         stop.set()
@@ -330,7 +336,7 @@ def test_an_rgb_layer_gets_the_answer_of_the_api(qtbot, make_napari_viewer, stru
     viewer = make_napari_viewer()
     rgb = np.clip(np.stack([structured_image, 255 - structured_image, structured_image * 0.5 + 10], -1), 0, 255)
     src = viewer.add_image(rgb.astype(np.uint8), rgb=True)
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.layer.value = src
     assert widget.axes.value == "YXS"
     widget.factors.value = "2, 2, 1"
@@ -363,7 +369,7 @@ def test_an_error_in_the_run_is_notified_once(qtbot, make_napari_viewer):
     data = np.random.default_rng(0).random((3, 20, 24)).astype(np.float32)
     data[1, 5, 5] = np.nan  # found only when the lazy layer is read, inside the run
     viewer.add_image(da.from_array(data, chunks=(1, 20, 24)))
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.factors.value = "1, 2, 2"
     _tiny(widget)
     before = len(notification_manager.records)
@@ -380,7 +386,7 @@ def test_an_error_in_the_run_is_notified_once(qtbot, make_napari_viewer):
 def test_the_result_can_keep_the_source_dtype(qtbot, make_napari_viewer):
     viewer = make_napari_viewer()
     src = viewer.add_image((np.random.default_rng(0).random((24, 28)) * 60000).astype(np.uint16))
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.layer.value = src
     _tiny(widget)
     _run_and_wait(qtbot, widget)
@@ -396,7 +402,7 @@ def test_the_result_can_keep_the_source_dtype(qtbot, make_napari_viewer):
 
 def test_the_kernel_can_be_estimated_from_the_layer(qtbot, viewer_with_stack):
     viewer, src = viewer_with_stack
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.factors.value = "1, 1, 1"
     widget.make_isotropic()
     widget.kernel.value = "estimate from the data"
@@ -404,7 +410,7 @@ def test_the_kernel_can_be_estimated_from_the_layer(qtbot, viewer_with_stack):
     _run_and_wait(qtbot, widget)
     out = viewer.layers[-1]
     assert out.data.shape == (63, 128, 128)
-    assert "estimated axial sigma" in widget.status.value
+    assert "estimated axial profile, channel 0: sigma" in widget.status.value
     assert out.metadata["zssr"]["kernel"].startswith("estimate(sigma")
     assert out.metadata["zssr"]["estimated_sigma"] == pytest.approx(widget_sigma(widget), abs=0.006)
     widget.layer.value = viewer.add_image(src.data[:2, :96, :96], name="crop")  # small: planes mode is per plane
@@ -412,7 +418,7 @@ def test_the_kernel_can_be_estimated_from_the_layer(qtbot, viewer_with_stack):
     widget.mode.value = "planes"  # the 2-D kernel of the planes, one per channel
     _run_and_wait(qtbot, widget)
     out = viewer.layers[-1]
-    assert out.data.shape == (2, 192, 192) and "estimated kernel sigma (y x)" in widget.status.value
+    assert out.data.shape == (2, 192, 192) and "estimated 2-D kernel, channel 0: sigma" in widget.status.value
     assert np.asarray(out.metadata["zssr"]["estimated_kernel"][0]).ndim == 2
     from napari_zssr import imresize
 
@@ -428,8 +434,8 @@ def test_the_kernel_can_be_estimated_from_the_layer(qtbot, viewer_with_stack):
 
 def widget_sigma(widget) -> list:
     """The axial sigmas the widget's status line shows."""
-    text = widget.status.value.split("estimated axial sigma ")[1].split(" px")[0]
-    return [float(v) for v in text.split(", ")]
+    found = re.findall(r"estimated axial profile, channel \d+: sigma ([0-9.]+) px", widget.status.value)
+    return [float(v) for v in found]
 
 
 def test_the_widget_is_in_the_layers_transform_menu(make_napari_viewer):
@@ -451,7 +457,7 @@ def test_networks_saved_by_one_run_are_applied_to_another_layer(qtbot, make_napa
     a = viewer.add_image(first, name="t0", scale=(1.0, 0.3, 0.3), units=("um",) * 3)
     b = viewer.add_image(first * 0.9 + 20, name="t1", scale=(1.0, 0.3, 0.3), units=("um",) * 3)
     c = viewer.add_image(first, name="finer", scale=(1.0, 0.15, 0.15), units=("um",) * 3)
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     _tiny(widget)
     nets = tmp_path / "nets.pt"
     widget.layer.value = a
@@ -467,7 +473,7 @@ def test_networks_saved_by_one_run_are_applied_to_another_layer(qtbot, make_napa
         _run_and_wait(qtbot, widget)
         out = viewer.layers[-1]
         assert out.name.startswith(f"{layer.name} ZSSR") and out.data.shape == (4, 64, 64)
-        assert "applied the saved networks (no training)" in widget.status.value
+        assert "no network was trained in this run: the saved networks were applied" in widget.status.value
         assert ("trained at voxel sizes" in widget.status.value) == warned, widget.status.value
     widget.apply_nets.value = str(tmp_path / "not_networks.pt")
     (tmp_path / "not_networks.pt").write_bytes(b"junk")
@@ -478,7 +484,7 @@ def test_a_layer_without_voxel_sizes_takes_them_typed_and_guessed_axes_are_flagg
     viewer = make_napari_viewer()
     data = np.random.default_rng(4).random((5, 16, 16)).astype(np.float32)
     layer = viewer.add_image(data)  # as napari's own TIFF reader gives it: scale 1, no axes
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     widget.layer.value = layer
     assert widget.axes.value == "ZYX" and "guessed as ZYX from the shape" in widget.status.value
     shown = lambda w: not w.native.isHidden()  # noqa: E731 - the viewer's window itself is not shown in tests
@@ -504,8 +510,7 @@ def test_closing_the_viewer_removes_the_plugins_temporary_stores(qtbot, make_nap
 
     viewer = make_napari_viewer()
     viewer.add_image(np.random.default_rng(5).random((2, 16, 16)).astype(np.float32))
-    widget = ZSSRWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    widget = _widget(viewer)
     widget.factors.value = "1, 2, 2"
     _tiny(widget)
     widget.ram_fraction = 0.0
@@ -519,7 +524,7 @@ def test_closing_the_viewer_removes_the_plugins_temporary_stores(qtbot, make_nap
 def test_the_papers_choices_in_the_advanced_section_reach_the_run(qtbot, make_napari_viewer):
     viewer = make_napari_viewer()
     layer = viewer.add_image(np.random.default_rng(6).random((24, 24)).astype(np.float32))
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     _tiny(widget)
     shown = lambda w: not w.native.isHidden()  # noqa: E731
     assert not shown(widget.gradual_steps)
@@ -568,17 +573,18 @@ def test_a_run_shows_its_progress_in_the_activity_dock(qtbot, make_napari_viewer
         ours = [bar for bar in added if bar.desc.startswith("ZSSR cells")]
         assert len(ours) == 1 and ours[0] in removed  # one bar for the run, gone when it ends
         assert ours[0].n > 0
-        assert ours[0] not in progress._all_instances and widget._activity is None
+        assert ours[0] not in progress._all_instances and widget.controller.activity is None
         widget.max_steps.value = 5000
         worker = widget.run()  # a cancelled run takes its bar away too
         returned = []
         worker.returned.connect(returned.append)
         qtbot.waitUntil(lambda: "training" in widget.status.value, timeout=60_000)
-        assert widget._activity in progress._all_instances
+        assert widget.controller.activity in progress._all_instances
         widget.cancel()
         qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=60_000)
         assert returned == [None]  # cancelled, not finished
-        assert widget._activity is None and not [b for b in progress._all_instances if b.desc.startswith("ZSSR")]
+        assert widget.controller.activity is None
+        assert not [b for b in progress._all_instances if b.desc.startswith("ZSSR")]
     finally:
         progress._all_instances.events.changed.disconnect(record)
 
@@ -598,7 +604,7 @@ def test_the_axial_kernel_comes_from_a_psf_layer(qtbot, make_napari_viewer):
     src = viewer.add_image(np.random.default_rng(8).random((6, 24, 24)).astype(np.float32), name="stack",
                            scale=(1.0, 0.25, 0.25), units=um)
     bead = viewer.add_image(_bead((0.1, 0.05, 0.05)), name="bead", scale=(0.1, 0.05, 0.05), units=um)
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     _tiny(widget)
     widget.layer.value = src
     widget.factors.value = "4, 1, 1"
@@ -618,26 +624,55 @@ def test_the_axial_kernel_comes_from_a_psf_layer(qtbot, make_napari_viewer):
     assert widget.status.value.startswith("done") and "the bead's widths: sigma_z 0.456" in widget.status.value
 
 
-def test_a_psf_layer_without_voxel_sizes_is_taken_at_the_images(make_napari_viewer):
+def _state(layer) -> tuple:
+    """Everything of a layer that reading it must leave as it was."""
+    return (tuple(layer.scale), tuple(layer.translate), tuple(str(u) for u in layer.units), dict(layer.metadata),
+            np.array(layer.data, copy=True))
+
+
+def _same_state(a, b) -> bool:
+    return a[:4] == b[:4] and np.array_equal(a[4], b[4])
+
+
+def test_reading_a_psf_layer_changes_no_layer(qtbot, make_napari_viewer):
     viewer = make_napari_viewer()
-    src = viewer.add_image(np.zeros((32, 32), np.float32), name="plane", scale=(0.05, 0.05), units=("um", "um"))
-    bead = viewer.add_image(_bead((0.1, 0.05, 0.05)), name="bead")  # scale 1, no unit
-    widget = ZSSRWidget(viewer)
+    src = viewer.add_image(np.random.default_rng(8).random((32, 32)).astype(np.float32), name="plane",
+                           scale=(0.05, 0.05), units=("um", "um"))
+    bead = viewer.add_image(_bead((0.1, 0.05, 0.05)), name="bead")  # scale 1, no unit: taken at the image's
+    stack = viewer.add_image(np.random.default_rng(9).random((4, 16, 16)).astype(np.float32), name="no sizes")
+    before = [_state(lay) for lay in (src, bead, stack)]
+    widget = _widget(viewer)
+    _tiny(widget)
     widget.layer.value = src
+    widget.factors.value = "2, 2"
     widget.kernel.value = "PSF from a layer"
     widget.psf_layer.value = bead
-    kw = widget._kernel_args(src, "YX", [2, 2], "planes")
-    assert "the image's were used" in widget._psf_note and "the bead's widths" in widget._psf_note
-    # planes mode: a Gaussian as wide as the bead laterally, on the result's grid (half the pixel)
-    k = kw["kernel"]
-    x = np.arange(k.shape[1]) - (k.shape[1] - 1) / 2
-    sd = np.sqrt((k.sum(axis=0) * x**2).sum())
-    from napari_zssr.core.kernels import widefield_sigmas
+    _run_and_wait(qtbot, widget)
+    assert widget.status.value.startswith("done"), widget.status.value
+    assert "the PSF has no voxel sizes: the image's were used (1, 0.05, 0.05)" in widget.status.value
+    assert "the bead's widths: sigma_z" in widget.status.value
+    assert viewer.layers[-1].metadata["zssr"]["kernel"] != "cubic"
+    # a stack without sizes, its z step typed, and a PSF that cannot be placed: refused, nothing changed
+    widget.layer.value = stack
+    widget.z_step.value, widget.pixel_size.value = 1.2, 0.3
+    widget.psf_layer.value = stack
+    assert widget.run() is None and "the PSF layer is the image itself" in widget.status.value
+    assert all(_same_state(b, _state(lay)) for b, lay in zip(before, (src, bead, stack)))
 
-    assert sd == pytest.approx(widefield_sigmas(1.0, 0.52, 1.33)[1] / 0.025, rel=0.05)
-    stack = viewer.add_image(np.zeros((4, 16, 16), np.float32), name="no sizes")
-    with pytest.raises(ValueError, match="the image has none"):
-        widget._kernel_args(stack, "ZYX", [4, 1, 1], "isotropic")
+
+def test_the_layer_lists_follow_the_viewers_layers(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = _widget(viewer)
+    assert widget.layer.value is None and list(widget.layer.choices) == []
+    first = viewer.add_image(np.zeros((8, 10), np.float32), name="first")
+    assert list(widget.layer.choices) == [first] and widget.layer.value is first
+    assert widget.axes.value == "YX" and widget.factors.value == "2, 2"  # the chosen layer's fields filled
+    viewer.add_points(np.zeros((1, 2)))  # not an image: not offered
+    bead = viewer.add_image(_bead((0.1, 0.05, 0.05)), name="bead")
+    assert list(widget.layer.choices) == [first, bead] and bead in widget.psf_layer.choices
+    viewer.layers.remove(first)
+    assert list(widget.layer.choices) == [bead] and first not in widget.psf_layer.choices
+    assert widget.layer.value is bead
 
 
 def test_a_time_lapse_ome_tiff_is_made_isotropic_with_one_network_for_all_time_points(qtbot, make_napari_viewer,
@@ -674,7 +709,7 @@ def test_a_layer_in_nanometres_with_optics_and_saved_networks_gets_the_same_kern
     must not change the axial kernel the optics give (once, a nm layer's sizes replaced the optics' um)."""
     viewer = make_napari_viewer()
     data = (np.random.default_rng(2).random((6, 24, 24)) * 1000).astype(np.uint16)
-    widget = ZSSRWidget(viewer)
+    widget = _widget(viewer)
     kernels = []
     for scale, unit in (((1.2, 0.3, 0.3), "um"), ((1200.0, 300.0, 300.0), "nm")):
         layer = viewer.add_image(data, name=unit, scale=scale, units=(unit,) * 3, metadata={"axes": "ZYX"})

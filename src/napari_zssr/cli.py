@@ -50,45 +50,33 @@ def _progress_bar(quiet: bool):
     return callback, close
 
 
-def _config(args, client=None):
-    import torch
+def _training(args):
+    """The training settings from the options (the demo's namespace has only some of them)."""
+    from .stack.choices import Training
 
-    from .core.config import ZSSRConfig
-    from .core.device import resolve_device
-    from .core.precision import auto_preset_name
-
-    if client is not None:  # the workers' devices count, not this machine's
-        from .stack.runners import worker_device
-
-        dev = torch.device(worker_device(client, args.device))
-    else:
-        dev = resolve_device(args.device)
-    preset = args.preset if args.preset != "auto" else auto_preset_name(dev)
-    over = {"device": args.device, "seed": args.seed, "precision": getattr(args, "precision", "auto")}
-    if args.gradual_steps is not None:
-        over["gradual_steps"] = args.gradual_steps
-    if args.no_back_projection:
-        over["back_projection_iters"] = 0
-    if args.noise_std is not None:
-        over["noise_std"] = args.noise_std
-    cfg = ZSSRConfig.preset(preset, **over)
-    return cfg if args.max_iters is None else cfg.with_max_iters(args.max_iters)
+    return Training(preset=args.preset, device=args.device, precision=getattr(args, "precision", "auto"),
+                    seed=getattr(args, "seed", 0), max_steps=args.max_iters,
+                    gradual_steps=getattr(args, "gradual_steps", None),
+                    back_projection=not getattr(args, "no_back_projection", False),
+                    noise_std=getattr(args, "noise_std", None))
 
 
-def _kernel(spec, axial_sigma=None):
-    """--kernel (a file that exists or has an extension, else a name the engine checks) or --axial-sigma;
-    never both, where one would silently win."""
-    if spec is not None and axial_sigma is not None:
+def _kernel_choice(args):
+    """--kernel or --axial-sigma; never both, where one would silently win."""
+    kernel, sigma = args.kernel, getattr(args, "axial_sigma", None)
+    if kernel is not None and sigma is not None:
         raise ValueError("give --kernel or --axial-sigma, not both (--axial-sigma is a Gaussian axial kernel)")
-    if axial_sigma is not None:
-        return float(axial_sigma)
-    if spec is None:
-        return None
-    if os.path.isfile(spec) or os.path.splitext(spec)[1]:
-        from .io import read_kernel
+    return kernel if sigma is None else float(sigma)
 
-        return read_kernel(spec)
-    return spec
+
+def _sizes(img):
+    """The file's voxel sizes, where it gives one for every spatial axis."""
+    from .stack.choices import Sizes
+
+    spatial = [a for a in "ZYX" if a in img.axes]
+    if img.pixel_size and all(a in img.pixel_size for a in spatial):
+        return Sizes({a: float(img.pixel_size[a]) for a in spatial}, img.unit)
+    return Sizes.none("the file has none (give --scale with the z factor instead)")
 
 
 def upscale_file(args) -> dict:
@@ -119,15 +107,13 @@ def upscale_file(args) -> dict:
 def _write_result(args, img, result, factors, report):
     from .core.checks import cast_result
     from .io import ImageData, write_image
+    from .stack.choices import result_dtype
+    from .stack.report_text import provenance
 
-    out_dtype = img.data.dtype if args.dtype == "same" else np.dtype(args.dtype)
-    if np.issubdtype(out_dtype, np.floating):
-        out_dtype = np.float32
     sizes = {a: v / factors.get(a, 1.0) for a, v in img.pixel_size.items()}
-    provenance = {"software": f"napari-zssr {__version__}", "factors": factors, "preset": report.preset,
-                  "device": report.device, "kernel": report.kernel, "seed": args.seed}
-    write_image(args.output, ImageData(cast_result(result, out_dtype), img.axes, sizes, img.unit, _channels(img)),
-                overwrite=args.overwrite, provenance=provenance)
+    data = cast_result(result, result_dtype(args.dtype, img.data.dtype))
+    write_image(args.output, ImageData(data, img.axes, sizes, img.unit, _channels(img)), overwrite=args.overwrite,
+                provenance=provenance(report, factors=factors, source=args.input))
 
 
 def _channels(img) -> dict:
@@ -135,102 +121,78 @@ def _channels(img) -> dict:
     return {k: img.metadata[k] for k in ("channel_names", "channel_colors") if img.metadata.get(k)}
 
 
-def stack_factors(axes: str, shape, scale, isotropic: bool, pixel_size: dict) -> tuple:
+def _factors(args, img, sizes) -> list:
     """One factor per axis from --scale (per axis, or per spatial axis) and --isotropic."""
-    spatial = [a for a in axes if a in "ZYX"]
-    factors = {a: 1.0 for a in axes}
-    if scale and len(scale) == 1 and spatial == ["Y", "X"]:
-        scale = list(scale) * 2  # a 2-D image: one factor means both axes, as in the 2-D path
-    if scale:
-        if len(scale) == len(axes):
-            factors = dict(zip(axes, scale))
-        elif len(scale) == len(spatial):
-            factors.update(zip(spatial, scale))
-        else:
-            raise ValueError(f"--scale takes one factor per axis ({len(axes)}, axes {axes}) or per spatial axis "
-                             f"({len(spatial)}, {''.join(spatial)}); got {len(scale)}")
-    if isotropic:
-        if "Z" not in axes:
-            raise ValueError(f"--isotropic needs a Z axis; the data has axes {axes}")
-        if "Z" not in pixel_size or "X" not in pixel_size:
-            raise ValueError("--isotropic needs the file's z step and pixel size; the file has none "
-                             "(give --scale with the z factor instead)")
-        lateral = pixel_size["X"] / factors.get("X", 1.0)
-        factors["Z"] = pixel_size["Z"] / lateral
-        if factors["Z"] <= 1:
-            raise ValueError(f"the z step ({pixel_size['Z']:g}) is not coarser than the pixel size ({lateral:g}): "
-                             "the stack is already isotropic")
-    return tuple(float(factors[a]) for a in axes)
+    from .stack.choices import factors_per_axis, isotropic_factors
+
+    factors = factors_per_axis(args.scale, img.axes, "--scale") if args.scale else [1.0] * len(img.axes)
+    if not getattr(args, "isotropic", False):
+        return factors
+    return isotropic_factors(factors, img.axes, sizes, "--isotropic", "the file's")
 
 
 def _upscale(args, img, to_zarr: bool = False) -> dict:
     """Every file takes one path, upscale(): an RGB image (S) is trained jointly, channels (C) one by one."""
+    from .stack.choices import config_factory
     from .stack.upscale import run_upscale
 
-    data, axes = img.data, img.axes
-    factors = stack_factors(axes, data.shape, args.scale, getattr(args, "isotropic", False), img.pixel_size)
-    kernel = _kernel(args.kernel, getattr(args, "axial_sigma", None))
-    vs = None
-    if img.pixel_size and all(a in img.pixel_size for a in "ZYX" if a in axes):
-        vs = [img.pixel_size.get(a, 1.0) for a in axes]
-    extra = {"networks": getattr(args, "networks", None), "save_networks": getattr(args, "save_networks", None)}
-    if to_zarr:
-        extra["channel_meta"] = _channels(img)
-        dtype = img.data.dtype if args.dtype == "same" else np.float32
-        extra.update(out=args.output, unit=img.unit, dtype=np.float32 if np.issubdtype(dtype, np.floating) else dtype)
-    if to_zarr or extra["save_networks"]:
-        extra["overwrite"] = args.overwrite
-    save_kernel = getattr(args, "save_kernel", None)
-    plan = _check_before_running(args, img, factors, kernel, vs)
+    plan, kwargs = _check_before_running(args, img, to_zarr)
     if getattr(args, "dry_run", False):
         return _dry_run(args, img, plan)
     callback, close = _progress_bar(args.quiet)
     client, disconnect = _client(args)
     t = time.perf_counter()
     try:
-        out, report = run_upscale(data, factors, axes=axes, mode=getattr(args, "mode", "auto"), kernel=kernel,
-                                  config=lambda: _config(args, client), callback=callback,
-                                  planes=getattr(args, "planes", "shared"), voxel_size=vs,
-                                  psf_voxel_size=getattr(args, "psf_voxel_size", None), client=client,
-                                  source=args.input, **extra)
+        out, report = run_upscale(img.data, plan.scale, axes=img.axes, mode=getattr(args, "mode", "auto"),
+                                  config=config_factory(_training(args), client), callback=callback,
+                                  planes=getattr(args, "planes", "shared"), client=client, source=args.input,
+                                  **kwargs)
     finally:
         close()
         disconnect()
     if not to_zarr:
-        _write_result(args, img, out, dict(zip(axes, factors)), report)
+        _write_result(args, img, out, dict(zip(img.axes, plan.scale)), report)
     saved = []
-    if save_kernel:
+    if getattr(args, "save_kernel", None):
         from .io.kernels import write_kernels
 
-        saved = write_kernels(save_kernel, report.estimated_kernel, args.overwrite)
-    return {"saved_kernels": saved, "input": args.input, "output": args.output, "in_shape": data.shape,
-            "out_shape": out.shape, "seconds": time.perf_counter() - t, "report": report}
+        saved = write_kernels(args.save_kernel, report.estimated_kernel, args.overwrite)
+    return {"saved_kernels": saved, "input": args.input, "output": args.output, "in_shape": img.data.shape,
+            "out_shape": out.shape, "seconds": time.perf_counter() - t, "report": report,
+            "applied": bool(getattr(args, "networks", None))}
 
 
-def _check_before_running(args, img, factors, kernel, vs):
-    """Every setting and path checked before any probe or training (each check is the engine's own): the
-    plan, the sizes, the kernel, the output and the files saved beside it. Returns the plan."""
+def _check_before_running(args, img, to_zarr: bool) -> tuple:
+    """Every setting and path checked before any probe or training (each check is the engine's own or the
+    shared parser's, stack.choices): the plan, the sizes, the kernel, the output and the files saved beside
+    it. Returns the plan and upscale()'s keywords."""
     from .core.checks import check_output_size
-    from .stack.blocks import result_shape
+    from .stack.blocks import result_shape, shape5_of
+    from .stack.choices import config_factory, kernel_settings, result_dtype
     from .stack.plan import make_plan
 
     data, axes = img.data, img.axes
-    plan = make_plan(data.shape, factors, axes, getattr(args, "mode", "auto"), None, getattr(args, "planes", "shared"))
+    sizes = _sizes(img)
+    plan = make_plan(data.shape, _factors(args, img, sizes), axes, getattr(args, "mode", "auto"), None,
+                     getattr(args, "planes", "shared"))
     shape = result_shape(data.shape, plan)
     check_output_size(shape, "upscale")
-    dtype = _out_dtype(args, img)
-    _check_kernel(args, plan, kernel, vs, data.shape)
+    dtype = result_dtype(args.dtype, data.dtype)
+    kernel = kernel_settings(_kernel_choice(args), plan, shape5_of(data.shape, axes)[2], sizes,
+                             psf_voxel_size=getattr(args, "psf_voxel_size", None))
     if _check_output(args, shape, dtype) == "png":
         from .io.images import check_png
 
         check_png(axes, dtype, shape)  # the writer's own rule, asked before the run instead of after it
-    _check_saved_files(args, data, axes, plan, kernel)
-    return plan
-
-
-def _out_dtype(args, img):
-    dtype = img.data.dtype if args.dtype == "same" else np.dtype(args.dtype)
-    return np.dtype(np.float32) if np.issubdtype(dtype, np.floating) else np.dtype(dtype)
+    _check_saved_files(args, data, axes, plan, kernel.kind)
+    config_factory(_training(args))  # the training settings, refused now rather than after the input pass
+    kwargs = {**kernel.kwargs, **sizes.kwargs(axes), "networks": getattr(args, "networks", None),
+              "save_networks": getattr(args, "save_networks", None)}
+    if to_zarr:
+        kwargs.update(out=args.output, dtype=dtype, channel_meta=_channels(img))
+    if to_zarr or kwargs["save_networks"]:
+        kwargs["overwrite"] = args.overwrite
+    return plan, kwargs
 
 
 def _check_output(args, shape, dtype) -> str:
@@ -239,25 +201,15 @@ def _check_output(args, shape, dtype) -> str:
     return check_output(args.output, int(np.prod(shape, dtype=np.float64)) * dtype.itemsize)
 
 
-def _check_kernel(args, plan, kernel, vs, shape) -> None:
-    """The kernels the run will use for its mode, built here (as the run builds them) so that a bad one is
-    refused before the run starts, also by --dry-run."""
-    from .stack.blocks import shape5_of
-    from .stack.spec import stage_kernels
-
-    stage_kernels(kernel, plan, vs, getattr(args, "psf_voxel_size", None), shape5_of(shape, plan.axes)[2])
-
-
-def _check_saved_files(args, data, axes, plan, kernel) -> None:
+def _check_saved_files(args, data, axes, plan, kernel_kind: str) -> None:
     """--save-kernel, --save-networks and --networks: paths and content, before the run, not after it."""
     from .io.outputs import check_writable_folder
 
     save_kernel = getattr(args, "save_kernel", None)
     if save_kernel:
-        from .core.zssr import is_estimate
         from .io.kernels import check_kernel_paths, kernel_paths
 
-        if not is_estimate(kernel):
+        if kernel_kind != "estimate":
             raise ValueError("--save-kernel saves what --kernel estimate finds; add --kernel estimate")
         n = data.shape[axes.index("C")] if "C" in axes else 1
         check_kernel_paths(save_kernel, n, args.overwrite)
@@ -285,8 +237,10 @@ def _dry_run(args, img, plan) -> dict:
     from .stack.blocks import result_shape
 
     shape = result_shape(img.data.shape, plan)
+    choice = _kernel_choice(args)
     return {"dry_run": True, "input": args.input, "output": args.output, "in_shape": img.data.shape,
-            "out_shape": shape, "plan": plan.describe(), "preset": args.preset, "kernel": args.kernel or "default"}
+            "out_shape": shape, "plan": plan.describe(), "preset": args.preset,
+            "kernel": "default" if choice is None else choice}
 
 
 def _client(args):
@@ -302,76 +256,15 @@ def _client(args):
 
 
 def _summary(res) -> str:
-    from .core.quality import gain_words
+    from .stack.report_text import summary
 
     if res.get("dry_run"):
         return (f"{res['input']} {tuple(res['in_shape'])} -> {res['output']} {tuple(res['out_shape'])}\n"
                 f"  {res['plan']}; preset {res['preset']}, kernel {res['kernel']}\n"
                 f"  dry run: every input, setting and path was checked; nothing was trained or written")
-    rep = res["report"]
-    what, units = rep.plan, rep.units
-    train_s = sum(u.train_seconds for u in units)
-    infer_s = sum(u.infer_seconds for u in units)
-    steps = [s for u in units for s in u.steps]
-    notes = list(dict.fromkeys(list(rep.notes) + [n for u in units for n in u.notes]))
-    return "\n".join([
-        f"{res['input']} {tuple(res['in_shape'])} -> {res['output']} {tuple(res['out_shape'])}",
-        f"  {what}; preset {rep.preset}, kernel {rep.kernel}, precision {rep.precision}" + _probe_text(rep),
-        f"  device {rep.device}; {res['seconds']:.1f} s (training {train_s:.1f} s, inference {infer_s:.1f} s); "
-        f"steps {steps}",
-        f"  internal gain over cubic {gain_words(rep.gain_held_out)}: {rep.gain_db:+.2f} dB"
-        if rep.gain_db == rep.gain_db
-        else "  internal gain over cubic: not measured (no network was trained in this run)",
-    ] + _axial_check_lines(rep) + _estimate_lines(rep, res.get("saved_kernels", ())) + [f"  note: {n}" for n in notes])
-
-
-def _axial_check_lines(rep) -> list:
-    """The isotropic result's axial spectrum against its lateral one, per channel (core.quality)."""
-    excess = [e for e in getattr(rep, "axial_excess_db", []) if np.isfinite(e)]
-    if not excess:
-        return []
-    from .core.quality import AXIAL_EXCESS_DB
-
-    values = ", ".join(f"{e:+.1f}" for e in rep.axial_excess_db)
-    verdict = "over-sharpened" if max(excess) > AXIAL_EXCESS_DB else "not over-sharpened"
-    return [f"  axial spectrum against lateral: {values} dB ({verdict}; the bar is +{AXIAL_EXCESS_DB:g} dB)"]
-
-
-def _estimate_lines(rep, saved=()) -> list:
-    """What kernel="estimate" found, per channel, and where it was saved."""
-    lines = []
-    found = [("", getattr(rep, "estimated_sigma", []), getattr(rep, "estimated_fwhm", []),
-              getattr(rep, "estimated_fwhm_physical", []), getattr(rep, "estimated_kernel", []))]
-    found.append(("lateral_", getattr(rep, "estimated_lateral_sigma", []), getattr(rep, "estimated_lateral_fwhm", []),
-                  getattr(rep, "estimated_lateral_fwhm_physical", []), getattr(rep, "estimated_lateral_kernel", [])))
-    for prefix, sigmas, fwhms, physical, kernels in found:
-        for c, (sigma, fwhm) in enumerate(zip(sigmas, fwhms)):
-            phys = (physical or [None] * (c + 1))[c]
-            what = "2-D kernel" if np.ndim(sigma) or prefix else "axial profile"
-            if c < len(kernels) and isinstance(kernels[c], str):
-                lines.append(f"  estimated {what}, channel {c}: bicubic kept "
-                             "(the note below says why; nothing to save)")
-                continue
-            if np.ndim(sigma) and not np.isfinite(sigma[0]) or not np.ndim(sigma) and not np.isfinite(sigma):
-                lines.append(f"  {what}, channel {c}: not estimated (the default was used)")
-                continue
-            where = f" ({_pair(phys)} in the voxel sizes' unit)" if phys is not None else ""
-            axes = " (y x)" if np.ndim(sigma) else ""
-            lines.append(f"  estimated {what}, channel {c}: sigma {_pair(sigma)} px, FWHM {_pair(fwhm)} px{axes}"
-                         f"{where} on the output grid")
-    lines += [f"  estimated kernel saved to {p}" for p in saved]
-    return lines
-
-
-def _pair(v) -> str:
-    return " x ".join(f"{x:.3g}" for x in np.atleast_1d(v))
-
-
-def _probe_text(rep) -> str:
-    times = (getattr(rep, "precision_probe", None) or {}).get("times")
-    if not times:
-        return ""
-    return " (probe: " + ", ".join(f"{p} {1000 * t:.0f} ms/step" for p, t in times.items()) + ")"
+    return summary(res["report"], source=res["input"], target=res["output"], in_shape=res["in_shape"],
+                   out_shape=res["out_shape"], seconds=res["seconds"], saved_kernels=res.get("saved_kernels", ()),
+                   applied=res.get("applied", False))
 
 
 def demo(args) -> dict:
@@ -392,12 +285,12 @@ def demo(args) -> dict:
 
 
 def _noise_std(text: str):
-    if text == "estimate":
-        return text
+    from .stack.choices import parse_noise_std
+
     try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a number or 'estimate', got {text!r}") from None
+        return parse_noise_std(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -411,27 +304,41 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # the vocabularies are the engine's own, so the command offers exactly what the engine accepts
-    from .core.config import PRECISIONS, PRESETS
-    from .stack.plan import MODES, PLANES
-
     ap = argparse.ArgumentParser(prog="napari-zssr", description="Zero-Shot Super-Resolution for microscopy images.")
     ap.add_argument("--version", action="version", version=f"napari-zssr {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
-
-    def common(p):
-        p.add_argument("--preset", default="auto", choices=["auto", *PRESETS],
-                       help="settings: auto = paper on a CUDA GPU, fast otherwise")
-        p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-        p.add_argument("--precision", default="auto", choices=PRECISIONS,
-                       help="the network's precision: auto = the fastest a short probe finds correct on the device")
-        p.add_argument("--max-iters", type=int, default=None, help="cap on training steps per scale step")
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
-        p.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
-
     up = sub.add_parser("upscale", help="super-resolve a 2-D image (PNG, TIFF) or a stack (TIFF, zarr); an OUT "
                                         "ending in .zarr (.ome.zarr: OME-Zarr) is written as planes finish and "
                                         "a rerun resumes it")
+    _upscale_options(up)
+    _paper_options(up)
+    _run_options(up)
+    _common_options(up)
+    dm = sub.add_parser("demo", help="run ZSSR on the bundled sample and print a report")
+    dm.add_argument("--out", help="folder for the result (default: a new temporary folder)")
+    _common_options(dm)
+    return ap
+
+
+def _common_options(p) -> None:
+    # the vocabularies are the engine's own, so the command offers exactly what the engine accepts
+    from .core.config import PRECISIONS
+    from .stack.choices import PRESET_CHOICES
+
+    p.add_argument("--preset", default="auto", choices=PRESET_CHOICES,
+                   help="settings: auto = paper on a CUDA GPU, fast otherwise")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="the network's precision: auto = the fastest a short probe finds correct on the device")
+    p.add_argument("--max-iters", type=int, default=None, help="cap on training steps per scale step")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
+
+
+def _upscale_options(up) -> None:
+    """What to enlarge, by how much, in which mode."""
+    from .stack.plan import MODES, PLANES
+
     up.add_argument("input")
     up.add_argument("output")
     up.add_argument("--scale", nargs="+", type=float, metavar="S",
@@ -443,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--mode", default="auto", choices=["auto", *MODES])
     up.add_argument("--planes", default="shared", choices=PLANES,
                     help="planes mode: one network per channel (shared) or one per plane")
+
+
+def _paper_options(up) -> None:
+    """The paper's run-time choices: the kernel, gradual steps, back-projection, noise on the sons."""
     up.add_argument("--axial-sigma", type=float, help="isotropic mode: Gaussian axial kernel, sigma in output-grid "
                                                       "pixels")
     up.add_argument("--psf-voxel-size", type=float, nargs="+", metavar="S",
@@ -460,7 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--noise-std", type=_noise_std, help="noise added to the LR sons (normalised units), e.g. "
                                                           "0.0125, or 'estimate' (read from the data)")
     up.add_argument("--seed", type=int, default=0)
-    up.add_argument("--dtype", default="same", choices=["same", "float32"],
+
+
+def _run_options(up) -> None:
+    """Where the result goes, where the run runs, and networks saved or applied."""
+    from .stack.choices import DTYPE_LABELS
+
+    up.add_argument("--dtype", default="same", choices=list(DTYPE_LABELS),
                     help="output type: same as the input (rounded, clipped) or float32 (TIFF only)")
     up.add_argument("--overwrite", action="store_true", help="replace an existing output file or store")
     up.add_argument("--scheduler", metavar="ADDRESS", help="run on this dask.distributed scheduler, e.g. "
@@ -473,12 +390,6 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "to apply them to other files of the acquisition")
     up.add_argument("--networks", metavar="FILE", help="stacks: apply networks saved by --save-networks instead "
                                                        "of training (their settings are used)")
-    common(up)
-
-    dm = sub.add_parser("demo", help="run ZSSR on the bundled sample and print a report")
-    dm.add_argument("--out", help="folder for the result (default: a new temporary folder)")
-    common(dm)
-    return ap
 
 
 INTERRUPTED = 130  # main()'s code for Ctrl-C (128 + SIGINT, what a shell shows)
