@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.checks import check_finite, check_output_size
+from ..core.progress import Stage
 from .blocks import Blocks, as_array, check_dtype, out_shape
 from .inputs import ChannelStats, channel_stats, scan_input, source_of
 from .kernel_choice import saved_kernels, stage_kernels
@@ -65,9 +66,12 @@ class RunSpec:
 def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None,
                 planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False,
                 ome=None, unit=None, client=None, networks=None, save_networks=None, channel_meta=None,
-                source=None) -> RunSpec:
+                source=None, progress=None) -> RunSpec:
     """Check and resolve ``run_upscale``'s arguments; the probes (preset, precision) come last, once
-    everything else, the whole input included, is known good."""
+    everything else, the whole input included, is known good. ``progress`` hears what is being done
+    (``doing``: checking, reading, probing) before any training starts."""
+    say = progress or (lambda **_: None)
+    say(force=True, stage=Stage.START, doing="checking")
     arr, plan, src, final5 = _checked_data(data, scale, axes, mode, channel_axis, planes)
     out_dtype = np.dtype(np.float32 if dtype is None else dtype)
     check_dtype(np.empty(0, out_dtype), "dtype")
@@ -77,8 +81,10 @@ def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     lateral, axial, fine_step = stage_kernels(kernel, plan, vs, psf_voxel_size, src.shape5[2])
     # every plane is read once before any probe or training: a file that cannot be decoded fails now,
     # not hours in, and a store is resumed only for the very input it was begun with
+    say(force=True, stage=Stage.START, doing="reading")
     inputs = scan_input(src, source) if out is not None or not isinstance(arr, np.ndarray) else {}
     stats = [channel_stats(src, c) for c in range(src.shape5[0])]
+    say(force=True, stage=Stage.START, doing="probing")
     if callable(config):  # a config whose making may probe the device: only once the input is known good
         config = config()
     saved, config = _networks(plan, src, networks, save_networks, overwrite, config)

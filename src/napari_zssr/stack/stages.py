@@ -34,6 +34,7 @@ def planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, p
 
     todo = _todo(grid, channels, flags, dest, region, report)
     shared = plan.planes == "shared"
+    order = {key: i for i, key in enumerate(todo)}
     trains = _train_channels(runner, job, src, stats, todo, progress, given, "lateral", train_lateral, 0) \
         if shared else {}
 
@@ -43,7 +44,7 @@ def planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, p
             model = runner.model(trains[c])
         else:
             i = t * Z + z
-            progress.base.update(unit=c * T * Z + i + 1, units=len(stats) * T * Z)
+            progress.base.update(unit=order[c, t, z] + 1, units=len(todo))
             trains[c, i] = runner.submit(train_lateral, job.for_channel(c), [plane],
                                          seed_for(cfg.seed, c * 1_000_003 + i))
             model = runner.model(trains[c, i])
@@ -127,8 +128,9 @@ def _checksum_of(dest, where):
 def _train_channels(runner, job, src, stats, todo, progress, given, kind, train_fn, unit_base) -> dict:
     """One network per channel that still has units to do: trained on its sampled planes, or loaded."""
     trains = {}
-    for c in sorted({key[0] for key in todo}):
-        progress.base.update(unit=c + 1, units=len(stats))
+    channels = sorted({key[0] for key in todo})
+    for i, c in enumerate(channels):  # counted as they train: an RGB image's one network is "1/1"
+        progress.base.update(unit=i + 1, units=len(channels))
         if given is not None:
             trains[c] = runner.given(_loaded(given, kind, c, job))
             continue

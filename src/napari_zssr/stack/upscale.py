@@ -111,10 +111,11 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     ``channel_names`` and ``channel_colors`` for an OME-Zarr result's omero block; ``source`` is the path
     the data was read from (an ``out`` that is it, or inside it, is refused)."""
     t0 = time.perf_counter()
+    early = Progress(callback, {})
     spec = resolve_run(data, scale, axes=axes, mode=mode, channel_axis=channel_axis, kernel=kernel, config=config,
                        planes=planes, dtype=dtype, voxel_size=voxel_size, psf_voxel_size=psf_voxel_size, out=out,
                        overwrite=overwrite, ome=ome, unit=unit, client=client, networks=networks,
-                       save_networks=save_networks, channel_meta=channel_meta, source=source)
+                       save_networks=save_networks, channel_meta=channel_meta, source=source, progress=early)
     with contextlib.ExitStack() as held:  # the output's lock, released however the run ends
         return _execute(spec, client, callback, held, t0)
 
@@ -242,6 +243,8 @@ def _run_stages(spec, job, stats, given, grids, store, dest, report, progress, c
         live = [0] if live else []
     try:
         fill_constant(dest, stats, spec.final5)
+        progress.base.update(run_stage=plan.mode if plan.mode != "both" else "planes", run_step=1,
+                             run_steps=2 if plan.mode == "both" else 1)
         if plan.mode == "planes":
             planes_stage(runner, job, grids["planes"], src, stats, dest, _flags(store, "done_planes", grids["planes"]),
                          live, report, progress, denorm=True, given=given)
@@ -257,7 +260,8 @@ def _run_stages(spec, job, stats, given, grids, store, dest, report, progress, c
         runner.close()
     report.device = report.units[-1].device if report.units else ""
     if plan.mode in ("isotropic", "both"):
-        check_axial_spectrum(report, dest, range(len(stats)) if plan.joint else live, plan.z_factor, stats)
+        check_axial_spectrum(report, dest, range(len(stats)) if plan.joint else live, plan.z_factor, stats,
+                             job.axial.source.value)
     return job
 
 
@@ -271,6 +275,7 @@ def _both(spec, job, stats, given, grids, store, dest, report, progress, runner,
     if job.axial.pending:  # the axial profile on the isotropic stage's own grid: the planes' result
         job = _read_axial(spec, job, mid, report, progress)
     unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
+    progress.base.update(run_stage="isotropic", run_step=2, run_steps=2)
     isotropic_stage(runner, job, grids["isotropic"], mid, unit_stats, dest, _flags(store, "done_z", grids["isotropic"]),
                     live, report, progress, out_stats=stats, given=given)
     return job
