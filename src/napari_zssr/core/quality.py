@@ -147,9 +147,9 @@ def _segments(vol: np.ndarray, L: int, rng, most: int = 20000) -> np.ndarray:
     return seg
 
 
-def axial_excess_words(channel: int, excess: float) -> str:
-    """The QualityWarning for an over-sharpened isotropic result."""
+def axial_excess_words(channel: int, excess: float, advice: str = "try kernel='estimate' or a smaller sigma") -> str:
+    """The QualityWarning for an over-sharpened isotropic result, with ``advice`` that fits the run's kernel."""
     return (f"channel {channel}: the result has more detail along z than its lateral planes show at the same "
             f"frequencies (the axial spectrum rises {excess:.1f} dB against the lateral one): it is over-sharpened, "
             f"so it may be worse than interpolation. The kernel assumed is probably wider than the data's axial "
-            f"blur: try kernel='estimate' or a smaller sigma")
+            f"blur: {advice}")

@@ -11,10 +11,17 @@ import numpy as np
 from ..core.progress import KernelEstimate, QualityWarning, Stage
 from .inputs import one_plane, read_block
 
+OVERSHARP_ADVICE = {  # by where the axial kernel came from (stack.kernel_choice.Source)
+    "estimate": "the profile read from the data may be too wide here; give the PSF or a smaller sigma if you "
+                "know it, or compare with kernel='cubic'",
+    "saved": "the networks applied were trained with a kernel too wide for this data; train on it instead",
+}
 
-def check_axial_spectrum(report, dest, channels, f, stats) -> None:
+
+def check_axial_spectrum(report, dest, channels, f, stats, source: str = "cubic") -> None:
     """The model-independent check of an isotropic result, per channel, on a central crop of its middle
-    time point (core.quality): recorded in the report, a QualityWarning where it is over-sharpened."""
+    time point (core.quality): recorded in the report, a QualityWarning where it is over-sharpened, with
+    advice that fits where the axial kernel came from (``source``)."""
     from ..core.quality import AXIAL_EXCESS_DB, SPECTRUM_SIDE, axial_excess_db, axial_excess_words, central
 
     C, T, Z, Y, X = dest.shape5
@@ -26,7 +33,8 @@ def check_axial_spectrum(report, dest, channels, f, stats) -> None:
         excess = axial_excess_db(dest.read(c, T // 2, slice(None), ys, xs), f)
         report.axial_excess_db[c] = excess
         if excess > AXIAL_EXCESS_DB:
-            warnings.warn(axial_excess_words(c, excess), QualityWarning, stacklevel=4)
+            advice = OVERSHARP_ADVICE.get(source, "try kernel='estimate' or a smaller sigma")
+            warnings.warn(axial_excess_words(c, excess, advice), QualityWarning, stacklevel=4)
 
 
 ESTIMATE_SIDE = 256  # the axial profile is read from a central lateral crop of at most this many pixels
