@@ -49,12 +49,25 @@ def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool =
 
 
 def load_networks(path) -> dict:
-    """The saved run, checked to be one of ours."""
-    import torch
-
+    """The saved run, checked to be one of ours; read once while the file stays as it is (the CLI's checks
+    before a run and the run itself ask for it)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such networks file: {path}")
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_mtime_ns, st.st_size)
+    if _loaded.get("key") != key:
+        _loaded.clear()
+        _loaded.update(key=key, saved=_load(path))
+    return _loaded["saved"]
+
+
+_loaded: dict = {}  # the last file read: runs apply one file many times, never many at once
+
+
+def _load(path) -> dict:
+    import torch
+
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle and zip errors alike mean "not our file"
