@@ -94,3 +94,23 @@ def test_what_is_read_from_layers_changes_no_layer():
     with pytest.raises(ValueError, match="must be a grey image, got an RGB image"):
         read_psf(Image(np.zeros((8, 8, 3), np.uint8), rgb=True), image, "planes")
     assert before == [(tuple(lay.scale), tuple(str(u) for u in lay.units)) for lay in (image, bead)]
+
+
+def test_the_time_beside_run_is_stack_timings_estimate_or_says_why_there_is_none():
+    pytest.importorskip("qtpy")
+    import torch
+
+    from napari_zssr import ZSSRConfig
+    from napari_zssr.plugin.time_estimate import estimate_words
+    from napari_zssr.stack.timing import estimate_time
+
+    plan = make_plan((3, 24, 28), (1, 2, 2))
+    cfg = ZSSRConfig.preset("fast", device="cpu", precision="float32").with_max_iters(8)
+    expected = estimate_time(plan, (1, 1, 3, 24, 28), cfg, torch.device("cpu"))
+    assert estimate_words(plan, (3, 24, 28), lambda: cfg) == f"{expected.words()}; preset fast"
+
+    def refused():
+        raise ValueError("precision 'float16' does not run on CPU")
+
+    assert estimate_words(plan, (3, 24, 28), refused) == \
+        "no estimate (ValueError: precision 'float16' does not run on CPU)"

@@ -341,9 +341,12 @@ def test_an_rgb_layer_gets_the_answer_of_the_api(qtbot, make_napari_viewer, stru
     assert widget.axes.value == "YXS"
     widget.factors.value = "2, 2, 1"
     _tiny(widget)
+    seen = _recorded(widget)
     _run_and_wait(qtbot, widget)
     out = viewer.layers[-1]
     assert out.rgb and out.data.shape == (80, 96, 3)
+    words = " | ".join(s for _, s in seen)
+    assert "training network: step" in words and "network 1/3" not in words  # one network over the colours
     cfg = ZSSRConfig.preset("fast", device="cpu", seed=0, precision="float32").with_max_iters(8)
     api = np.clip(np.round(zssr(rgb.astype(np.uint8), 2, config=cfg, channel_axis=-1)), 0, 255)
     assert np.abs(out.data.astype(float) - api).max() <= 1  # the same network; rounding may differ by one level
@@ -654,6 +657,7 @@ def test_reading_a_psf_layer_changes_no_layer(qtbot, make_napari_viewer):
     assert viewer.layers[-1].metadata["zssr"]["kernel"] != "cubic"
     # a stack without sizes, its z step typed, and a PSF that cannot be placed: refused, nothing changed
     widget.layer.value = stack
+    widget.factors.value = "1, 2, 2"
     widget.z_step.value, widget.pixel_size.value = 1.2, 0.3
     widget.psf_layer.value = stack
     assert widget.run() is None and "the PSF layer is the image itself" in widget.status.value
@@ -722,3 +726,116 @@ def test_a_layer_in_nanometres_with_optics_and_saved_networks_gets_the_same_kern
         assert viewer.layers[-1] is not layer, widget.status.value
         kernels.append(viewer.layers[-1].metadata["zssr"]["kernel"])
     assert kernels[0] == kernels[1] and "sigma" in kernels[0], kernels
+
+
+def test_make_isotropic_on_a_fresh_stack_changes_z_only_and_says_what_it_set(viewer_with_stack):
+    viewer, _ = viewer_with_stack  # the bundled sample: z step 1.16 um, pixels 0.26 um
+    widget = _widget(viewer)
+    assert widget.factors.value == "1, 1, 1" and widget.mode.value == "auto"  # a stack starts with no x2 laterally
+    assert widget.run() is None and "factors are all 1: press make isotropic" in widget.status.value
+    widget.make_isotropic()
+    assert widget.parsed_factors() == pytest.approx([1.16 / 0.26, 1, 1], rel=1e-5)
+    assert widget.mode.value == "isotropic"
+    assert widget.status.value == ("z factor 4.46154 from the layer's z step 1.16 um and pixel size 0.26 um; "
+                                   "lateral factors kept at 1; mode isotropic")
+    widget.factors.value = "1, 2, 2"  # lateral factors the user typed are kept, and z follows them
+    widget.make_isotropic()
+    assert widget.parsed_factors() == pytest.approx([1.16 / 0.13, 2, 2], rel=1e-5)
+    assert widget.mode.value == "both" and "lateral factors kept at 2; mode both" in widget.status.value
+    widget.layer.value = viewer.add_image(np.zeros((8, 10), np.float32), name="plane")
+    assert widget.factors.value == "2, 2"  # a 2-D image still starts at x2
+
+
+def test_fixing_the_axes_or_the_sizes_updates_what_the_panel_says(make_napari_viewer):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((5, 16, 16), np.float32))  # scale 1, no axes, no units
+    widget = _widget(viewer)
+    shown = lambda w: not w.native.isHidden()  # noqa: E731
+    assert shown(widget.z_step) and "no voxel sizes" in widget.status.value and "guessed" in widget.status.value
+    widget.axes.value = "TYX"  # a time-lapse: no z, so no z step to ask for, and x2 laterally
+    assert not shown(widget.z_step) and widget.status.value == "" and widget.factors.value == "1, 2, 2"
+    widget.axes.value = "ZYX"
+    assert shown(widget.z_step) and "no voxel sizes" in widget.status.value and widget.factors.value == "1, 1, 1"
+    layer.scale, layer.units = (1.2, 0.3, 0.3), ("um",) * 3  # the user gave the layer its sizes in napari
+    assert not shown(widget.z_step) and not shown(widget.pixel_size) and "no voxel sizes" not in widget.status.value
+    widget.make_isotropic()
+    assert widget.parsed_factors() == pytest.approx([4, 1, 1])
+    assert "no voxel sizes" not in widget.status.value and "z factor 4 from the layer's z step 1.2 um" in \
+        widget.status.value
+
+
+def test_a_warning_raised_in_the_run_reaches_naparis_notifications_once(qtbot, make_napari_viewer):
+    from napari.utils.notifications import notification_manager
+
+    viewer = make_napari_viewer()
+    # too small to read a kernel from: the run falls back to bicubic with a QualityWarning, in the worker thread
+    viewer.add_image(np.random.default_rng(0).random((24, 28)).astype(np.float32))
+    widget = _widget(viewer)
+    _tiny(widget)
+    widget.kernel.value = "estimate from the data"
+    for run in (1, 2):  # each run tells its own warnings
+        before = len(notification_manager.records)
+        _run_and_wait(qtbot, widget)
+        qtbot.wait(50)
+        said = [str(n.message) for n in notification_manager.records[before:]]
+        ours = [m for m in said if "the kernel could not be estimated" in m]
+        assert len(ours) == 1, said
+        assert "too small to read its kernel from" in ours[0] and ours[0].startswith("ZSSR: channel 0")
+        assert str(notification_manager.records[before:][said.index(ours[0])].severity) == "warning"
+
+
+def _recorded(widget) -> list:
+    """(progress, status) each time the run shows its status (the widget's own show_status still runs)."""
+    seen, show = [], widget.show_status
+
+    def record(text, percent=None):
+        show(text, percent)
+        seen.append((widget.progress.value, widget.status.value))
+
+    widget.show_status = record
+    return seen
+
+
+def test_one_bar_over_the_whole_run_with_its_stage_in_words(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((4, 20, 24)).astype(np.float32), scale=(2.0, 0.5, 0.5))
+    widget = _widget(viewer)
+    widget.factors.value = "4, 2, 2"  # planes, then isotropic: two stages, one bar
+    _tiny(widget)
+    seen = _recorded(widget)
+    _run_and_wait(qtbot, widget)
+    during = [(v, s) for v, s in seen[1:] if not s.startswith("done")]  # after the plan's line, before the end
+    assert during[0][1].startswith("checking the input")  # said from the first event, before any training
+    bar = [v for v, _ in during]
+    assert bar == sorted(bar) and bar[-1] >= 90  # never starts over
+    words = " | ".join(s for _, s in during)
+    first, second = words.index("planes stage (1/2): training network"), words.index("isotropic stage (2/2)")
+    assert first < second and "applying the network" in words
+    assert "network 1/" not in words  # one network per stage trains here: no count
+    assert seen[-1][1].startswith("done") and widget.progress.value == 100
+
+
+def test_the_time_of_a_run_is_shown_beside_run_before_it_starts(qtbot, make_napari_viewer):
+    import torch
+
+    from napari_zssr.core.precision import auto_preset_name
+    from napari_zssr.plugin.time_estimate import estimate_words
+    from napari_zssr.stack.choices import Training, config_factory
+    from napari_zssr.stack.plan import make_plan
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((3, 24, 28)).astype(np.float32))
+    widget = _widget(viewer)
+    _tiny(widget)
+    qtbot.waitUntil(lambda: widget.time_estimate.value.startswith("no estimate: the factors are all 1"),
+                    timeout=5000)
+    widget.factors.value = "1, 2, 2"
+    assert not widget.time_estimate.value.startswith("about")  # worked out in a worker, not in this call
+    qtbot.waitUntil(lambda: widget.time_estimate.value.startswith("about"), timeout=60_000)
+    fast = Training(preset="fast", device="cpu", precision="float32", max_steps=8)
+    expected = estimate_words(make_plan((3, 24, 28), (1, 2, 2)), (3, 24, 28), config_factory(fast))
+    assert widget.time_estimate.value == expected and expected.endswith("preset fast")
+    widget.preset.value = "auto"  # resolved as the run resolves it (a probe, once per machine)
+    qtbot.waitUntil(lambda: bool(widget.estimate.shown_for) and widget.estimate.shown_for[-1].preset == "auto",
+                    timeout=60_000)
+    assert widget.time_estimate.value.endswith(f"preset {auto_preset_name(torch.device('cpu'))}")

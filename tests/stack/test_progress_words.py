@@ -46,3 +46,12 @@ def test_training_fills_most_of_a_stage_and_applying_the_rest():
     assert f == np.float64(0.7 * 0.25) and words == "training network 1/2: step 50/100"
     f, words = overall.update({"stage": "infer", "done": 5, "todo": 10, "unit_kind": "plane", "units": 2})
     assert f == 0.7 + 0.3 * 0.5 and words == "applying the networks: 5/10 planes"
+
+
+def test_a_pass_applied_as_one_unit_is_said_once_its_network_has_trained():
+    overall = Overall()
+    overall.update({"stage": "train", "step": 4, "total": 8, "scale_step": 1, "scale_steps": 2})
+    assert overall.update({"stage": "infer"})[1].startswith("training network")  # between scale steps
+    overall.update({"stage": "train", "step": 8, "total": 8, "scale_step": 2, "scale_steps": 2})
+    f, words = overall.update({"stage": "infer"})
+    assert words == "applying the network" and f == np.float64(0.7)

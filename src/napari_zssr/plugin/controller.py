@@ -3,21 +3,46 @@ added as a layer over its source, and the run stopped cleanly when the viewer cl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
+import warnings
 
 import numpy as np
-from qtpy.QtCore import QEvent, QObject, Qt, Signal
+from qtpy.QtCore import QEvent, QObject, Qt, QTimer, Signal
 
 from ..stack import report_text
+from ..stack.progress_words import Overall
 
 
 class _Relay(QObject):
-    """Carries progress from the worker thread to the GUI thread (a queued Qt connection)."""
+    """Carries progress and warnings from the worker thread to the GUI thread (queued Qt connections)."""
 
     progress = Signal(object)
+    warned = Signal(object)  # (category name, text)
+
+
+@contextlib.contextmanager
+def relayed_warnings(emit):
+    """The run's own warnings (the UserWarning and RuntimeWarning kinds, as the CLI prints them) raised in
+    this thread go to ``emit((category name, text))``: napari 0.9.2 records none raised in a worker thread.
+    Other threads' warnings, and other kinds, go where they went before."""
+    me = threading.get_ident()
+    with warnings.catch_warnings():
+        before = warnings.showwarning
+        for kind in (UserWarning, RuntimeWarning):  # every time, not once per place: each run is told
+            warnings.simplefilter("always", kind)
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if threading.get_ident() == me and issubclass(category, (UserWarning, RuntimeWarning)):
+                emit((category.__name__, str(message)))
+            else:
+                before(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 class _CloseWatcher(QObject):
@@ -41,6 +66,13 @@ class RunController:
         self._view = view
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress, Qt.QueuedConnection)
+        self._relay.warned.connect(self._on_warning, Qt.QueuedConnection)
+        self.overall = Overall()  # the run's progress as one fraction and one line of words
+        self._warned = set()      # the warnings shown for this run, each once
+        # the elapsed time moves on between progress events too (a probe may take seconds without one)
+        self._ticker = QTimer()
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._show_overall)
         self.worker = None
         self.activity = None  # the run's bar in napari's activity dock
         self.stopped = threading.Event()  # set when this controller's run has left its worker function
@@ -64,8 +96,10 @@ class RunController:
         self._cancel = False
         self.stopped.clear()
         self._t0 = time.perf_counter()
+        self.overall, self._warned = Overall(), set()
         self._watch_window()
         self._view.show_status(run.start_text(), 0)
+        self._ticker.start()
         self.worker = create_worker(self._work, run)
         self.worker.returned.connect(lambda res: self._on_done(run, res))
         self.worker.errored.connect(self._on_error)
@@ -84,6 +118,7 @@ class RunController:
         (it then ends on its own at its next progress call, and adds nothing)."""
         self._closing = True
         self._cancel = True
+        self._ticker.stop()
         self._close_activity()
         worker = self.worker
         if worker is None:
@@ -130,13 +165,19 @@ class RunController:
             self._relay.progress.emit(dict(p))
             return not self._cancel
 
+        from .time_estimate import MEASURING
+
         try:
-            cfg = run.make_config()  # here, in the worker: the "auto" preset may time the device for a few seconds
-            kwargs, note = run.kwargs, None
-            if run.profile_from is not None:
-                kwargs, note = self._whole_stack_profile(run, cfg.seed, callback)
-            res = run_upscale(run.data, run.plan.scale, axes=run.plan.axes, mode=run.plan.mode, config=cfg,
-                              callback=callback, **kwargs)
+            with MEASURING:  # an estimate measuring the device ends first (this run may measure it too)
+                pass
+            with relayed_warnings(self._relay.warned.emit):
+                kwargs, note = run.kwargs, None
+                if run.profile_from is not None:
+                    kwargs, note = self._whole_stack_profile(run, run.seed, callback)
+                # the config is made inside the run, after its "probing" event: the "auto" preset may time
+                # the device for a few seconds, and the user is told so
+                res = run_upscale(run.data, run.plan.scale, axes=run.plan.axes, mode=run.plan.mode,
+                                  config=run.make_config, callback=callback, **kwargs)
             if note:
                 res[1].notes.append(note)
             return res
@@ -182,26 +223,32 @@ class RunController:
             bar.update(percent - bar.n)
 
     def _on_progress(self, p):
+        """Every event goes to the one ``Overall``: one bar over the whole run, the stage in words."""
         if self._closing:
             return
-        stage = p.get("stage")
-        unit = f"network {p['unit']}/{p['units']} " if "units" in p else ""
-        elapsed = time.perf_counter() - self._t0
-        if stage == "train" and p.get("total"):
+        if p.get("stage") == "train" and p.get("total"):
             self._view.plot.add(p.get("loss"), p.get("rec_error"))
-            self._set_progress(int(100 * p["step"] / p["total"]),
-                               f"{unit}training step {p['step']}/{p['total']}, loss {p.get('loss', 0):.4f}, "
-                               f"lr {p.get('learning_rate', 0):.0e}; {p.get('device', '')}; {elapsed:.0f} s elapsed")
-        elif stage == "estimate":
-            channel = f" of channel {p['channel']}" if "channel" in p else ""
-            self._set_progress(None, f"estimating the kernel{channel} from the data; {elapsed:.0f} s elapsed")
-        elif stage == "infer":
-            done, total = p.get("done"), p.get("todo")
-            percent = int(100 * done / total) if done and total else None
-            self._set_progress(percent,
-                               f"{unit}applying the network" + (f" ({done}/{total})" if done and total else ""))
+        self.overall.update(p)
+        self._show_overall()
+
+    def _show_overall(self) -> None:
+        if self._closing or self.worker is None:
+            return
+        elapsed = time.perf_counter() - self._t0
+        self._set_progress(int(100 * self.overall.fraction), f"{self.overall.words} - {elapsed:.0f} s elapsed")
+
+    def _on_warning(self, warned) -> None:
+        """A warning of the run, shown once per run as napari shows warnings (its notification manager)."""
+        from napari.utils.notifications import show_warning
+
+        if self._closing or warned in self._warned:
+            return
+        self._warned.add(warned)
+        kind, text = warned
+        show_warning(f"ZSSR: {text}" if kind in ("UserWarning", "QualityWarning") else f"ZSSR ({kind}): {text}")
 
     def _on_done(self, run, res):
+        self._ticker.stop()  # the final words stay
         if self._closing:
             return  # the viewer was closed during the run: nothing to add, nobody to tell
         if res is None:
@@ -226,11 +273,13 @@ class RunController:
 
     def _on_error(self, exc):
         # napari's worker already notifies the user of the error (once); the status says it too
+        self._ticker.stop()
         if not self._closing:
             self._view.show_status(f"error: {exc}")
 
     def _on_finished(self):
         self.worker = None
+        self._ticker.stop()
         self._close_activity()
         if not self._closing:
             self._view.set_running(False)

@@ -31,6 +31,7 @@ class Run:
     temp_folder: str | None = None   # the temporary folder of the result's store, removed with its layer
     typed_sizes: Sizes | None = None  # voxel sizes the user typed, given to the layer when the run starts
     gradual_steps: int = 0
+    seed: int = 0                    # the run's seed, also for an isotropic preview's whole-stack profile
 
     @property
     def preview(self) -> bool:
@@ -59,22 +60,17 @@ def image_sizes(panel, layer, axes: str) -> tuple:
 def read_run(panel, preview: bool, position=None) -> Run:
     """The run the panel's fields describe; a setting that cannot run is a ValueError (or TypeError, OSError)
     naming it. ``position``: where the viewer is (data coordinates of the layer), for a preview's region."""
-    from ..stack.blocks import as_array
     from ..stack.choices import result_dtype
     from ..stack.plan import make_plan
     from ..stack.preview import preview_region
 
-    layer = panel.layer.value
-    if layer is None:
-        raise ValueError("choose an image layer")
-    axes, factors, mode = panel.axes.value.upper(), panel.parsed_factors(), panel.mode.value
-    whole = as_array(layer_data(layer))
-    whole_plan = make_plan(whole.shape, factors, axes, mode)
+    whole, layer_plan = whole_plan(panel)
+    layer, axes = panel.layer.value, layer_plan.axes
     data, start = whole, (0,) * len(whole.shape)
     if preview:
-        region = preview_region(whole.shape, whole_plan, position)
+        region = preview_region(whole.shape, layer_plan, position)
         data, start = np.asarray(whole[region]), tuple(sl.start for sl in region)
-    plan = make_plan(data.shape, factors, axes, mode)
+    plan = make_plan(data.shape, layer_plan.scale, axes, layer_plan.mode)
     sizes, typed = image_sizes(panel, layer, axes)
     kernel = _kernel(panel, layer, plan, data.shape, sizes)
     source_dtype = "same" if layer.rgb else panel.dtype.value  # napari shows RGB as 8-bit or [0, 1] floats
@@ -87,11 +83,11 @@ def read_run(panel, preview: bool, position=None) -> Run:
         kwargs.update(store, **networks)
     # an isotropic preview's band is too thin to read an axial profile from: the worker reads the whole
     # stack's, as the full run would
-    profile_from = whole if (preview and whole_plan.mode == "isotropic" and axes == "ZYX"
+    profile_from = whole if (preview and layer_plan.mode == "isotropic" and axes == "ZYX"
                              and kernel.kind in ("default", "estimate")) else None
-    return Run(layer, data, plan, _training(panel), kwargs, panel.preset.value, whole_plan if preview else None,
+    return Run(layer, data, plan, _training(panel), kwargs, panel.preset.value, layer_plan if preview else None,
                start, profile_from, kernel.note, net_note, temp, sizes if typed else None,
-               int(panel.gradual_steps.value))
+               int(panel.gradual_steps.value), int(panel.seed.value))
 
 
 def _kernel(panel, layer, plan, shape, sizes):
@@ -111,15 +107,39 @@ def _kernel(panel, layer, plan, shape, sizes):
     return kernel_settings(label, plan, shape5_of(shape, plan.axes)[2], sizes, **extra)
 
 
-def _training(panel):
-    """A function making the run's ZSSRConfig (stack.choices.config_factory: checked now, made in the worker)."""
-    from ..stack.choices import Training, config_factory, parse_noise_std
+def training(panel):
+    """The panel's training settings (stack.choices.Training), read as the run reads them."""
+    from ..stack.choices import Training, parse_noise_std
 
-    return config_factory(Training(
+    return Training(
         preset=panel.preset.value, device=panel.device.value, precision=panel.precision.value,
         seed=int(panel.seed.value), max_steps=int(panel.max_steps.value) or None,
         gradual_steps=int(panel.gradual_steps.value) or None, back_projection=bool(panel.back_projection.value),
-        noise_std=parse_noise_std(panel.noise_std.value)))
+        noise_std=parse_noise_std(panel.noise_std.value))
+
+
+def _training(panel):
+    """A function making the run's ZSSRConfig (stack.choices.config_factory: checked now, made in the worker)."""
+    from ..stack.choices import config_factory
+
+    return config_factory(training(panel))
+
+
+def whole_plan(panel) -> tuple:
+    """(the layer's array, the plan of a run over all of it) from the panel's layer, axes, factors and mode;
+    a ValueError says what is missing or wrong."""
+    from ..stack.blocks import as_array
+    from ..stack.plan import make_plan
+
+    layer = panel.layer.value
+    if layer is None:
+        raise ValueError("choose an image layer")
+    axes, factors = panel.axes.value.upper(), panel.parsed_factors()
+    if factors and all(f == 1 for f in factors):
+        what = "press make isotropic for the z factor, or type" if "Z" in axes else "type"
+        raise ValueError(f"the factors are all 1: {what} the factors to enlarge by (e.g. 2 on Y and X)")
+    whole = as_array(layer_data(layer))
+    return whole, make_plan(whole.shape, factors, axes, panel.mode.value)
 
 
 def _big_result_store(name: str, shape, plan, folder, fraction: float) -> dict:

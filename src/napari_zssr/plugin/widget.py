@@ -23,6 +23,7 @@ from ..stack.plan import MODES
 from .controller import RunController
 from .layers import axes_from_shape_only, give_sizes, guess_axes, layer_sizes
 from .loss_plot import LossPlot
+from .time_estimate import RunTimeEstimate
 
 KERNEL_TIP = ("default: along z, the axial blur read from the stack (cubic where it cannot be read); in planes, "
               "bicubic (the paper's). cubic: the cubic stretched to the factor, always. estimate: read from the data "
@@ -39,11 +40,20 @@ class ZSSRWidget(Container):
         self._viewer = napari_viewer
         self.extend([*self._input_fields(), *self._kernel_fields(), *self._run_fields(), *self._advanced_fields(),
                      *self._buttons()])
-        self.status.native.setWordWrap(True)  # long messages must not widen the dock
+        for label in (self.status, self.time_estimate):
+            label.native.setWordWrap(True)  # long messages must not widen the dock
         self.plot = LossPlot()
         self.native.layout().addWidget(self.plot)
         self.controller = RunController(napari_viewer, self)
+        self.estimate = RunTimeEstimate(self, self.time_estimate)
+        self._followed = None     # the layer whose scale and units changes refresh what the panel says
+        self._notes = ""          # what the panel last said about the layer (guessed axes, missing sizes)
+        self._defaults = ""       # the factors the layer's fields were filled with
         self.layer.changed.connect(self._on_layer)
+        self.axes.changed.connect(self._on_axes)
+        for field in (self.layer, self.axes, self.factors, self.mode, self.preset, self.max_steps, self.device,
+                      self.precision, self.gradual_steps):  # what the time of a run depends on
+            field.changed.connect(self.estimate.refresh)
         self.kernel.changed.connect(self._on_kernel)
         self.mode.changed.connect(self._on_mode)
         self.make_iso.changed.connect(self.make_isotropic)
@@ -127,28 +137,66 @@ class ZSSRWidget(Container):
                                       tooltip="run on a small region first: see the result, the time it took "
                                               "and an estimate for the whole layer")
         self.run_btn = PushButton(text="Run")
+        self.time_estimate = Label(label="time", value="",
+                                   tooltip="about how long Run would take with these settings on this machine")
         self.cancel_btn = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="progress", min=0, max=100, value=0)
         self.status = Label(label="", value="")
-        return [self.preview_btn, self.run_btn, self.cancel_btn, self.progress, self.status]
+        return [self.preview_btn, self.run_btn, self.time_estimate, self.cancel_btn, self.progress, self.status]
 
     # ------------------------------------------------------------------ handlers
 
     def _on_layer(self, layer) -> None:
+        self._follow(layer)
         if layer is None:
             return
         axes = guess_axes(layer)
+        self._defaults = ""  # a new layer: its own factors, whatever the last one's were
         self.axes.value = axes
-        self.factors.value = ", ".join("2" if a in "YX" else "1" for a in axes)
+        self.factors.value = self._defaults = default_factors(axes)
+        self._show_notes(replace=True)
+
+    def _follow(self, layer) -> None:
+        """Say again what the layer lacks when its scale or units change (the user fixed them in napari)."""
+        old, self._followed = self._followed, layer
+        for lay, how in ((old, "disconnect"), (layer, "connect")):
+            if lay is not None:
+                for event in (lay.events.scale, lay.events.units):
+                    getattr(event, how)(self._on_sizes)
+
+    def _on_sizes(self, *_) -> None:
+        self._show_notes()
+
+    def _on_axes(self, text: str) -> None:
+        """The user corrected the axes: factors still at the old axes' defaults follow, the notes are redone."""
+        axes = str(text).upper()
+        if self.layer.value is None or not self._fits(axes):
+            return
+        if self.factors.value == self._defaults:
+            self.factors.value = self._defaults = default_factors(axes)
+        self._show_notes()
+
+    def _fits(self, axes: str) -> bool:
+        layer = self.layer.value
+        return len(axes) == layer.ndim + int(layer.rgb)
+
+    def _show_notes(self, replace: bool = False) -> None:
+        """What the panel tells about the layer: axes guessed from the shape, voxel sizes missing (their
+        fields shown only then). The status shows it unless it holds other words (a run's, make isotropic's)."""
+        layer, axes = self.layer.value, self.axes.value.upper()
+        if layer is None or not self._fits(axes):
+            return
         missing = "Z" in axes and not layer_sizes(layer, axes).known
         self.z_step.visible = self.pixel_size.visible = missing
         notes = []
-        if layer.data.ndim - int(layer.rgb) >= 3 and axes_from_shape_only(layer):  # RGB's last axis is S
+        if layer.ndim >= 3 and axes_from_shape_only(layer) and axes == guess_axes(layer):
             notes.append(f"axes guessed as {axes} from the shape: check them (a time-lapse is TYX, and ZYX on "
                          f"it would interpolate between time points)")
         if missing:
             notes.append("the layer has no voxel sizes: type the z step and pixel size to make it isotropic")
-        self.status.value = "; ".join(notes)
+        if replace or (not self.running and self.status.value in ("", self._notes)):
+            self.status.value = "; ".join(notes)
+        self._notes = "; ".join(notes)
 
     def _on_kernel(self, value) -> None:
         for w in (self.na, self.wavelength, self.ri):
@@ -171,7 +219,9 @@ class ZSSRWidget(Container):
         return factors_per_axis(parse_factors(self.factors.value), self.axes.value.upper())
 
     def make_isotropic(self, *_) -> None:
-        """Fill the z factor so that the z step becomes the lateral pixel size: f_z = s_z / (s_x / f_x)."""
+        """Set the z factor so that the z step becomes the lateral pixel size: f_z = s_z / (s_x / f_x). Only z
+        changes: the lateral factors stay as they are (1 unless the user typed others), and the mode follows
+        (isotropic, or both where lateral factors were typed). The status says what was set and from what."""
         from ..stack.choices import isotropic_factors
         from .settings_ui import image_sizes
 
@@ -189,10 +239,12 @@ class ZSSRWidget(Container):
         self.factors.value = ", ".join(f"{v:g}" for v in factors)
         if typed:  # the result is scaled from the layer's scale: the layer takes the typed sizes now
             self._give_sizes(layer, axes, sizes)
-            self.status.value = (f"the layer's scale is now the typed z step {sizes.sizes['Z']:g} um and pixel "
-                                 f"size {sizes.sizes['X']:g} um; z factor {factors[axes.index('Z')]:g}")
-        if self.mode.value == "auto" and all(v == 1 for a, v in zip(axes, factors) if a in "YX"):
+        lateral = [f for a, f in zip(axes, factors) if a in "YX"]
+        if all(f == 1 for f in lateral):
             self.mode.value = "isotropic"
+        elif self.mode.value in ("planes", "isotropic"):
+            self.mode.value = "both"
+        self.status.value = isotropic_words(factors[axes.index("Z")], sizes, typed, lateral, self.mode.value)
 
     def _give_sizes(self, layer, axes, sizes) -> None:
         give_sizes(layer, axes, sizes)
@@ -245,6 +297,8 @@ class ZSSRWidget(Container):
     def shutdown(self, *_, timeout_ms: int = 30_000) -> bool:
         """The viewer or the widget is going away: cancel this widget's run, wait for it, add nothing
         (False: it did not stop within ``timeout_ms``; it then ends at its next progress report)."""
+        self.estimate.close()
+        self._follow(None)  # the layer outlives the panel: its events must not call into it
         return self.controller.shutdown(timeout_ms)
 
     # ------------------------------------------------------------------ what the controller shows
@@ -254,6 +308,30 @@ class ZSSRWidget(Container):
         if percent is not None:
             self.progress.value = percent
 
+    @property
+    def running(self) -> bool:
+        return self.controller.worker is not None
+
     def set_running(self, running: bool) -> None:
         self.run_btn.enabled = self.preview_btn.enabled = not running
         self.cancel_btn.enabled = running
+        if not running:  # estimates wait while a run is going: they would slow it, and it them
+            self.estimate.refresh()
+
+
+def default_factors(axes: str) -> str:
+    """The factors a layer's fields start with: x2 on Y and X for images; 1 everywhere for stacks (with a Z
+    axis), whose usual wish is an isotropic volume: "make isotropic" then sets z alone."""
+    return ", ".join("2" if a in "YX" and "Z" not in axes else "1" for a in axes)
+
+
+def isotropic_words(fz: float, sizes, typed: bool, lateral, mode: str) -> str:
+    """What "make isotropic" set and from what, in the status's words."""
+    unit = f" {sizes.unit}" if sizes.unit else ""
+    whose = "the typed" if typed else "the layer's"
+    text = (f"z factor {fz:g} from {whose} z step {sizes.sizes['Z']:g}{unit} and pixel size "
+            f"{sizes.sizes['X']:g}{unit}")
+    if typed:
+        text += " (now the layer's scale, so that the result overlays it)"
+    kept = f"{lateral[0]:g}" if len(set(lateral)) == 1 else " x ".join(f"{f:g}" for f in lateral)
+    return f"{text}; lateral factors kept at {kept}; mode {mode}"

@@ -22,6 +22,7 @@ class Overall:
 
     fraction: float = 0.0
     words: str = "starting"
+    trained_stage: int = 0  # the run step whose last network finished its last scale step
 
     def update(self, p: dict) -> tuple:
         stage = str(getattr(p.get("stage"), "value", p.get("stage")))
@@ -34,7 +35,14 @@ class Overall:
             self.words = f"reading the kernel{channel} from the data"
         elif stage == "train" and p.get("total"):
             self._set(p, _training_share(p), _training_words(p))
-        elif stage == "infer" and p.get("todo"):
+            if _last_step_done(p):
+                self.trained_stage = p.get("run_step", 1)
+        elif stage == "infer" and not p.get("todo"):
+            # a heartbeat from inside a pass: it means the stage's inference only once its last network has
+            # trained (a gradual schedule also applies its network between scale steps)
+            if self.trained_stage == p.get("run_step", 1) and "scale_step" not in p:
+                self._set(p, TRAIN_SHARE * _trained(p), f"{_stage(p)}applying the network")
+        elif stage == "infer":
             done, todo = p.get("done", 0), p["todo"]
             self._set(p, TRAIN_SHARE * _trained(p) + (1 - TRAIN_SHARE) * done / todo,
                       f"{_stage(p)}applying the network{'s' if p.get('units', 1) > 1 else ''}: "
@@ -53,6 +61,11 @@ def _trained(p) -> float:
     """The share of the stage's training that is done when its inference runs: all of it, unless no
     network trains in the stage (networks applied from a file)."""
     return 1.0 if p.get("units") else 0.0
+
+
+def _last_step_done(p) -> bool:
+    return (p.get("unit", 1) == p.get("units", 1) and p.get("scale_step", 1) == p.get("scale_steps", 1)
+            and p["step"] >= p["total"])
 
 
 def _training_share(p) -> float:
