@@ -8,11 +8,12 @@ of them. Boundaries mirror about the end samples.
 from __future__ import annotations
 
 import math
+import warnings
 from functools import lru_cache
 
 import numpy as np
 
-from .kernels import cubic, shift_kernel, validate_numeric_kernel
+from .kernels import cubic, psf_sigmas, shift_kernel, validate_numeric_kernel
 
 
 def fine_length(n: int, f: float) -> int:
@@ -193,10 +194,6 @@ def axial_kernel(spec, f: float, fine_step=None, psf_voxel_size=None, n_planes=N
     ``n_planes``, the data's input z planes, bounds the kernel's width (``max_axial_taps``); a
     wider one is refused before anything is allocated.
     """
-    import warnings
-
-    from .kernels import psf_sigmas
-
     if spec is None or (isinstance(spec, str) and spec.lower() in ("cubic", "bicubic", "default")):
         return AxialKernel.default(f)
     if isinstance(spec, AxialKernel):

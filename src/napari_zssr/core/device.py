@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+
+from .resize import clear_device_cache
+
 
 def resolve_device(name: str = "auto"):
     """A torch.device for "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps"."""
@@ -63,11 +67,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 def free_memory(dev=None) -> None:
     """Drop unreachable tensors and hand cached blocks back to the driver (between out-of-memory retries)."""
-    import gc
-
     import torch
-
-    from .resize import clear_device_cache
 
     clear_device_cache()
     gc.collect()

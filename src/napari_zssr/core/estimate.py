@@ -18,6 +18,10 @@ import math
 
 import numpy as np
 
+from .axial import AxialKernel
+from .estimate_lateral import estimate_lateral_cov, gaussian_2d
+from .progress import Progress
+
 MAX_LINES = 20000          # z lines (and lateral segments) read for a spectrum
 MIN_PLANES = 5             # fewer planes than this: no spectrum to read along z
 SIGMA_STEPS = 61           # candidate sigmas from 0 to SIGMA_MAX_F * f
@@ -148,8 +152,6 @@ def estimate_lateral(planes, scale, noise=None, check=None) -> tuple:
     ``noise``: the planes'
     noise level (default: read from them). ``check`` is called between candidates (progress, cancel).
     """
-    from .estimate_lateral import estimate_lateral_cov, gaussian_2d
-
     if isinstance(planes, np.ndarray) and planes.ndim == 2:
         planes = [planes]
     planes = [np.asarray(p, dtype=np.float64) for p in planes]
@@ -187,9 +189,6 @@ def estimate_kernel(data, scale, *, seed: int = 0, callback=None):
     called with a dict ({"stage": "estimate"}) about twice a second; returning False cancels the
     estimate (``Cancelled``), as for ``zssr``.
     """
-    from .axial import AxialKernel
-    from .progress import Progress
-
     check = None
     if callback is not None:
         progress = Progress(callback, {"stage": "estimate"})

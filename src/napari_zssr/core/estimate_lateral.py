@@ -37,6 +37,7 @@ import math
 import numpy as np
 
 from .estimate_edges import clip_to_bounds, edge_bounds
+from .resize import imresize
 
 TILES = (32, 16)           # Welch tile sides (pixels of both the image and its downscaled copy), finest first
 MIN_TILES = 4              # fewer tiles of the downscaled copy than this: no spectrum to trust
@@ -131,8 +132,6 @@ def _downscale(planes, cov, scale):
 def _bicubic(planes, scale):
     """``planes`` shrunk by MATLAB's antialiased bicubic, from every integer sampling phase below the
     factor (one phase for other factors)."""
-    from .resize import imresize
-
     sy, sx = scale
     phases = ([(i, j) for i in range(int(sy)) for j in range(int(sx))]
               if float(sy).is_integer() and float(sx).is_integer() else [(0, 0)])

@@ -6,7 +6,11 @@ import logging
 
 import torch
 
+from .device import free_memory, is_out_of_memory
+from .memory import tile_pixels_for
+from .precision import Precision
 from .resize import Kernel, resize_torch
+from .retries import on_cpu_after_oom
 from .train import interpolate_up
 
 log = logging.getLogger("napari_zssr")
@@ -41,8 +45,6 @@ def default_tile_pixels(cfg, device) -> int:
 
 
 def _tile_for_width(width: int, device) -> int:
-    from .memory import tile_pixels_for
-
     budget = 2**26 if device.type == "cuda" else 2**21
     return max(4096, min(budget // width, tile_pixels_for(width, device)))
 
@@ -62,9 +64,6 @@ def forward_tiled(net, x, tile_pixels: int, check=None, precision=None):
     emptied and the pass redone with tiles of half as many pixels, up to ``TILE_RETRIES`` times;
     then the error propagates (the caller may fall back to the CPU).
     """
-    from .device import free_memory, is_out_of_memory
-    from .precision import Precision
-
     precision = precision or Precision.of("float32", x.device)
     tile = int(tile_pixels)
     for attempt in range(TILE_RETRIES + 1):
@@ -128,9 +127,6 @@ def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, ti
     Out of memory on a GPU even after the tile retries of :func:`forward_tiled`: a warning, and the
     whole pass is redone on the CPU (the result then comes back on the CPU). Nothing partial is returned.
     """
-    from .precision import Precision
-    from .retries import on_cpu_after_oom
-
     dev = lr.device
     precision = precision or Precision.of("float32", dev)
     smallest = max(1, int(tile_pixels) >> TILE_RETRIES)
@@ -152,8 +148,6 @@ def super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, ti
 
 def _super_resolve(net, lr, scale, kernel: Kernel, bp_iters: int, flips: bool, tile_pixels: int, check=None,
                    batch_transforms=None, precision=None):
-    from .precision import Precision
-
     precision = precision or Precision.of("float32", lr.device)
     # oneDNN runs inference-sized convolutions markedly faster in channels-last layout on the CPU
     layout = precision.layout(training=False)

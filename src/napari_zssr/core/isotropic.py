@@ -14,7 +14,9 @@ import torch
 from .axial import AxialKernel, coarse_length, down_matrix, fine_length, up_matrix
 from .infer import forward_tiled, median
 from .precision import Precision
+from .quality import holdout_split, record_held_out
 from .resize import apply_matrix
+from .train import fresh_network, train_into
 
 
 class LateralSampler:
@@ -146,9 +148,6 @@ def restore_slab(net, slab: np.ndarray, row0: int, rows: int, f, kernel: AxialKe
 
 def train_isotropic(planes, f: float, kernel: AxialKernel, cfg, device, progress, seed: int, report):
     """Train one network on lateral planes (list of normalised (1, H, W) tensors) for an axial factor f."""
-    from .quality import holdout_split, record_held_out
-    from .train import fresh_network, train_into
-
     net, clip, gen = fresh_network(planes, cfg, device, seed)
     planes, band = holdout_split(planes, cfg.crop_size, 1.0)  # no father comes from the band
     sampler = LateralSampler(planes, cfg.crop_size, np.random.default_rng(seed))

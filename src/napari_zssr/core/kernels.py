@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_numeric
+
 
 def cubic(x):
     """Keys cubic convolution kernel with a = -0.5 (MATLAB's 'cubic')."""
@@ -60,8 +62,6 @@ def validate_numeric_kernel(kernel, ndim_max: int = 2) -> np.ndarray:
 
     Negative lobes are allowed (the cubic has them); the sum must be positive.
     """
-    from .checks import check_numeric
-
     k = np.asarray(kernel)
     check_numeric(k, "kernel")
     if k.ndim == 0 or k.ndim > ndim_max:
@@ -149,8 +149,6 @@ def widefield_sigmas(na: float, wavelength: float, refractive_index: float) -> t
 def _psf_array(psf, voxel_size, name: str, size_name: str) -> tuple:
     """A 2-D/3-D float64 array of finite numbers and its voxel size per axis, or a ValueError that
     says which of them is wrong."""
-    from .checks import check_numeric
-
     p = np.asarray(psf)
     check_numeric(p, name)
     if p.ndim not in (2, 3):

@@ -12,6 +12,7 @@ from .config import schedule_for
 from .device import describe_device
 from .precision import Precision
 from .progress import Stage, ZSSRReport
+from .quality import holdout_split, record_held_out
 from .resize import Kernel
 from .retries import train_with_retries
 
@@ -33,6 +34,7 @@ def start_report(cfg, dev, scale, kernel_name: str, progress, plan: str) -> ZSSR
 def predict(model, x, kernel: Kernel, cfg, device, progress=None, scale=None, bp_iters=None):
     """Super-resolve a normalised (C, H, W) tensor with a lateral ``model`` (a TrainedNetwork): the
     ensemble, median and back-projection. Returns (C, H', W'), on the CPU after a fallback."""
+    # imports torch at its top: here, so that importing this module does not
     from .infer import default_tile_pixels, super_resolve
 
     scale = model.scale if scale is None else scale
@@ -61,9 +63,9 @@ def train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, repo
 
 def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, report: ZSSRReport):
     """One attempt of :func:`train_zssr` with the given config and device."""
+    # these import torch at their top: here, so that importing this module does not
     from .augment import FatherSampler
     from .network import TrainedNetwork
-    from .quality import holdout_split, record_held_out
     from .train import SRPairs, fresh_network, train_into
 
     net, clip, gen = fresh_network(sources, cfg, dev, seed)

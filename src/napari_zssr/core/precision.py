@@ -13,6 +13,10 @@ import contextlib
 import time
 from dataclasses import dataclass
 
+from . import probe_cache
+from .config import ZSSRConfig
+from .device import describe_device, resolve_device
+
 PROBE_STEPS = 4          # timed steps per candidate, after one warm-up step
 PROBE_MARGIN = 0.9       # a lower precision must take at most this share of float32's step time
 LOSS_TOLERANCE = 0.05    # relative difference of the probe's losses from float32's
@@ -114,7 +118,7 @@ def _time_candidate(precision, device, channels, width, depth, crop, batch, seed
     step, since other work on a shared machine only ever slows a step down, and the figure is kept."""
     import torch
 
-    from .network import ZSSRNet
+    from .network import ZSSRNet  # imports torch at its top too
 
     prec = Precision.of(precision, device)
     net = ZSSRNet(channels, width, depth)
@@ -148,8 +152,6 @@ def probe(device, channels: int, width: int, depth: int, crop: int, batch: int) 
     """Step seconds per precision that runs correctly here ({"float32": s, "bfloat16": s, ...}) and
     the reason for each one left out; measured once per machine and shape (kept in the user's cache
     folder, core.probe_cache), so that every process on a machine picks the same precision."""
-    from . import probe_cache
-
     key = (str(device), channels, width, depth, crop, batch)
     if key not in _probes:
         where = f"{probe_cache.machine(device)}|{channels}x{width}x{depth}|crop {crop}|batch {batch}"
@@ -201,8 +203,6 @@ def check_runs(precision: str, device) -> None:
         except (RuntimeError, TypeError, NotImplementedError) as exc:
             _runs[key] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
     if _runs[key] is not None:
-        from .device import describe_device
-
         raise ValueError(f"precision {precision!r} does not run on {describe_device(device)} ({_runs[key]}); "
                          "use 'float32' or 'auto'")
 
@@ -233,8 +233,6 @@ def auto_preset(dev) -> tuple:
     step of the paper's network, at the precision "auto" picks there, makes a paper run take about two
     minutes or less; "fast" elsewhere. Decided once per machine (core.probe_cache), so it does not
     flip from one process to the next when the measurement lands near the line."""
-    from . import probe_cache
-
     if dev.type == "cuda":
         return "paper", "the paper's preset on a CUDA GPU"
     if dev.type != "cpu":
@@ -243,7 +241,6 @@ def auto_preset(dev) -> tuple:
     old = probe_cache.kept("preset", key)
     if old is not None and not old["stale"] and old.get("preset") in ("paper", "fast"):
         return old["preset"], _preset_words(old["preset"], float(old["paper_seconds"]), "as measured on this machine")
-    from .config import ZSSRConfig
 
     paper = ZSSRConfig.preset("paper")
     measured = probe(dev, 1, paper.width, paper.depth, paper.crop_size, paper.batch_size)
@@ -273,9 +270,6 @@ def resolve_config(config, device_type=None):
     workers of a cluster); then this machine's devices are not consulted.
     """
     import torch
-
-    from .config import ZSSRConfig
-    from .device import resolve_device
 
     if config is not None and not isinstance(config, ZSSRConfig):
         raise TypeError(f"config must be a ZSSRConfig or None, got {type(config).__name__}")

@@ -11,10 +11,13 @@ spare: it trains on everything and its gain is not held out, which the report sa
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
-from .progress import AXIAL_EXCESS_DB  # noqa: F401 - the bar is kept with the reports that apply it
+from .estimate import line_spectrum
+from .precision import Precision
+from .progress import QualityWarning
 
 HOLD_FRACTION = 0.1   # of the width kept from the fathers
 MIN_BAND_LR = 8       # the band's LR son is at least this many pixels wide
@@ -46,8 +49,6 @@ def held_out_gain(net, pairs, band, precision) -> float:
     """PSNR gain (dB) of ``net`` over cubic on the band made into a pair by ``pairs``; nan where the
     band is too small for the pair or either error is zero."""
     import torch
-
-    from .precision import Precision
 
     try:
         test_in, hr = pairs.test_pair(band, max(band.shape[-2:]))
@@ -83,10 +84,6 @@ def gain_words(held_out: bool) -> str:
 
 def warn_no_gain(gain_db: float, held_out: bool, hint: str, stacklevel: int) -> None:
     """The QualityWarning of a run whose network did not beat cubic interpolation, with advice that fits it."""
-    import warnings
-
-    from .progress import QualityWarning
-
     warnings.warn(f"ZSSR did not beat cubic interpolation {gain_words(held_out)} (gain {gain_db:.2f} dB): the "
                   f"result may be no better than interpolation; {hint}", QualityWarning, stacklevel=stacklevel + 1)
 
@@ -107,8 +104,6 @@ def axial_excess_db(volume, f: float) -> float:
     frequencies: over-sharpening, from a kernel assumed wider than the data's blur. nan where the
     volume is too small to read (fewer than 16 samples a line, or fewer than 2 f planes).
     """
-    from .estimate import line_spectrum
-
     vol = np.asarray(volume, dtype=np.float64)
     Z, Y, X = vol.shape
     L = min(Z, Y, X, MAX_SEGMENT)

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .checks import cast_result, check_numeric, check_output_size
 from .kernels import KERNELS, kernel_name, shift_kernel, validate_numeric_kernel
 
 
@@ -40,8 +41,6 @@ def resolve_geometry(shape, scale=None, output_shape=None):
                 raise ValueError(f"scale factors must be positive and finite, got {list(sc)}")
         scales[: len(sc)] = sc
     out = [ceil_size(n * s) for n, s in zip(shape, scales)]
-    from .checks import check_output_size
-
     check_output_size(out, "imresize")
     if output_shape is not None:
         os_ = list(output_shape)
@@ -157,8 +156,6 @@ def _shifted(buf, shape, phases):
 
 
 def _check_array(x) -> np.ndarray:
-    from .checks import check_numeric
-
     arr = np.asarray(x)
     check_numeric(arr)
     if arr.ndim == 0:
@@ -232,8 +229,6 @@ def _numeric_numpy(work, k: Kernel, scales, out_shape):
 
 
 def _cast_like(work: np.ndarray, dtype) -> np.ndarray:
-    from .checks import cast_result
-
     if np.issubdtype(dtype, np.integer):
         return cast_result(work, dtype)
     if dtype == np.float64:

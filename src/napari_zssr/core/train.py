@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from .network import ZSSRNet
+from .precision import Precision, l1_step
 from .progress import Progress, Stage
 from .resize import Kernel, resize_torch
 
@@ -89,8 +92,6 @@ def _device_settings(net, precision):
 def fresh_network(sources, cfg, dev, seed: int) -> tuple:
     """(network, clip range of the sources' values, generator of the sons' noise), all from ``seed``: what
     every training starts from, so that one seed gives one start wherever it runs."""
-    from .network import ZSSRNet
-
     clip = (min(float(s.min()) for s in sources), max(float(s.max()) for s in sources))
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
@@ -101,8 +102,6 @@ def fresh_network(sources, cfg, dev, seed: int) -> tuple:
 
 def train_into(report, net, sampler, pairs, cfg, test_image, progress, stage: int = 0, n_stages: int = 1):
     """:func:`train`, with its seconds, steps, loss history and gain added to ``report``."""
-    import time
-
     t = time.perf_counter()
     stats = train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages)
     report.train_seconds += time.perf_counter() - t
@@ -114,16 +113,12 @@ def train_into(report, net, sampler, pairs, cfg, test_image, progress, stage: in
 
 def train(net, sampler, pairs, cfg, test_image, progress: Progress, stage: int = 0, n_stages: int = 1) -> StageStats:
     """Train ``net`` on fathers from ``sampler`` made into pairs by ``pairs``; returns the stage's statistics."""
-    from .precision import Precision
-
     precision = Precision.of(cfg.precision, next(net.parameters()).device)  # "auto" was resolved by the run
     with _device_settings(net, precision) as layout:
         return _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout, precision)
 
 
 def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout, precision) -> StageStats:
-    from .precision import l1_step
-
     stats = StageStats(scale=tuple(pairs.scale))
     lr = cfg.learning_rate
     opt = torch.optim.Adam(net.parameters(), lr=lr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -36,8 +37,6 @@ class ImageData:
 def hex_colors(colors, n: int):
     """``colors`` as n "RRGGBB" strings (from "#rrggbb" or "rrggbb"), or None when there are not n of
     them or one is not a 6-digit hex colour: a metadata colour is never guessed."""
-    import re
-
     if not colors or len(colors) != n:
         return None
     out = [str(c).strip().lstrip("#").upper() for c in colors]

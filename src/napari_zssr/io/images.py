@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import zlib
 
 import numpy as np
 
 from .files import PNG_EXT, TIFF_EXT, atomic_write, file_ext, is_zarr_path
 from .image_data import ImageData
+from .ngff import read_zarr
+from .png_checks import check_png_chunks, png_size
+from .tiff import imagej_writer, ome_writer, read_tiff
 
 
 def read_image(path, lazy: bool = False) -> ImageData:
@@ -20,16 +24,12 @@ def read_image(path, lazy: bool = False) -> ImageData:
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
     if is_zarr_path(path):
-        from .ngff import read_zarr
-
         return read_zarr(path)
     ext = file_ext(path)
     if ext in PNG_EXT:
         arr = read_png(path)
         return ImageData(arr, "YX" if arr.ndim == 2 else "YXS")
     if ext in TIFF_EXT:
-        from .tiff import read_tiff
-
         return read_tiff(path, lazy)
     return read_bioio(path, ext)
 
@@ -37,11 +37,7 @@ def read_image(path, lazy: bool = False) -> ImageData:
 def read_png(path) -> np.ndarray:
     """A PNG's pixels; a file Pillow cannot read, or one claiming more pixels than Pillow's bound
     (a decompression bomb), is a ValueError naming it, raised before the pixels are allocated."""
-    import zlib
-
     from PIL import Image
-
-    from .png_checks import check_png_chunks, png_size
 
     check_png_chunks(path)  # before Pillow, which trusts the chunk lengths and pads missing rows
     try:
@@ -119,8 +115,6 @@ def write_image(path, img: ImageData, overwrite: bool = False, provenance: dict 
 
             Image.fromarray(arr).save(tmp, format="PNG")
     elif ext in TIFF_EXT:
-        from .tiff import imagej_writer, ome_writer
-
         if str(path).lower().endswith((".ome.tif", ".ome.tiff")):
             write = ome_writer(img, provenance)
         else:

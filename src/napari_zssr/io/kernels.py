@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import struct
 
 import numpy as np
+from numpy.lib import format as npformat
 
 from .files import TIFF_EXT, atomic_write, file_ext
+from .matfile import read_mat
+from .tiff import checked_ome_root
+from .tiff_checks import check_complete, open_tiff, tiff_errors, tifffile_log
 
 MAX_KERNEL_SIDE = 1025  # a kernel or PSF larger than this per side is not one
 MAX_KERNEL_VALUES = 1 << 22  # nor one of more values (a 3-D PSF of 161^3 fits)
@@ -64,10 +69,6 @@ def _npy_header(path) -> tuple:
     """(shape, dtype, first data byte) of a .npy file. Its version and header length are checked against
     the file before numpy's header reader runs: numpy reads an unknown version as 2.0 and allocates the
     header length it is given (2 GB for a 4-byte length of 2**31) before finding the file shorter."""
-    import struct
-
-    from numpy.lib import format as npformat
-
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         magic = f.read(8)
@@ -126,9 +127,6 @@ def _read_npy(path) -> np.ndarray:
 def _read_tiff_kernel(path) -> np.ndarray:
     """The first series; anything tifffile or a codec raises on a damaged file (struct.error, zlib.error,
     ZeroDivisionError while building the series) becomes a ValueError naming the file."""
-    from .tiff import checked_ome_root
-    from .tiff_checks import check_complete, open_tiff, tiff_errors, tifffile_log
-
     what = "a readable TIFF kernel"
     with tifffile_log(path):
         tif = open_tiff(path, what)
@@ -148,8 +146,6 @@ MAT_MAX_BYTES = MAX_KERNEL_VALUES * 8 + 4096  # the largest kernel as doubles, w
 def _read_mat(path) -> np.ndarray:
     """The first 2-D numeric variable (one named "kernel" first). Read by io/matfile.py, not by
     scipy.io.loadmat, which crashes the process on some damaged files and allocates what others claim."""
-    from .matfile import read_mat
-
     arrays, skipped = read_mat(path, MAT_MAX_BYTES)
     if not arrays and not skipped:
         raise ValueError(f"{path} holds no variables; save the kernel in it as a 2-D numeric variable (e.g. 'kernel')")

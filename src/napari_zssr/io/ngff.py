@@ -3,7 +3,14 @@ missing chunks refused with a message naming the store."""
 
 from __future__ import annotations
 
-from .image_data import ImageData
+import itertools
+import math
+import os
+import re
+import warnings
+
+from .image_data import ImageData, hex_colors
+from .units import length_unit
 
 
 def read_zarr(path) -> ImageData:
@@ -37,8 +44,6 @@ def read_zarr(path) -> ImageData:
         arr = node
     check_chunks(path, arr)
     if unit is not None:
-        from .units import length_unit
-
         unit = length_unit(unit) or unit
     if not isinstance(axes, str) or len(axes) != arr.ndim or set(axes) - set("TCZYX"):
         axes = {2: "YX", 3: "ZYX"}.get(arr.ndim, "")
@@ -140,18 +145,12 @@ def _scales(path, ms: dict, ndim: int) -> list:
 
 
 def _positive(v) -> bool:
-    import math
-
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
 
 def _omero_channels(path, group) -> dict:
     """Channel names and colours from OME-Zarr's ``omero`` block. It is display metadata only, so a
     malformed one is ignored with a UserWarning rather than refusing the image."""
-    import warnings
-
-    from .image_data import hex_colors
-
     omero = _ngff(group, "omero")
     if omero is None:
         return {}
@@ -188,10 +187,6 @@ def _omero_problem(omero, channels):
 def check_chunks(path, arr) -> None:
     """A ValueError naming the store when chunks of ``arr`` are missing (zarr would read them as the
     fill value), unless its attribute ``fill_value_meant`` is true. Lists file names only."""
-    import itertools
-    import math
-
-
     if dict(arr.attrs).get("fill_value_meant") is True:
         return
     folder = _array_folder(arr)
@@ -230,8 +225,6 @@ def _indices(grid):
 
 
 def _array_folder(arr):
-    import os
-
     root = getattr(arr.store, "root", None)
     if root is None:
         return None
@@ -241,8 +234,6 @@ def _array_folder(arr):
 
 def _stored_keys(folder) -> set:
     """The files under an array's folder as store keys ("c/0/1", "0.1", "0/1")."""
-    import os
-
     keys = set()
     for here, _, files in os.walk(folder):
         rel = os.path.relpath(here, folder)
@@ -252,7 +243,5 @@ def _stored_keys(folder) -> set:
 
 
 def _is_chunk_key(arr, key: str, grid) -> bool:
-    import re
-
     idx = tuple(int(v) for v in re.findall(r"\d+", key))
     return len(idx) == len(grid) and all(i < n for i, n in zip(idx, grid)) and arr.metadata.encode_chunk_key(idx) == key

@@ -3,11 +3,15 @@ omero block that viewers use to open big results fast."""
 
 from __future__ import annotations
 
+import numpy as np
+
+from .image_data import hex_colors
+from .units import ngff_name
+
 
 def ome_metadata(axes: str, voxel_size, translate, unit, name: str = "napari-zssr") -> dict:
     """NGFF 0.4 ``multiscales`` entry for one level at path ``0``; ``axes`` must be in TCZYX order."""
     kinds = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
-    from .units import ngff_name
 
     unit = ngff_name(unit) if unit else None
     ax = []
@@ -35,8 +39,6 @@ def add_pyramid(group, axes: str, smallest: int = PYRAMID_SIDE, channels: dict |
     row or column; integer types are rounded and clipped), written plane by plane, until the larger
     lateral side is at most ``smallest``. ``channels`` may hold the source's ``channel_names`` and
     ``channel_colors`` ("#rrggbb") for the omero block. Returns the number of levels."""
-    import numpy as np
-
     ms = dict(group.attrs)["multiscales"]
     datasets = ms[0]["datasets"][:1]  # level 0; levels of an interrupted earlier attempt are made again
     yi, xi = axes.index("Y"), axes.index("X")
@@ -68,8 +70,6 @@ def add_pyramid(group, axes: str, smallest: int = PYRAMID_SIDE, channels: dict |
 
 
 def _halve(plane, dtype):
-    import numpy as np
-
     p = plane.astype(np.float64)
     if p.shape[0] % 2:
         p = np.concatenate([p, p[-1:]], axis=0)
@@ -86,10 +86,6 @@ def _omero(level, axes: str, most: int = 16, channels: dict | None = None) -> di
     """Channel labels and colours (the source's where ``channels`` has one per channel) and display
     windows (0.1 and 99.9 percentiles of up to ``most`` evenly spaced planes of each channel of the
     smallest level)."""
-    import numpy as np
-
-    from .image_data import hex_colors
-
     ci = axes.index("C") if "C" in axes else None
     n = level.shape[ci] if ci is not None else 1
     names = (channels or {}).get("channel_names") or []

@@ -4,6 +4,8 @@ which trusts the lengths a file claims and pads missing rows with zeros."""
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # per colour type: gray, RGB, palette, gray + alpha, RGBA
@@ -16,9 +18,6 @@ def check_png_chunks(path) -> None:
     past the end of the file is refused (Pillow allocates the length it claims: 2 GB for 2**31-1), and so
     is image data that decompresses to fewer bytes than the IHDR declares (Pillow pads the missing rows
     with zeros, silently). What is not a PNG at all is left to Pillow to say."""
-    import struct
-    import zlib
-
     size, need, got = os.path.getsize(path), None, 0
     inflate = zlib.decompressobj()
     with open(path, "rb") as f:
@@ -49,8 +48,6 @@ def check_png_chunks(path) -> None:
 def _inflated(inflate, data: bytes, want: int, path) -> int:
     """How many bytes ``data`` decompresses to, counted in bounded pieces and stopping at ``want``: a
     compressed stream is never expanded whole, whatever it claims."""
-    import zlib
-
     got = 0
     try:
         while data and got < want and not inflate.eof:
@@ -66,8 +63,6 @@ def _png_scanline_bytes(ihdr: bytes):
     """The bytes of filtered scanlines an IHDR declares (each row: a filter byte, then its packed
     pixels; an interlaced image's seven Adam7 passes each so), or None where Pillow decides: a header
     it refuses anyway, or an image above its decompression-bomb limit."""
-    import struct
-
     from PIL import Image
 
     if len(ihdr) != 13:
@@ -88,8 +83,6 @@ def _png_scanline_bytes(ihdr: bytes):
 
 def png_size(path) -> tuple:
     """Width and height from a PNG's IHDR chunk, read without decoding anything."""
-    import struct
-
     with open(path, "rb") as f:
         head = f.read(24)
     return struct.unpack(">II", head[16:24]) if len(head) == 24 else None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import warnings
+import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from .image_data import ImageData
+from .image_data import ImageData, hex_colors
 from .tiff_checks import check_complete, error_kind, open_tiff, tiff_errors, tifffile_log
+from .units import length_unit, ome_symbol, to_unit
 
 IMAGEJ_ORDER = "TZCYXS"
 
@@ -114,8 +117,6 @@ def _imagej_sizes(tif, path=None):
         if spacing is not None:
             pixel_size["Z"] = spacing
     if isinstance(unit, str):
-        from .units import length_unit
-
         unit = length_unit(unit) or unit
     meta = {"imagej": {k: v for k, v in ij.items() if isinstance(v, (str, int, float))}} if ij else {}
     return pixel_size, unit, meta
@@ -171,8 +172,6 @@ def _ome_size(pixels, name: str, path) -> int:
 def _ome_root(tif, path):
     """The parsed OME-XML of an OME-TIFF, or None for another TIFF. XML declaring entities (a DOCTYPE)
     is refused unparsed: OME never needs them, and expanding them can exhaust memory."""
-    import xml.etree.ElementTree as ET
-
     if not tif.is_ome or not tif.ome_metadata:
         return None
     xml = tif.ome_metadata
@@ -191,8 +190,6 @@ def _ome_sizes(root, path=None):
     """Voxel sizes per axis from OME-XML (parsed), each axis read in its own unit (OME's default is
     µm) and all expressed in the unit of X (or of the first axis that has a size); a size that is
     none (0, negative, not a number) is dropped with a warning."""
-    from .units import length_unit, to_unit
-
     pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
     raw = {}
     if pixels is not None:
@@ -239,8 +236,6 @@ def _ome_channels(root) -> dict:
 
 def imagej_writer(img: ImageData, provenance):
     """A function writing ``img`` as an ImageJ hyperstack to a path (axes in ImageJ's T, Z, C, Y, X order)."""
-    import json
-
     arr, axes = img.data, img.axes
     rgb = axes.endswith("S") and arr.shape[-1] in (3, 4) and arr.dtype == np.uint8
     if not rgb:
@@ -280,8 +275,6 @@ def _imwrite(path, arr, **kw) -> None:
 def _ome_channel_md(img: ImageData) -> dict:
     """tifffile's OME ``Channel`` entry from ``channel_names`` / ``channel_colors`` in the metadata, where
     there is one per channel (OME packs a colour as one signed 32-bit RGBA integer)."""
-    from .image_data import hex_colors
-
     n = img.data.shape[img.axes.index("C")] if "C" in img.axes else 1
     names = img.metadata.get("channel_names") or []
     colors = hex_colors(img.metadata.get("channel_colors"), n)
@@ -296,10 +289,6 @@ def _ome_channel_md(img: ImageData) -> dict:
 
 def ome_writer(img: ImageData, provenance):
     """A function writing ``img`` as OME-TIFF to a path (physical sizes per axis, OME unit symbols)."""
-    import json
-
-    from .units import ome_symbol
-
     md = {"axes": img.axes}
     for a in "XYZ":
         if a in img.pixel_size:

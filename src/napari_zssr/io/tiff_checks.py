@@ -4,8 +4,10 @@ offsets only (no pixel data), and tifffile's logged complaints held back until t
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
+import re
 import struct
 import warnings
 
@@ -15,8 +17,6 @@ def tifffile_log(path):
     """tifffile logs, rather than raises, much of what it finds wrong in a file: while reading, its
     records are held back, dropped when the read is refused with a clearer error and passed on as
     warnings when it is not."""
-    import logging
-
     records = []
 
     class Keep(logging.Handler):
@@ -128,8 +128,6 @@ def _check_imagej_planes(tif, path, size) -> None:
 
 def _declared(tif, series) -> str:
     if series.kind == "ome" and tif.ome_metadata:
-        import re
-
         sizes = " ".join(re.findall(r'\bSize[ZCT]="\d+"', tif.ome_metadata)[:3]).replace('"', "")
         return f"OME metadata, {sizes}, shape {tuple(series.shape)}"
     return f"{series.kind} series, shape {tuple(series.shape)}"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.axial import fine_length
 from ..core.checks import check_numeric
+from ..core.resize import ceil_size
 
 
 def is_lazy(data) -> bool:
@@ -85,9 +87,6 @@ def result_shape(shape, plan) -> tuple:
 
 def out_shape(blocks_shape5, plan) -> tuple:
     """(C, T, Z, Y, X) of the result for an input of (C, T, Z, Y, X)."""
-    from ..core.axial import fine_length
-    from ..core.resize import ceil_size
-
     C, T, Z, Y, X = blocks_shape5
     sy, sx = plan.lateral_scale
     if plan.mode in ("planes", "both"):

@@ -8,7 +8,12 @@ import warnings
 
 import numpy as np
 
-from ..core.progress import KernelEstimate, QualityWarning, Stage
+from ..core.axial import AxialKernel
+from ..core.estimate import estimate_kernel, estimate_noise
+from ..core.estimate import estimate_lateral as estimate
+from ..core.progress import AXIAL_EXCESS_DB, KernelEstimate, QualityWarning, Stage
+from ..core.quality import SPECTRUM_SIDE, axial_excess_db, axial_excess_words, central
+from ..core.resize import Kernel
 from .inputs import one_plane, read_block
 
 OVERSHARP_ADVICE = {  # by where the axial kernel came from (stack.kernel_choice.Source)
@@ -22,8 +27,6 @@ def check_axial_spectrum(report, dest, channels, f, stats, source: str = "cubic"
     """The model-independent check of an isotropic result, per channel, on a central crop of its middle
     time point (core.quality): recorded in the report, a QualityWarning where it is over-sharpened, with
     advice that fits where the axial kernel came from (``source``)."""
-    from ..core.quality import AXIAL_EXCESS_DB, SPECTRUM_SIDE, axial_excess_db, axial_excess_words, central
-
     C, T, Z, Y, X = dest.shape5
     ys, xs = central(Y, SPECTRUM_SIDE), central(X, SPECTRUM_SIDE)
     report.axial_excess_db = [float("nan")] * C
@@ -42,8 +45,6 @@ ESTIMATE_SIDE = 256  # the axial profile is read from a central lateral crop of 
 
 def estimate_crop(Y: int, X: int) -> tuple:
     """The central lateral crop (y, x slices) of Y x X planes that an axial profile is read from."""
-    from ..core.quality import central
-
     return central(Y, ESTIMATE_SIDE), central(X, ESTIMATE_SIDE)
 
 
@@ -68,9 +69,6 @@ def estimate_axial(axial, src, f: float, fine_step, seed: int, progress) -> tupl
 
 
 def _axial_of(vol, c, axial, f, fine_step, seed, check) -> tuple:
-    from ..core.axial import AxialKernel
-    from ..core.estimate import estimate_kernel
-
     try:
         profile, info = estimate_kernel(vol, (f, 1, 1), seed=seed, callback=lambda _: check())
     except ValueError as exc:
@@ -121,9 +119,6 @@ def read_lateral(planes, scale, c: int, what: str, step=None, check=None) -> tup
     """(the 2-D kernel to run with, its KernelEstimate) read from ``planes`` (normalised, one channel):
     bicubic with a QualityWarning when they are too small or too flat to read one from, or a note when
     bicubic is what fits. ``step``: the output grid's (y, x) pixel size, for the FWHM in its unit."""
-    from ..core.estimate import estimate_lateral as estimate
-    from ..core.resize import Kernel
-
     try:
         k, info = estimate(list(planes), scale, check=check)
     except ValueError as exc:
@@ -152,7 +147,5 @@ def lateral_name(lateral, found) -> str:
 
 def with_estimated_noise(cfg, planes):
     """``cfg`` with noise_std read from normalised ``planes`` (the median over them), and that value."""
-    from ..core.estimate import estimate_noise
-
     sigma = float(np.median([estimate_noise(p) for p in planes]))
     return cfg.replace(noise_std=sigma), sigma

@@ -7,6 +7,12 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
+import numpy as np
+
+from ..core.axial import AxialKernel, axial_kernel
+from ..core.resize import Kernel
+from . import networks as nets
+
 
 class Source(str, enum.Enum):
     """Where a stage's kernel comes from."""
@@ -63,8 +69,6 @@ def is_estimate(kernel) -> bool:
 
 def lateral_kernel(kernel) -> StageKernel:
     """The planes stage's kernel from a user's 2-D ``kernel`` (None: bicubic; "estimate": read per channel)."""
-    from ..core.resize import Kernel
-
     if is_estimate(kernel):
         return StageKernel("planes", Source.ESTIMATE, Kernel("cubic"), asked=True)
     kern = Kernel("cubic" if kernel is None else kernel, ndim_max=2)
@@ -76,10 +80,6 @@ def lateral_kernel(kernel) -> StageKernel:
 def axial_stage_kernel(kernel, f: float, fine_step, psf_voxel_size, n_planes: int) -> StageKernel:
     """The isotropic stage's kernel: None reads the profile from the data (the cubic where it cannot),
     "cubic" keeps the cubic, "estimate" reads it and warns where it cannot; a sigma, a profile or a PSF."""
-    import numpy as np
-
-    from ..core.axial import AxialKernel, axial_kernel
-
     if kernel is None or is_estimate(kernel):
         return StageKernel("isotropic", Source.ESTIMATE, AxialKernel.default(f), asked=kernel is not None)
     found = axial_kernel(kernel, f, fine_step, psf_voxel_size, n_planes=n_planes)
@@ -103,8 +103,6 @@ def stage_kernels(kernel, plan, vs, psf_voxel_size, n_planes: int) -> tuple:
 
 def saved_kernels(saved: dict, lateral, axial) -> tuple:
     """The stages' kernels as a networks file holds them (the run's own where the file has none)."""
-    from . import networks as nets
-
     lat, ax, axs, lats = nets.kernels_of(saved)
     if lateral is not None:
         lateral = StageKernel("planes", Source.SAVED, lat or lateral.kernel, lats)

@@ -7,7 +7,15 @@ and kernel of the run, so applying it reproduces the original run's mapping exac
 
 from __future__ import annotations
 
+import hashlib
 import os
+
+from .. import __version__
+from ..core.axial import AxialKernel
+from ..core.resize import Kernel
+from ..io import atomic_write
+from ..io.units import length_unit
+from .networks_checks import Invalid, check_saved, config_from
 
 FORMAT = "napari-zssr networks 1"
 
@@ -18,9 +26,6 @@ def save_networks(path, models: dict, job, kernel: str, stats, overwrite: bool =
     the kernels themselves too (back-projection uses them), not only their names; and the voxel sizes
     they were trained at, where known, so that applying them elsewhere can say when those differ."""
     import torch
-
-    from .. import __version__
-    from ..io import atomic_write
 
     if not models:
         raise ValueError("no networks were trained in this run (every unit was already done or constant): "
@@ -74,7 +79,6 @@ def _load(path) -> dict:
         raise ValueError(f"{path} is not a napari-zssr networks file ({type(exc).__name__}: {exc})") from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise ValueError(f"{path} is not a napari-zssr networks file (format {FORMAT!r})")
-    from .networks_checks import Invalid, check_saved
 
     try:
         check_saved(saved)
@@ -99,8 +103,6 @@ def check_fits(saved: dict, plan, n_channels: int, path) -> None:
 def voxel_size_note(saved: dict, voxel_size, unit) -> str:
     """Why applying ``saved`` to data of ``voxel_size`` may not reproduce its quality, or "" where the sizes
     agree (within 1 %) or either is unknown: the networks learnt the structure at their own pixel size."""
-    from ..io.units import length_unit
-
     def same_unit(a, b):
         return a == b or (a is not None and b is not None and (length_unit(a) or a) == (length_unit(b) or b))
 
@@ -115,6 +117,7 @@ def voxel_size_note(saved: dict, voxel_size, unit) -> str:
 
 def models_of(saved: dict) -> dict:
     """{(kind, channel): TrainedNetwork} rebuilt from a loaded file."""
+    # imports torch at its top: here, so that importing this module does not
     from ..core.network import TrainedNetwork
 
     cfg = saved["config"]
@@ -126,9 +129,6 @@ def models_of(saved: dict) -> dict:
 def kernels_of(saved: dict) -> tuple:
     """(lateral, axial, per-channel axial, per-channel lateral) kernels of the saving run, as its units
     used them (None, or an empty tuple, where a stage or an estimate was absent)."""
-    from ..core.axial import AxialKernel
-    from ..core.resize import Kernel
-
     lat, ax = saved.get("lateral_kernel"), saved.get("axial_kernel")
 
     def lateral_of(k):
@@ -143,8 +143,6 @@ def kernels_of(saved: dict) -> tuple:
 
 def digest(path) -> str:
     """A fingerprint of a networks file's content, for the job id of a store that applies it."""
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -153,8 +151,6 @@ def digest(path) -> str:
 
 
 def config_of(saved: dict, device: str):
-    from .networks_checks import config_from
-
     return config_from(saved["config"], device)
 
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import math
 
+from ..core.axial import MAX_AXIAL_TAPS
+from ..core.checks import MAX_ABS_VALUE
+from ..core.config import ZSSRConfig
+from ..core.kernels import kernel_name
 from .plan import MODES
 
 MAX_WIDTH, MAX_DEPTH = 1024, 64  # the format's limits: 16x and 8x the presets' widest and deepest network
@@ -76,8 +80,6 @@ def _check_header(saved: dict) -> None:
 
 def _check_ranges(ranges) -> int:
     """Each channel's [lo, span]: finite, span > 0, within what a float32 result holds."""
-    from ..core.checks import MAX_ABS_VALUE
-
     if not isinstance(ranges, (list, tuple)) or not ranges:
         raise Invalid(f"ranges must be a list of [lo, span] pairs, one per channel, got {_short(ranges)}")
     for c, pair in enumerate(ranges):
@@ -135,8 +137,6 @@ def _kernel_tensor(field: str, t, ndim: int) -> None:
     """Taps (1-D) or a 2-D kernel: float, finite, of a bounded size, with a positive sum."""
     import torch
 
-    from ..core.axial import MAX_AXIAL_TAPS
-
     if not isinstance(t, torch.Tensor) or not torch.is_floating_point(t) or t.ndim != ndim:
         raise Invalid(f"{field} must be a {ndim}-D float tensor, got {_describe(t)}")
     if t.numel() == 0 or max(t.shape) > MAX_AXIAL_TAPS:
@@ -163,8 +163,6 @@ def _check_kernel_entry(field: str, k, lateral: bool) -> None:
     if not isinstance(k, dict) or not isinstance(k.get("name"), str) or data_key not in k:
         raise Invalid(f"{field} must be None or a dict with a name and {data_key}, got {_short(k)}")
     if lateral and k["array"] is None:  # a named interpolation kernel: the name selects it
-        from ..core.kernels import kernel_name
-
         try:
             kernel_name(k["name"])
         except (TypeError, ValueError) as exc:
@@ -256,8 +254,6 @@ def _check_voxel_size(saved: dict) -> None:
 
 def config_from(values: dict, device: str):
     """The ZSSRConfig a networks file's config describes, on ``device``."""
-    from ..core.config import ZSSRConfig
-
     values = dict(values)
     values["device"] = device
     if values.get("scale_factors") is not None:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from ..core.kernels import bead_sigmas, gaussian_kernel, gaussian_psf, widefield_sigmas
+
 
 def optics_kernel(axes: str, voxel_size: dict, factors, mode: str, na: float, wavelength: float,
                   refractive_index: float) -> dict:
@@ -11,8 +17,6 @@ def optics_kernel(axes: str, voxel_size: dict, factors, mode: str, na: float, wa
     planes mode: the lateral Gaussian on the output grid (pixels of size voxel / factor); isotropic
     and both: the 3-D PSF, from which upscale() takes the axial kernel.
     """
-    from ..core.kernels import gaussian_kernel, gaussian_psf, widefield_sigmas
-
     if mode == "planes":
         _, sig_xy = widefield_sigmas(na, wavelength, refractive_index)
         fy, fx = factors[axes.index("Y")], factors[axes.index("X")]
@@ -35,12 +39,6 @@ def measured_psf_kernel(psf, psf_voxel_size, axes: str, voxel_size: dict, factor
     laterally, on the output grid; isotropic and both: the axial Gaussian of the PSF's anisotropic
     part, sqrt(sigma_z^2 - sigma_xy^2), in fine-grid pixels (0 where the bead is no longer along z).
     """
-    import math
-
-    import numpy as np
-
-    from ..core.kernels import bead_sigmas, gaussian_kernel
-
     shape = tuple(psf.shape) if hasattr(psf, "shape") else np.shape(psf)
     if math.prod(shape) > MAX_PSF_VOXELS:  # checked before a lazy layer is read
         raise ValueError(f"the PSF has {math.prod(shape)} voxels (shape {shape}); a PSF is a small image of one "

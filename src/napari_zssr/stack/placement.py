@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 
+from ..core.memory import free_bytes
 from .blocks import result_shape
 
 RAM_FRACTION = 0.25  # results bigger than this share of the free RAM go to a zarr store on disk
@@ -17,8 +19,6 @@ def result_fits_in_ram(shape, plan, fraction: float = RAM_FRACTION, free: int | 
     bytes (the host's available memory when None)."""
     if free is None:
         import torch
-
-        from ..core.memory import free_bytes
 
         free = free_bytes(torch.device("cpu"))
     return 4 * math.prod(result_shape(shape, plan)) <= fraction * free
@@ -38,7 +38,5 @@ def store_for(name: str, folder: str | None = None) -> str:
 
 def remove_temp_folder(folder) -> None:
     """Remove a temporary folder that store_for made; any other folder is left alone."""
-    import shutil
-
     if folder is not None and os.path.basename(os.fspath(folder)).startswith(TEMP_PREFIX):
         shutil.rmtree(folder, ignore_errors=True)

@@ -17,7 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.checks import cast_result
+from ..core.device import resolve_device
+from ..core.precision import resolve_precision
 from ..core.progress import Cancelled, Progress, Stage
+from .store import fs_error, unit_checksum
 
 
 @dataclass
@@ -35,14 +39,10 @@ class Target:
         try:
             self._write(block)
         except OSError as exc:
-            from .store import fs_error
-
             store = getattr(self.blocks.array, "store", None)
             raise fs_error(exc, getattr(store, "root", store) or "the output") from exc
 
     def _write(self, block: np.ndarray) -> None:
-        from ..core.checks import cast_result
-
         block = block if block.ndim >= 3 else block[None]
         identity = np.all(np.asarray(self.lo) == 0) and np.all(np.asarray(self.span) == 1)
         vals = block if identity else block * np.asarray(self.span, np.float32) + np.asarray(self.lo, np.float32)
@@ -50,8 +50,6 @@ class Target:
         vals = cast_result(vals, dtype) if np.issubdtype(dtype, np.integer) else vals.astype(dtype, copy=False)
         self.blocks.write(*self.where, vals)
         if self.done is not None:  # the checksum of what was written, so a resume can tell a damaged chunk
-            from .store import unit_checksum
-
             flags, idx = self.done
             flags[idx] = unit_checksum(vals)
 
@@ -206,15 +204,10 @@ def worker_precision(client, cfg, channels: int):
 
 
 def _resolve_precision_here(cfg, channels):
-    from ..core.device import resolve_device
-    from ..core.precision import resolve_precision
-
     return resolve_precision(cfg, resolve_device(cfg.device), channels)
 
 
 def _probe_device(name):
-    from ..core.device import resolve_device
-
     try:
         return resolve_device(name).type, None
     except ValueError as exc:

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.checks import check_finite, check_output_size
-from ..core.progress import Stage
+from ..core.config import schedule_for
+from ..core.precision import Precision, resolve_config, resolve_precision
+from ..core.progress import QualityWarning, Stage
+from . import networks as nets
 from .blocks import Blocks, as_array, check_dtype, out_shape
 from .inputs import ChannelStats, channel_stats, scan_input, source_of
 from .kernel_choice import saved_kernels, stage_kernels
 from .plan import Plan, make_plan
+from .runners import worker_device, worker_precision
 from .store import check_not_input
 from .units import Job
 
@@ -58,8 +62,6 @@ class RunSpec:
     @property
     def precision(self):
         """The network's precision on the run's device (dtype, autocast, scaler, layout)."""
-        from ..core.precision import Precision
-
         return Precision.of(self.job.cfg.precision, self.device)
 
 
@@ -125,7 +127,6 @@ def _networks(plan, src, networks, save_networks, overwrite, config) -> tuple:
     """The networks file to apply (loaded and checked against the plan) and the config it brings."""
     if networks is None and save_networks is None:
         return None, config
-    from . import networks as nets
 
     if plan.planes != "shared":
         raise ValueError("saving or applying networks needs planes='shared' (one network per channel)")
@@ -141,13 +142,8 @@ def _networks(plan, src, networks, save_networks, overwrite, config) -> tuple:
 def _device_config(config, client, plan, src) -> tuple:
     """The config with its preset and precision settled for the device the units run on: this machine's,
     or the cluster workers' (then chosen once, and every worker uses it)."""
-    from ..core.config import schedule_for
-    from ..core.precision import resolve_config
-
     channels = src.shape5[0] if plan.joint else 1  # the network's input channels
     if client is not None:
-        from .runners import worker_device, worker_precision
-
         cfg, dev = resolve_config(config, worker_device(client, config.device if config is not None else "auto"))
     else:
         cfg, dev = resolve_config(config)
@@ -155,7 +151,6 @@ def _device_config(config, client, plan, src) -> tuple:
         schedule_for(cfg, plan.lateral_scale)  # an explicit scale_factors list is checked here, not on a worker
     if client is not None:
         return (*worker_precision(client, cfg, channels), dev.type)
-    from ..core.precision import resolve_precision
 
     return (*resolve_precision(cfg, dev, channels), str(dev))
 
@@ -165,8 +160,6 @@ def _job(plan, cfg, lateral, axial, saved, networks, kernel, vs, unit) -> tuple:
     what the networks learnt with), and the file's digest for the store's fingerprint."""
     if saved is None:
         return Job(plan, cfg, lateral, axial), ""
-    from ..core.progress import QualityWarning
-    from . import networks as nets
 
     if kernel is not None:
         warnings.warn("kernel is ignored when applying saved networks: their own kernel (as saved, estimated "

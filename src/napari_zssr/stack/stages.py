@@ -10,6 +10,8 @@ from ..core.progress import Stage, ZSSRReport
 from .blocks import Blocks
 from .inputs import one_plane, read_block
 from .runners import Target
+from .store import unit_checksum
+from .units import apply_plane, apply_slab, train_axial, train_lateral
 
 
 def _range(stats, c, joint: bool, denorm: bool):
@@ -23,8 +25,6 @@ def _range(stats, c, joint: bool, denorm: bool):
 
 
 def planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, progress, denorm: bool, given=None):
-    from .units import apply_plane, train_lateral
-
     cfg, plan = job.cfg, job.plan
     _, T, Z = src.shape5[:3]
     joint = plan.joint
@@ -61,8 +61,6 @@ def planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, p
 
 def isotropic_stage(runner, job, grid, src, stats, dest, flags, channels, report, progress, out_stats=None,
                      given=None):
-    from .units import apply_slab, train_axial
-
     cfg = job.cfg
     out_stats = stats if out_stats is None else out_stats
     Y = src.shape5[3]
@@ -115,8 +113,6 @@ def _mark(flags, key) -> int:
 
 
 def _checksum_of(dest, where):
-    from .store import unit_checksum
-
     try:
         return unit_checksum(dest.read(*where))
     except (MemoryError, KeyboardInterrupt):

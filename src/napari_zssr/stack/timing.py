@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.config import schedule_for
+from ..core.precision import choose, probe
+
 REFERENCE_STEPS = 1500  # the paper's policy stops between 900 and 3000 steps; a fixed budget runs max_iters
 
 
@@ -31,9 +34,6 @@ class TimeEstimate:
 def estimate_time(plan, shape5, cfg, device) -> TimeEstimate:
     """The time of a run of ``plan`` over an input of (C, T, Z, Y, X) ``shape5`` with the resolved preset
     ``cfg`` on ``device`` (a torch device); measures one training step here unless it was measured before."""
-    from ..core.config import schedule_for
-    from ..core.precision import choose, probe
-
     C, T, Z, Y, X = shape5
     channels = C if plan.joint else 1
     measured = probe(device, channels, cfg.width, cfg.depth, cfg.crop_size, cfg.batch_size)

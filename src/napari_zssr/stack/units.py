@@ -12,8 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.axial import fine_length
 from ..core.config import ZSSRConfig
+from ..core.device import resolve_device
+from ..core.lateral import predict, start_report, train_zssr
 from ..core.progress import Stage
+from ..core.retries import on_cpu_after_oom, train_with_retries
 from .plan import Plan
 
 
@@ -42,8 +46,6 @@ class Job:
                                    axial=self.axial and self.axial.only(c))
 
     def device(self):
-        from ..core.device import resolve_device
-
         return resolve_device(self.cfg.device)
 
 
@@ -110,8 +112,6 @@ def train_lateral(job: Job, planes, seed: int, progress):
     """Planes mode: one network on fathers drawn from ``planes`` (2-D arrays). -> (TrainedNetwork, ZSSRReport)"""
     import torch
 
-    from ..core.lateral import start_report, train_zssr
-
     dev = job.device()
     scale = job.plan.lateral_scale
     report = start_report(job.cfg, dev, scale, job.lat_kernel.name, progress, job.plan.describe())
@@ -124,10 +124,9 @@ def train_axial(job: Job, planes, seed: int, progress):
     """Isotropic mode: one network on lateral crops of ``planes`` for the z factor. -> (TrainedNetwork, ZSSRReport)"""
     import torch
 
+    # these import torch at their top: here, so that importing this module does not
     from ..core.isotropic import train_isotropic
-    from ..core.lateral import start_report
     from ..core.network import TrainedNetwork
-    from ..core.retries import train_with_retries
 
     dev = job.device()
     f = job.plan.z_factor
@@ -145,8 +144,6 @@ def apply_plane(job: Job, model, plane: np.ndarray, progress=None) -> np.ndarray
     TrainedNetwork: (1, Y', X'), or (C, 1, Y', X')."""
     import torch
 
-    from ..core.lateral import predict
-
     dev = job.device()
     x = torch.as_tensor(_chw(plane), device=dev)
     sr = predict(model, x, job.lat_kernel, job.cfg, dev, progress).to("cpu", torch.float32).numpy()
@@ -156,10 +153,9 @@ def apply_plane(job: Job, model, plane: np.ndarray, progress=None) -> np.ndarray
 def apply_slab(job: Job, model, slab: np.ndarray, row0: int, rows: int, progress=None) -> np.ndarray:
     """Isotropic mode: (Z', rows, X) for the rows ``row0:row0 + rows`` of a normalised slab (Z, Y, X), by an
     axial TrainedNetwork."""
-    from ..core.axial import fine_length
+    # these import torch at their top: here, so that importing this module does not
     from ..core.infer import default_tile_pixels
     from ..core.isotropic import restore_slab
-    from ..core.retries import on_cpu_after_oom
 
     cfg, f = job.cfg, job.plan.z_factor
     out = np.empty((fine_length(slab.shape[0], f), rows, slab.shape[2]), np.float32)

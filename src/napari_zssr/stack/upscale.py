@@ -16,8 +16,10 @@ import numpy as np
 
 from .. import __version__
 from ..core.progress import Progress, Stage, UpscaleReport
-from ..io.ngff_write import ome_metadata
-from .blocks import Blocks, shape_for
+from ..core.quality import warn_no_gain
+from ..io.ngff_write import add_pyramid, ome_metadata
+from . import networks as nets
+from .blocks import Blocks, out_shape, shape_for
 from .estimates import (
     check_axial_spectrum,
     estimate_axial,
@@ -28,11 +30,12 @@ from .estimates import (
 )
 from .inputs import ChannelStats, one_plane, read_block
 from .kernel_choice import Source
-from .plan import Plan
+from .plan import Plan, output_geometry
 from .runners import InProcess, OnDask
 from .spec import resolve_run
 from .stages import fill_constant, isotropic_stage, planes_stage
 from .store import OutputStore
+from .units import unit_grid
 
 
 def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
@@ -138,8 +141,6 @@ def _execute(spec, client, callback, held, t0) -> tuple:
     report.seconds = time.perf_counter() - t0
     _warn_if_no_gain(report, job)
     if spec.save_networks is not None:
-        from . import networks as nets
-
         nets.save_networks(spec.save_networks, report.networks, job, report.kernel, stats, spec.output.overwrite,
                            spec.voxel_size, spec.output.unit)
     result = _finish(store, dest, spec.output, report)
@@ -160,8 +161,6 @@ def _prepare(spec, report, progress) -> tuple:
         job = _read_axial(spec, job, src, report, progress)
     stats, given = list(spec.stats), None
     if spec.saved is not None:
-        from . import networks as nets
-
         given = nets.models_of(spec.saved)
         report.kernel = spec.saved["kernel"]
     if job.cfg.noise_std == "estimate":  # one level for the run, from the planes the networks train on
@@ -191,9 +190,6 @@ def _read_axial(spec, job, src, report, progress):
 
 def _grids(spec, cfg) -> dict:
     """Each stage's grid of units; both mode's isotropic stage runs on the planes stage's result."""
-    from .blocks import out_shape
-    from .units import unit_grid
-
     plan = spec.plan
     grids = {}
     if plan.mode in ("planes", "both"):
@@ -284,7 +280,6 @@ def _both(spec, job, stats, given, grids, store, dest, report, progress, runner,
 def _warn_if_no_gain(report, job) -> None:
     if not (report.units and np.isfinite(report.gain_db) and not report.gain_db > 0):
         return
-    from ..core.quality import warn_no_gain
 
     hint = {Source.CUBIC: "try kernel='estimate', or give the kernel or the PSF if you know it",
             Source.ESTIMATE: "give the kernel or the PSF if you know it"}.get(
@@ -298,8 +293,6 @@ def _finish(store, dest, output, report):
         _check_result(dest.array)
         return dest.array
     if output.ome:  # a pyramid and display settings, so that viewers open it fast
-        from ..io.ngff_write import add_pyramid
-
         add_pyramid(store.group, output.axes, channels=output.channel_meta)
     return store.finish({"seconds": report.seconds, "device": report.device, "gain_db": report.gain_db,
                          "steps": [u.steps for u in report.units]})
@@ -318,8 +311,6 @@ def _flags(store, name, grid):
 
 
 def _ome(plan, out_axes, vs, unit):
-    from .plan import output_geometry
-
     sizes = vs if vs is not None else [1.0] * len(plan.axes)
     new_size, new_origin = output_geometry(plan, sizes, [0.0] * len(plan.axes))
     order = [plan.axes.index(a) for a in out_axes]
