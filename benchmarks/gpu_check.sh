@@ -39,7 +39,7 @@ step() {  # a bounded step, its output kept whatever happens to it
 }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
 $py -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))' | tee -a "$OUT/gpu.txt"
-step cuda_tests 60 $py -m pytest -q -p no:cacheprovider tests/test_precision.py tests/test_reliability.py -k "(cuda or precision) and not store"
+step cuda_tests 60 $py -m pytest -q -p no:cacheprovider tests/core/test_precision.py tests/test_reliability.py -k "(cuda or precision) and not store"
 # issue 15: the blind 3-D grid on nuclei ("fast", as CPU users run it) with the QualityWarning columns
 step blind3d 180 $py benchmarks/blind.py --k 4 2 --json "$OUT/blind3d_gpu.jsonl"
 step speed 140 $py benchmarks/speed.py --e2e --paper --iso --json "$OUT/speed_gpu.jsonl"

@@ -1,5 +1,5 @@
-"""Shared by the case lists (tests/test_reliability.py, tests/test_integrity.py and the io tests): running a
-case, and the command line tool on real files in a fresh folder.
+"""Shared by the case lists (tests/test_reliability.py, tests/test_cli.py and the ``CASES`` of tests/io, tests/stack
+and tests/core): running a case, and the command line tool on real files in a fresh folder.
 
 A case is ``(id, what is tried, call, expected exception type or None for a result, text the message
 must contain)``; docs/reliability.md is made from every module's ``CASES``.

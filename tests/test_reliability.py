@@ -419,8 +419,9 @@ def test_cancel_returns_gpu_memory():
 
 
 # the modules whose CASES make the document, in its order (each tests its own list)
-CASE_MODULES = ["tests.test_reliability", "tests.test_cli", "tests.test_tiff", "tests.test_images", "tests.test_ngff",
-                "tests.test_kernel_files", "tests.test_networks", "tests.test_axial", "tests.test_blocks"]
+CASE_MODULES = ["tests.test_reliability", "tests.test_cli", "tests.io.test_tiff", "tests.io.test_images",
+                "tests.io.test_ngff", "tests.io.test_kernels", "tests.stack.test_networks", "tests.core.test_axial",
+                "tests.stack.test_blocks"]
 
 
 def all_cases() -> list:
@@ -432,7 +433,7 @@ def all_cases() -> list:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        out += [(name.split(".")[-1] + ".py",) + tuple(c) for c in getattr(module, "CASES", [])]
+        out += [(name.replace(".", "/") + ".py",) + tuple(c) for c in getattr(module, "CASES", [])]
     return out
 
 
@@ -457,7 +458,7 @@ def markdown() -> str:
         "it equals an uninterrupted run with the smaller batch or crops (tests in the same file).",
         "Property-based tests of the same functions with random shapes, dtypes, values and factors are in",
         "`tests/test_properties.py`.",
-        "Faults of big runs are tested in `tests/test_scale.py` and `tests/test_cli.py`: a full disk (a",
+        "Faults of big runs are tested in `tests/stack/test_runners.py` and `tests/test_cli.py`: a full disk (a",
         "file-size limit set with `setrlimit`, so every write past 2 kB fails as on a full disk) gives",
         "\"could not write the result to ...\" and no plane is marked done that was not written; a worker",
         "of a dask LocalCluster killed mid-run has its task retried and the output is complete; a",
@@ -465,14 +466,14 @@ def markdown() -> str:
         "it; the viewer closed during a run stops the worker without a traceback (`tests/test_napari.py`).",
         "An isotropic run into a zarr store on a LocalCluster whose workers write each chunk 50 ms late",
         "(as on a network filesystem) loses no row: every chunk belongs to exactly one unit",
-        "(`tests/test_scale.py`). The CLI prints every warning of a run, also those raised before an",
-        "error, and the report's notes; an interrupted zarr run says where its finished units are kept",
-        "(`tests/test_cli_options.py`). \"make isotropic\" on a time-lapse converts the spatial axes only,",
-        "and says which axis lacks a length unit (`tests/test_napari.py`).",
+        "(`tests/stack/test_runners.py`, `tests/stack/test_units.py`). The CLI prints every warning of a run,",
+        "also those raised before an error, and the report's notes; an interrupted zarr run says where its",
+        "finished units are kept (`tests/test_cli_options.py`). \"make isotropic\" on a time-lapse converts",
+        "the spatial axes only, and says which axis lacks a length unit (`tests/test_napari.py`).",
         "Comparisons between two code paths, thread counts or machines are made within a tolerance",
         "(`tests/compare.py`): float sums come out in another order on another CPU.",
         "",
-        "Zarr outputs (`tests/test_store.py`): a rerun after the input changed (one plane set to 0) is",
+        "Zarr outputs (`tests/stack/test_store.py`): a rerun after the input changed (one plane set to 0) is",
         "refused and names the channel and time point that changed, never answered with the old result;",
         "the same input reuses the finished result and the report, the CLI and the widget's notes say",
         "\"reused the finished result in ...; nothing was trained\"; an unfinished run is not resumed on",

@@ -1,3 +1,5 @@
+"""core/config.py: ZSSRConfig's presets, the paper's gradual schedule, and every field validated in words."""
+
 import pytest
 
 from napari_zssr import ZSSRConfig
@@ -30,18 +32,20 @@ def test_paper_gradual_schedule_for_x2():
 @pytest.mark.parametrize(
     "field,value,exc,match",
     [
-        ("width", 0, ValueError, "width"),
-        ("depth", 1, ValueError, "depth"),
-        ("max_iters", 1.5, TypeError, "max_iters"),
-        ("learning_rate", -1.0, ValueError, "learning_rate"),
-        ("noise_std", float("nan"), ValueError, "noise_std"),
-        ("back_projection_iters", -2, ValueError, "back_projection_iters"),
-        ("output_flip", 1, ValueError, "output_flip"),
-        ("output_flip", "yes", ValueError, "output_flip"),
-        ("scale_factors", [(0.5, 2)], ValueError, "scale_factors"),
-        ("augment_leave_as_is_probability", 0.9, ValueError, "probabilities"),
-        ("min_iters", 5000, ValueError, "min_iters"),
-        ("crop_size", 2, ValueError, "crop_size"),
+        ("width", 0, ValueError, "width must be >= 1, got 0"),
+        ("depth", 1, ValueError, r"depth must be at least 2 \(input and output layers\), got 1"),
+        ("max_iters", 1.5, TypeError, "max_iters must be an int, got float"),
+        ("learning_rate", -1.0, ValueError, "learning_rate must be > 0, got -1.0"),
+        ("noise_std", float("nan"), ValueError, "noise_std must be a finite number, got nan"),
+        ("back_projection_iters", -2, ValueError, "back_projection_iters must be an int >= 0 or a list, got -2"),
+        ("output_flip", 1, ValueError, "output_flip must be True, False or 'auto', got 1"),
+        ("output_flip", "yes", ValueError, "output_flip must be True, False or 'auto', got 'yes'"),
+        ("scale_factors", [(0.5, 2)], ValueError,
+         r"scale_factors must be \(sy, sx\) pairs of factors >= 1, got \[0.5, 2.0\]"),
+        ("augment_leave_as_is_probability", 0.9, ValueError,
+         r"augment_\* probabilities must lie in \[0, 1\] and sum to at most 1"),
+        ("min_iters", 5000, ValueError, r"min_iters \(5000\) exceeds max_iters \(3000\)"),
+        ("crop_size", 2, ValueError, "crop_size must be at least 4, got 2"),
     ],
 )
 def test_validation(field, value, exc, match):

@@ -8,7 +8,7 @@ import pytest
 from napari_zssr.core.estimate_edges import clip_to_bounds, edge_bounds, edge_fits
 from napari_zssr.core.estimate_lateral import MIN_BOUNDS
 
-from .conftest import SR_DATA, blur_2d, power_law_image
+from ..conftest import SR_DATA, blur_2d, power_law_image
 
 
 def mosaic(shape, n: int, seed: int = 0) -> np.ndarray:

@@ -9,7 +9,7 @@ import torch
 from napari_zssr import ZSSRConfig, run_zssr, upscale
 from napari_zssr.core.precision import choose, probe, resolve_precision
 
-from .compare import assert_close
+from ..compare import assert_close
 
 CPU = torch.device("cpu")
 
@@ -96,5 +96,6 @@ def test_the_precision_used_is_saved_with_the_networks(stack, tiny_config, tmp_p
 def test_a_store_of_one_precision_is_not_resumed_in_another(stack, tiny_config, tmp_path):
     out = str(tmp_path / "o.zarr")
     upscale(stack, (1, 2, 2), config=tiny_config, out=out)
-    with pytest.raises(FileExistsError, match="another run"):
+    with pytest.raises(FileExistsError, match=r"o\.zarr exists and holds the result of another run \(other input or "
+                                              r"settings\); pass overwrite=True"):
         upscale(stack, (1, 2, 2), config=tiny_config.replace(precision="bfloat16"), out=out)

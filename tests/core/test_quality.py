@@ -7,7 +7,7 @@ import torch
 from napari_zssr.core.augment import FatherSampler
 from napari_zssr.core.quality import holdout_split
 
-from .conftest import blur_2d, power_law_image
+from ..conftest import blur_2d, power_law_image
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
@@ -73,9 +73,10 @@ def test_the_band_needs_twice_the_crop(width):
 def test_the_axial_spectrum_check_sees_over_sharpening_and_nothing_else():
     from scipy.ndimage import gaussian_filter1d
 
-    from napari_zssr.core.quality import AXIAL_EXCESS_DB, axial_excess_db
+    from napari_zssr.core.progress import AXIAL_EXCESS_DB
+    from napari_zssr.core.quality import axial_excess_db
 
-    from .conftest import blob_volume
+    from ..conftest import blob_volume
 
     vol = blob_volume((48, 64, 64), 60, radii=(1.5, 4))
     vol += np.random.default_rng(1).normal(0, 0.01, vol.shape)
@@ -92,7 +93,7 @@ def test_an_isotropic_run_with_a_kernel_too_wide_warns_that_it_is_over_sharpened
     from napari_zssr import QualityWarning
     from napari_zssr.stack.upscale import run_upscale
 
-    from .conftest import blob_volume
+    from ..conftest import blob_volume
 
     vol = blob_volume((48, 64, 64), 60, radii=(1.5, 4))
     lr = (vol + np.random.default_rng(1).normal(0, 0.01, vol.shape))[::4].astype(np.float32)
@@ -111,7 +112,7 @@ def test_the_cli_prints_the_axial_check_and_its_warning(tmp_path, capsys):
 
     from napari_zssr.cli import main
 
-    from .conftest import blob_volume
+    from ..conftest import blob_volume
 
     vol = blob_volume((48, 64, 64), 60, radii=(1.5, 4))
     src = tmp_path / "lr.tif"

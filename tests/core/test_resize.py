@@ -1,3 +1,6 @@
+"""core/resize.py: MATLAB-compatible imresize (numpy and torch): MATLAB's own LR files reproduced, shapes,
+antialiasing, numeric kernels centred as MATLAB centres them, and bad inputs named."""
+
 import glob
 import os
 
@@ -8,7 +11,7 @@ from PIL import Image
 from napari_zssr import imresize
 from napari_zssr.core.resize import resize_torch
 
-from .conftest import SR_DATA
+from ..conftest import SR_DATA
 
 
 @pytest.mark.parametrize("s", [2, 3, 4])
@@ -123,32 +126,32 @@ def test_torch_matches_numpy(kernel):
 def test_bad_inputs_are_named_and_input_is_not_modified():
     x = np.arange(20.0).reshape(4, 5)
     before = x.copy()
-    with pytest.raises(TypeError, match="dtype bool"):
+    with pytest.raises(TypeError, match="image must be a real numeric array, got dtype bool"):
         imresize(x > 3, 2)
-    with pytest.raises(TypeError, match="complex"):
+    with pytest.raises(TypeError, match="image must be a real numeric array, got dtype complex128"):
         imresize(x.astype(complex), 2)
-    with pytest.raises(TypeError, match="object"):
+    with pytest.raises(TypeError, match="image must be a real numeric array, got dtype object"):
         imresize(np.array([[None, 1]], dtype=object), 2)
     for bad in (0, -1, np.nan, np.inf):
-        with pytest.raises(ValueError, match="positive and finite"):
+        with pytest.raises(ValueError, match=r"scale factors must be positive and finite, got \[.+, .+\]"):
             imresize(x, bad)
-    with pytest.raises(ValueError, match="3 scale factors"):
+    with pytest.raises(ValueError, match="3 scale factors given for an array with 2 axes"):
         imresize(x, (1, 2, 3))
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"image is empty \(shape \(0, 3\)\)"):
         imresize(np.zeros((0, 3)), 2)
     y = x.copy()
     y[1, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="image contains NaN or inf values"):
         imresize(y, 2)
-    with pytest.raises(ValueError, match="unknown kernel"):
+    with pytest.raises(ValueError, match="unknown kernel 'gauss'; choose one of box, cubic"):
         imresize(x, 2, kernel="gauss")
-    with pytest.raises(ValueError, match="positive sum"):
+    with pytest.raises(ValueError, match="kernel must have a positive sum, got -9"):
         imresize(x, 0.5, kernel=-np.ones((3, 3)))
-    with pytest.raises(ValueError, match="NaN or inf"):
+    with pytest.raises(ValueError, match="kernel contains NaN or inf values"):
         imresize(x, 0.5, kernel=np.array([[1, np.nan]]))
-    with pytest.raises(ValueError, match="only downscales"):
+    with pytest.raises(ValueError, match="a numeric kernel only downscales; use a named kernel to enlarge"):
         imresize(x, 2, kernel=np.ones((3, 3)))
-    with pytest.raises(ValueError, match="give scale or output_shape"):
+    with pytest.raises(ValueError, match=r"give scale or output_shape \(or both\)"):
         imresize(x)
     np.testing.assert_array_equal(x, before)
 

@@ -357,8 +357,8 @@ def _npy_data_start(path) -> int:
 
 
 def networks_file() -> str:
-    """A real networks file, made once by a tiny run (tests/test_networks.py makes and keeps it)."""
-    from ..test_networks import trained
+    """A real networks file, made once by a tiny run (tests/stack/test_networks.py makes and keeps it)."""
+    from ..stack.test_networks import trained
 
     return trained()[0]
 
@@ -367,7 +367,7 @@ def write_networks(folder, s) -> Made:
     import tifffile
 
     src = os.path.join(folder, "in.tif")
-    from ..test_networks import stack
+    from ..stack.test_networks import stack
 
     tifffile.imwrite(src, stack(), imagej=True, metadata={"axes": "ZYX"})
     path = os.path.join(folder, "nets.pt")

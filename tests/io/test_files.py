@@ -43,3 +43,14 @@ def test_existing_files_need_overwrite_and_missing_folders_are_named(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # not the private mode of a temporary file
     with pytest.raises(FileNotFoundError, match="output folder does not exist"):
         atomic_write(tmp_path / "missing" / "o.tif", write)
+
+
+def test_other_write_errors_pass_unchanged(tmp_path):
+    def fail(tmp):
+        raise ValueError("not a disk problem")
+
+    from napari_zssr.io import atomic_write
+
+    with pytest.raises(ValueError, match="not a disk problem"):
+        atomic_write(str(tmp_path / "a.tif"), fail)
+    assert os.listdir(tmp_path) == []

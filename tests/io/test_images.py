@@ -1,12 +1,15 @@
-"""Broken PNG inputs and full disks (io/images.py, io/files.py): each gets one clear error naming the file,
-raised before anything big is allocated; a 1-bit PNG reads as 0/1 data."""
+"""io/images.py: broken PNG inputs and full disks (with io/files.py): each gets one clear error naming the
+file, raised before anything big is allocated; a 1-bit PNG reads as 0/1 data; writes that refuse to replace
+a file; vendor files through bioio (the optional ``formats`` extra), the same path the CLI uses."""
 
 from __future__ import annotations
 
 import os
+import re
 import resource
 import signal
 import struct
+import sys
 import tempfile
 import zlib
 
@@ -16,7 +19,7 @@ from PIL import Image
 
 from napari_zssr.io import ImageData, read_image, write_image
 
-from .cases import CLIError, check_case, cli_case, small_peak
+from ..cases import CLIError, check_case, cli_case, small_peak
 
 NOISE = (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)
 
@@ -188,18 +191,12 @@ def test_a_full_disk_error_says_errno_enospc_and_keeps_the_cause(tmp_path):
     with pytest.raises(OSError) as info:
         write_on_a_full_disk("x.tif")
     assert info.value.errno == errno.ENOSPC
-    assert "requested and" in str(info.value.__cause__) or "File too large" in str(info.value.__cause__)
-
-
-def test_other_write_errors_pass_unchanged(tmp_path):
-    def fail(tmp):
-        raise ValueError("not a disk problem")
-
-    from napari_zssr.io import atomic_write
-
-    with pytest.raises(ValueError, match="not a disk problem"):
-        atomic_write(str(tmp_path / "a.tif"), fail)
-    assert os.listdir(tmp_path) == []
+    # tifffile writes in blocks and reports the short one in words; the cause keeps them
+    assert re.fullmatch(r"\d+ requested and \d+ written", str(info.value.__cause__))
+    with pytest.raises(OSError) as info:
+        write_on_a_full_disk("x.png")
+    assert info.value.errno == errno.ENOSPC
+    assert info.value.__cause__.errno == errno.EFBIG  # Pillow's write meets the file-size limit itself
 
 
 def test_interlaced_pngs_of_odd_sizes_read_whole(tmp_path):
@@ -234,3 +231,51 @@ def test_good_pngs_still_read(tmp_path):
     img = read_image(str(tmp_path / "d.png"))
     assert img.data.dtype == np.uint16
     np.testing.assert_array_equal(img.data, deep)
+
+
+def test_a_file_no_reader_knows_gets_an_error_that_says_what_to_install(tmp_path, monkeypatch):
+    path = tmp_path / "scan.czi"
+    path.write_bytes(b"not a CZI file")
+    monkeypatch.setitem(sys.modules, "bioio", None)  # the formats extra not installed: importing bioio fails
+    want = (rf"^unsupported file type '\.czi' for {re.escape(str(path))}; use PNG, TIFF or a \.zarr store, or install "
+            r"napari-zssr\[formats\] \(bioio and its CZI, ND2 and LIF readers\) for vendor files$")
+    with pytest.raises(ValueError, match=want):
+        read_image(path)
+
+
+def test_a_file_bioio_cannot_read_says_which_reader_to_install(tmp_path):
+    pytest.importorskip("bioio")
+    path = tmp_path / "scan.czi"
+    path.write_bytes(b"not a CZI file")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: bioio could not read it \(.+\); install the "
+                                         r"bioio reader for this format \(bioio-czi, bioio-nd2"):
+        read_image(path)
+
+
+def test_bioio_gives_the_axes_voxel_sizes_and_channel_names_lazily(tmp_path):
+    pytest.importorskip("bioio")
+    ome_tiff = pytest.importorskip("bioio_ome_tiff")
+    import tifffile
+
+    from napari_zssr.io.images import read_bioio
+
+    data = (np.random.default_rng(9).random((2, 3, 16, 16)) * 1000).astype(np.uint16)
+    path = str(tmp_path / "two.ome.tif")
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "CZYX", "PhysicalSizeX": 0.3, "PhysicalSizeY": 0.3,
+                                                     "PhysicalSizeZ": 1.2, "Channel": {"Name": ["DAPI", "GFP"]}})
+    img = read_bioio(path, reader=ome_tiff.Reader)
+    assert img.axes == "CZYX" and not isinstance(img.data, np.ndarray)  # T of length 1 dropped; lazy
+    assert img.pixel_size == pytest.approx({"Z": 1.2, "Y": 0.3, "X": 0.3}) and img.unit == "um"
+    assert img.metadata["channel_names"] == ["DAPI", "GFP"]
+    np.testing.assert_array_equal(np.asarray(img.data), data)
+
+
+def test_existing_file_is_kept_and_failed_write_leaves_nothing(tmp_path):
+    path = tmp_path / "o.tif"
+    path.write_bytes(b"keep")
+    with pytest.raises(FileExistsError, match=r"o\.tif exists; pass overwrite=True \(--overwrite\) to replace it"):
+        write_image(path, ImageData(np.zeros((4, 4), np.uint8), "YX"))
+    assert path.read_bytes() == b"keep"
+    with pytest.raises(ValueError, match=r"PNG holds one 2-D image, not axes ZYX \(3, 4, 4\); write a TIFF"):
+        write_image(tmp_path / "s.png", ImageData(np.zeros((3, 4, 4), np.uint8), "ZYX"))
+    assert sorted(os.listdir(tmp_path)) == ["o.tif"]

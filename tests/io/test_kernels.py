@@ -1,6 +1,7 @@
 """Broken kernel files (io/kernels.py read_kernel): MATLAB v7.3, empty and damaged .mat files, object, truncated
 and huge-claiming .npy files, damaged TIFFs, kernels that are empty, not finite or too large. Each gets one
-ValueError naming the file, raised before a claimed size is allocated."""
+ValueError naming the file, raised before a claimed size is allocated. Estimated kernels are written one file
+per channel (kernel_paths, write_kernels)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from PIL import Image
 
 from napari_zssr.io import read_kernel
 
-from .cases import CLIError, check_case, cli_case, small_peak
+from ..cases import CLIError, check_case, cli_case, small_peak
 
 KERNEL = np.outer(np.hanning(7), np.hanning(7))[1:-1, 1:-1]
 KERNEL = KERNEL / KERNEL.sum()
@@ -235,69 +236,6 @@ def test_good_kernel_files_read_as_written(tmp_path):
     np.testing.assert_array_equal(read_kernel(npy(folder, profile, "p.npy")), profile)  # a 1-D axial profile
 
 
-MAT_VALUES = {"f8": KERNEL, "f4": KERNEL.astype(np.float32), "i1": np.arange(-6, 6, dtype=np.int8).reshape(3, 4),
-              "u1": np.arange(12, dtype=np.uint8).reshape(4, 3), "i2": np.arange(-3, 3, dtype=np.int16).reshape(2, 3),
-              "u2": np.arange(6, dtype=np.uint16).reshape(3, 2), "i4": np.arange(-5, 5, dtype=np.int32).reshape(2, 5),
-              "u4": np.arange(4, dtype=np.uint32).reshape(2, 2), "i8": np.arange(-4, 4, dtype=np.int64).reshape(4, 2),
-              "u8": np.arange(9, dtype=np.uint64).reshape(9, 1), "k": np.array([[1.5]]), "row": np.arange(5.0),
-              "empty": np.zeros((0, 5)), "cube": np.arange(24.0).reshape(2, 3, 4)}
-
-
-@pytest.mark.parametrize("compressed", [False, True])
-def test_the_mat_reader_reads_as_scipy_does(tmp_path, compressed):
-    """Every numeric type, compressed or not, exactly as scipy.io.loadmat reads it (dtype, shape, values
-    in MATLAB's column-major order); what a kernel never is, skipped with what it is."""
-    from napari_zssr.io.matfile import read_mat
-
-    path = str(tmp_path / "all.mat")
-    others = {"text": "hello", "z": KERNEL + 1j, "cell": np.array([[1, "a"]], dtype=object), "s": {"a": 1}}
-    scipy.io.savemat(path, {**MAT_VALUES, **others}, do_compression=compressed)
-    arrays, skipped = read_mat(path, 1 << 20)
-    want = scipy.io.loadmat(path)
-    assert sorted(arrays) == sorted(MAT_VALUES)
-    for name, arr in arrays.items():
-        assert arr.dtype == want[name].dtype and arr.shape == want[name].shape, name
-        np.testing.assert_array_equal(arr, want[name])
-    assert skipped == {"text": "a char array", "z": "complex", "cell": "a cell array", "s": "a struct"}
-
-
-def test_the_mat_reader_reads_big_endian_and_logical(tmp_path):
-    """A big-endian file ("MI"), written here as MATLAB lays it out (scipy writes only its own order),
-    with a small element (a name of up to 4 bytes inside its tag) and a logical variable (as bool)."""
-    from napari_zssr.io.matfile import read_mat
-
-    def element(kind, data):
-        if len(data) <= 4:
-            return struct.pack(">HH", len(data), kind) + data.ljust(4, b"\0")
-        return struct.pack(">II", kind, len(data)) + data + bytes(-len(data) % 8)
-
-    def matrix(name, mclass, flags, arr, kind, dtype):
-        body = (element(6, struct.pack(">II", mclass | flags, 0)) + element(5, struct.pack(">2i", *arr.shape))
-                + element(1, name) + element(kind, np.asarray(arr, dtype).tobytes(order="F")))
-        return struct.pack(">II", 14, len(body)) + body
-
-    head = b"MATLAB 5.0 MAT-file, big-endian, written by the tests".ljust(116) + bytes(8) + b"\x01\x00MI"
-    path = str(tmp_path / "be.mat")
-    with open(path, "wb") as f:
-        f.write(head + matrix(b"psf", 6, 0, KERNEL, 9, ">f8") + matrix(b"mask", 9, 0x0200, KERNEL > 0.05, 2, "u1"))
-    arrays, skipped = read_mat(path, 1 << 20)
-    assert arrays["psf"].dtype == np.float64 and not skipped
-    np.testing.assert_array_equal(arrays["psf"], KERNEL)
-    np.testing.assert_array_equal(arrays["mask"], KERNEL > 0.05)
-    np.testing.assert_array_equal(read_kernel(path), KERNEL)  # the logical one is no kernel
-
-
-def test_a_mat_variable_larger_than_a_kernel_is_skipped_unread(tmp_path):
-    from napari_zssr.io.matfile import read_mat
-
-    for compressed in (False, True):
-        path = str(tmp_path / f"big{compressed}.mat")
-        scipy.io.savemat(path, {"image": np.ones((300, 300)), "kernel": KERNEL}, do_compression=compressed)
-        arrays, skipped = read_mat(path, 10000)
-        assert list(arrays) == ["kernel"]
-        assert skipped == {"image": "a float64 array of shape (300, 300), more than 10000 bytes"}
-
-
 def test_an_unforeseen_error_in_a_kernel_reader_names_the_kernel_file(tmp_path, monkeypatch):
     """The command line's last resort names the input image; a kernel file's error never reaches it."""
     from napari_zssr.io import kernels
@@ -309,3 +247,18 @@ def test_an_unforeseen_error_in_a_kernel_reader_names_the_kernel_file(tmp_path, 
     path = npy(str(tmp_path), KERNEL)
     with pytest.raises(ValueError, match=r"k\.npy could not be read as a kernel \(KeyError"):
         read_kernel(path)
+
+
+def test_kernel_files_are_one_per_channel_and_whole(tmp_path):
+    from napari_zssr.io.kernels import kernel_paths, read_kernel, write_kernels
+
+    assert kernel_paths(tmp_path / "k.tif", 2) == [str(tmp_path / "k.c0.tif"), str(tmp_path / "k.c1.tif")]
+    with pytest.raises(ValueError, match=r"^a kernel is saved as \.npy or \.tif, got '.*k\.png'$"):
+        kernel_paths(tmp_path / "k.png", 1)
+    written = write_kernels(tmp_path / "k.tif", [np.ones((3, 3)) / 9, None])  # channel 1 fell back: no file
+    assert written == [str(tmp_path / "k.c0.tif")] and not (tmp_path / "k.c1.tif").exists()
+    np.testing.assert_allclose(read_kernel(written[0]), np.ones((3, 3)) / 9, rtol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["k.c0.tif"]  # no temporary file left behind
+    with pytest.raises(FileExistsError, match=r"k\.c0\.tif exists; pass overwrite=True \(--overwrite\) to replace it"):
+        write_kernels(tmp_path / "k.tif", [np.ones(3), np.ones(3)])  # refused before channel 1 is written
+    assert [p.name for p in tmp_path.iterdir()] == ["k.c0.tif"]

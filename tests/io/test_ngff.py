@@ -13,7 +13,7 @@ import zarr
 
 from napari_zssr.io import read_image
 
-from .cases import CLIError, check_case, cli_case, read_warning_once
+from ..cases import CLIError, check_case, cli_case, read_warning_once
 
 DATA = (np.arange(2 * 16 * 16).reshape(2, 16, 16) % 250 + 1).astype(np.uint8)  # no chunk is all fill value
 

@@ -14,8 +14,8 @@ import pytest
 from napari_zssr import upscale
 from napari_zssr.stack.blocks import check_dtype
 
-from .cases import check_case
-from .test_reliability import image, tiny
+from ..cases import check_case
+from ..test_reliability import image, tiny
 
 HINT = "is not a numeric image type; use an integer or float type"
 

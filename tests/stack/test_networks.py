@@ -22,8 +22,8 @@ from napari_zssr import upscale
 from napari_zssr.stack.networks import load_networks
 from napari_zssr.stack.networks_checks import expected_state
 
-from .cases import CLIError, check_case, cli_case
-from .test_reliability import tiny
+from ..cases import CLIError, check_case, cli_case
+from ..test_reliability import tiny
 
 SCALE = (1, 2, 2)  # planes mode: one lateral network for the one channel
 BAD = "is not a valid napari-zssr networks file: "
@@ -215,13 +215,16 @@ def test_the_message_names_the_file():
     assert str(info.value) == f"{path} {BAD}ranges[0] holds NaN"
 
 
-@pytest.mark.parametrize("width, depth, field", [(10**6, 4, "config.width"), (1024, 64, "networks[0].state")])
-def test_a_claimed_size_is_refused_without_building_the_network(width, depth, field):
+@pytest.mark.parametrize("width, depth, why", [
+    (10**6, 4, "config.width must be an int from 1 to 1024, got 1000000"),
+    (1024, 64, "networks[0].state does not hold the weights of a depth-64 network: missing ['convs.10.weight'"),
+])
+def test_a_claimed_size_is_refused_without_building_the_network(width, depth, why):
     """Width 1024 and depth 64 are within the format, but a network of that size has 6e8 weights (2.4 GB):
     the file's own tensors say it is not that network, and the refusal comes before anything is built."""
     path = damaged(lambda saved: saved["config"].update(width=width, depth=depth))
     t0 = time.perf_counter()
-    with pytest.raises(ValueError, match=re.escape(field)):
+    with pytest.raises(ValueError, match=re.escape(f"{path} {BAD}{why}")):
         load_networks(path)
     assert time.perf_counter() - t0 < 3
 
@@ -243,3 +246,17 @@ def test_expected_state_matches_a_real_network():
 
     net = ZSSRNet(3, width=5, depth=6)
     assert expected_state(3, 5, 6) == {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def test_a_networks_file_is_read_once_while_it_stays_as_it_is(tmp_path, monkeypatch):
+    from napari_zssr.stack import networks as nets
+
+    path = tmp_path / "n.pt"
+    path.write_bytes(open(trained()[0], "rb").read())
+    reads, real = [], nets._load
+    monkeypatch.setattr(nets, "_loaded", {})
+    monkeypatch.setattr(nets, "_load", lambda p: reads.append(p) or real(p))  # the real reader, counted
+    first = nets.load_networks(path)
+    assert nets.load_networks(str(path)) is first and len(reads) == 1  # the CLI's check, then the run
+    os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 10**9))  # the file changed since: read again
+    assert nets.load_networks(path) is not first and len(reads) == 2

@@ -1,8 +1,10 @@
+"""stack/upscale.py: upscale() on n-D stacks: the mode each set of factors picks and its shapes, plane positions,
+the flip ensemble, channels and time points kept apart, the input never modified, data refused in words."""
+
 import numpy as np
 import pytest
 
 from napari_zssr import upscale
-from napari_zssr.stack.plan import make_plan
 from napari_zssr.stack.upscale import run_upscale
 
 
@@ -79,38 +81,12 @@ def test_input_is_not_modified(stack, tiny_config):
     np.testing.assert_array_equal(stack, before)
 
 
-@pytest.mark.parametrize(
-    "shape,scale,kw,exc,match",
-    [
-        ((6, 8, 8), (2, 1), {}, ValueError, "one factor per axis"),
-        ((6, 8, 8), (2, 1, 1), {"axes": "ZY"}, ValueError, "2 letters"),
-        ((6, 8, 8), (2, 1, 1), {"axes": "ZZX"}, ValueError, "must contain Y and X|repeats"),
-        ((6, 8, 8), (2, 1, 1), {"axes": "ZYQ"}, ValueError, "letters from"),
-        ((1, 8, 8), (2, 1, 1), {}, ValueError, "at least 2 z planes"),
-        ((2, 6, 8, 8), (2, 2, 1, 1), {"axes": "CZYX"}, ValueError, "channel axis must be 1"),
-        ((2, 6, 8, 8), (2, 2, 1, 1), {"axes": "TZYX"}, ValueError, "time axis must be 1"),
-        ((32, 32, 3), (2, 2, 1), {}, ValueError, "looks like an RGB"),
-        ((2, 6, 8, 8), (1, 2, 1, 1), {}, ValueError, "must name its axes"),
-        ((6, 8, 8), (2, 1, 1), {"mode": "planes"}, ValueError, "calls for 'isotropic'"),
-        ((6, 8, 8), (2, 1, 1), {"mode": "sideways"}, ValueError, "mode must be"),
-        ((6, 8, 8), (0.5, 1, 1), {}, ValueError, "only enlarges"),
-        ((6, 8, 8), (1, 1, 1), {}, ValueError, "at least one factor"),
-        ((6, 8, 8), (np.nan, 1, 1), {}, ValueError, "positive and finite"),
-        ((2, 6, 8, 8), (1, 2, 1, 1), {"axes": "CZYX", "channel_axis": 1}, ValueError, "disagrees"),
-        ((6, 8, 8), (2, 1, 1), {"planes": "some"}, ValueError, "planes must be"),
-    ],
-)
-def test_plan_errors(shape, scale, kw, exc, match):
-    with pytest.raises(exc, match=match):
-        make_plan(shape, scale, **kw)
-
-
 def test_data_errors(tiny_config):
     vol = np.ones((4, 8, 8))
     vol[1, 2, 3] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match=r"data contains 1 NaN or inf value\(s\); replace them before upscaling"):
         upscale(vol, (2, 1, 1), config=tiny_config)
-    with pytest.raises(TypeError, match="dtype bool"):
+    with pytest.raises(TypeError, match="data has dtype bool, which is not a numeric image type"):
         upscale(np.ones((4, 8, 8), bool), (2, 1, 1), config=tiny_config)
-    with pytest.raises(ValueError, match="psf_voxel_size"):
+    with pytest.raises(ValueError, match=r"a PSF array needs psf_voxel_size=\(z, y, x\) and the data's voxel_size"):
         upscale(np.ones((4, 8, 8)), (2, 1, 1), kernel=np.ones((3, 3, 3)), config=tiny_config)

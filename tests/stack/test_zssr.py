@@ -1,8 +1,10 @@
+"""stack/zssr.py: zssr() on one 2-D image (its colours or channels learnt by one network): shapes, layout,
+seeds, the paper's recipe steps, progress and cancel, and errors that name the problem."""
+
 import numpy as np
 import pytest
 
 from napari_zssr import Cancelled, ZSSRConfig, imresize, zssr
-from napari_zssr.core.infer import forward_tiled, transforms
 
 
 @pytest.mark.parametrize("scale,shape", [((2, 2), (80, 96)), ((1, 2.5), (40, 120)), ((3.3, 1.7), (132, 82))])
@@ -91,20 +93,20 @@ def test_callback_reports_and_can_cancel(structured_image, tiny_config):
 
 def test_default_config_is_reported(structured_image):
     seen = []
-    with pytest.raises(Cancelled):
-        zssr(structured_image, 2, callback=lambda p: seen.append(p) or False)
+    with pytest.raises(Cancelled):  # at the first report that carries the run's settings
+        zssr(structured_image, 2, callback=lambda p: seen.append(p) or "preset" not in p)
     from napari_zssr.core.device import describe_device, resolve_device
     from napari_zssr.core.precision import auto_preset_name
 
     dev = resolve_device("auto")  # config=None asks for the auto preset on the auto device
-    assert seen[0]["preset"] == auto_preset_name(dev) and seen[0]["device"] == describe_device(dev)
-    assert seen[0]["total"] == ZSSRConfig.preset(auto_preset_name(dev)).max_iters
+    assert seen[-1]["preset"] == auto_preset_name(dev) and seen[-1]["device"] == describe_device(dev)
+    assert seen[-1]["total"] == ZSSRConfig.preset(auto_preset_name(dev)).max_iters
 
 
 def test_small_images_are_valid_and_constant_image_warns(tiny_config):
     small = np.arange(30, dtype=np.float32).reshape(5, 6)
     assert zssr(small, 2, config=tiny_config).shape == (10, 12)
-    with pytest.warns(UserWarning, match="constant"):
+    with pytest.warns(UserWarning, match="channel 0 is constant: it comes back interpolated"):
         out = zssr(np.full((8, 8), 7.0), 2, config=tiny_config)
     np.testing.assert_allclose(out, 7.0)
 
@@ -119,69 +121,33 @@ def test_input_is_never_modified(structured_image, tiny_config):
 @pytest.mark.parametrize(
     "image,scale,kw,exc,match",
     [
-        (np.full((8, 8), np.nan), 2, {}, ValueError, "NaN"),
-        (np.zeros((0, 8)), 2, {}, ValueError, "too small"),
-        (np.zeros((1, 1)), 2, {}, ValueError, "too small"),
-        (np.zeros((8, 8)), 0.5, {}, ValueError, "only enlarges"),
-        (np.zeros((8, 8)), 0, {}, ValueError, "positive and finite"),
-        (np.zeros((8, 8)), -2, {}, ValueError, "positive and finite"),
-        (np.zeros((8, 8)), float("inf"), {}, ValueError, "positive and finite"),
-        (np.zeros((8, 8)), (2, 2, 2), {}, ValueError, "2 scale factors"),
-        (np.zeros((8, 8)), 1, {}, ValueError, "at least one"),
-        (np.zeros((8, 8)), "2", {}, TypeError, "scale"),
-        (np.zeros((8, 8), bool), 2, {}, TypeError, "dtype bool"),
-        (np.zeros((8, 8), complex), 2, {}, TypeError, "complex"),
-        (np.zeros((8, 8), object), 2, {}, TypeError, "object"),
-        (np.zeros((8, 8, 3)), 2, {}, ValueError, "channel_axis"),
-        (np.zeros((8, 8, 3)), 2, {"channel_axis": 3}, ValueError, "does not exist"),
-        (np.zeros((8, 8)), 2, {"kernel": np.array([[1.0, np.inf]])}, ValueError, "NaN or inf"),
-        (np.zeros((8, 8)), 2, {"kernel": -np.ones((3, 3))}, ValueError, "positive sum"),
-        (np.zeros((8, 8)), 2, {"kernel": "gaussian"}, ValueError, "unknown kernel"),
-        (np.zeros((8, 8)), 2, {"config": {"width": 3}}, TypeError, "ZSSRConfig"),
-        (np.zeros((8, 8)), 2, {"config": ZSSRConfig(device="tpu")}, ValueError, "device"),
+        (np.full((8, 8), np.nan), 2, {}, ValueError, r"image contains 64 NaN or inf value\(s\); replace them"),
+        (np.zeros((0, 8)), 2, {}, ValueError, r"image is too small to learn from: shape \(0, 8\)"),
+        (np.zeros((1, 1)), 2, {}, ValueError, r"image is too small to learn from: shape \(1, 1\) \(each spatial"),
+        (np.zeros((8, 8)), 0.5, {}, ValueError, r"zssr only enlarges: every factor must be >= 1, got \[0.5, 0.5\]"),
+        (np.zeros((8, 8)), 0, {}, ValueError, r"scale factors must be positive and finite, got \[0.0, 0.0\]"),
+        (np.zeros((8, 8)), -2, {}, ValueError, r"scale factors must be positive and finite, got \[-2.0, -2.0\]"),
+        (np.zeros((8, 8)), float("inf"), {}, ValueError,
+         r"scale factors must be positive and finite, got \[inf, inf\]"),
+        (np.zeros((8, 8)), (2, 2, 2), {}, ValueError, r"zssr takes 2 scale factors, got 3: \[2.0, 2.0, 2.0\]"),
+        (np.zeros((8, 8)), 1, {}, ValueError, r"at least one scale factor must be > 1, got \[1.0, 1.0\]"),
+        (np.zeros((8, 8)), "2", {}, TypeError, "scale must be a number or a sequence of 2 numbers, got '2'"),
+        (np.zeros((8, 8), bool), 2, {}, TypeError, "image must be a real numeric array, got dtype bool"),
+        (np.zeros((8, 8), complex), 2, {}, TypeError, "image must be a real numeric array, got dtype complex128"),
+        (np.zeros((8, 8), object), 2, {}, TypeError, "image must be a real numeric array, got dtype object"),
+        (np.zeros((8, 8, 3)), 2, {}, ValueError,
+         r"zssr expects a 2-D image, got shape \(8, 8, 3\) \(pass channel_axis= for a multi-channel image"),
+        (np.zeros((8, 8, 3)), 2, {"channel_axis": 3}, ValueError,
+         r"channel_axis 3 does not exist in an array of shape \(8, 8, 3\)"),
+        (np.zeros((8, 8)), 2, {"kernel": np.array([[1.0, np.inf]])}, ValueError, "kernel contains NaN or inf values"),
+        (np.zeros((8, 8)), 2, {"kernel": -np.ones((3, 3))}, ValueError, "kernel must have a positive sum, got -9"),
+        (np.zeros((8, 8)), 2, {"kernel": "gaussian"}, ValueError,
+         "unknown kernel 'gaussian'; choose one of box, cubic"),
+        (np.zeros((8, 8)), 2, {"config": {"width": 3}}, TypeError, "config must be a ZSSRConfig or None, got dict"),
+        (np.zeros((8, 8)), 2, {"config": ZSSRConfig(device="tpu")}, ValueError,
+         "unknown device 'tpu'; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),
     ],
 )
 def test_bad_input_names_the_problem(image, scale, kw, exc, match):
     with pytest.raises(exc, match=match):
         zssr(image, scale, **kw)
-
-
-def test_tiled_forward_equals_untiled():
-    import torch
-
-    from napari_zssr.core.network import ZSSRNet
-
-    net = ZSSRNet(2, width=8, depth=5)
-    net.reset(0.1, torch.Generator().manual_seed(0))
-    x = torch.randn(1, 2, 70, 53)
-    with torch.no_grad():
-        whole = net(x)
-        tiled = forward_tiled(net, x, tile_pixels=24 * 24)
-    torch.testing.assert_close(tiled, whole, rtol=1e-5, atol=1e-6)
-
-
-def test_ensemble_transforms():
-    assert len(transforms(True, True)) == 8
-    non_square = transforms(False, True)
-    assert len(non_square) == 4 and all(k % 2 == 0 for k, _ in non_square)
-    assert transforms(True, False) == [(0, False)]
-
-
-@pytest.mark.parametrize("scale, shape", [((2.0, 2.0), (12, 12)), ((2.0, 2.0), (10, 14)), ((1.5, 2.5), (11, 9))])
-def test_batched_ensemble_equals_one_transform_at_a_time(scale, shape):
-    """The GPU path (transforms of one shape in one batch) gives what the CPU path gives."""
-    import torch
-
-    from napari_zssr.core.infer import _super_resolve
-    from napari_zssr.core.network import ZSSRNet
-    from napari_zssr.core.resize import Kernel
-
-    torch.manual_seed(0)
-    net = ZSSRNet(1, 8, 4).eval()
-    lr = torch.rand((1, 1) + shape)
-    with torch.no_grad():
-        one = _super_resolve(net, lr, scale, Kernel("cubic"), 3, True, 4096, batch_transforms=False)
-        batch = _super_resolve(net, lr, scale, Kernel("cubic"), 3, True, 4096, batch_transforms=True)
-        tiled = _super_resolve(net, lr, scale, Kernel("cubic"), 3, True, 300, batch_transforms=True)
-    np.testing.assert_allclose(batch.numpy(), one.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(tiled.numpy(), one.numpy(), rtol=1e-5, atol=1e-6)
