@@ -145,7 +145,7 @@ def test_unwritable_output_gives_a_clear_error(stack, tiny_config, tmp_path):
     blocker.write_text("x")
     # a file where the output's folder should be: refused before any work, naming both
     where = re.escape(str(blocker))
-    with pytest.raises(FileNotFoundError, match=f"^cannot create {where}/o\\.zarr: the folder {where} does not exist$"):
+    with pytest.raises(NotADirectoryError, match=f"^cannot create {where}/o\\.zarr: {where} is a file, not a folder$"):
         upscale(stack, (1, 2, 2), config=tiny_config, out=str(blocker / "o.zarr"))
 
 

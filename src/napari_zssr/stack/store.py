@@ -85,8 +85,7 @@ class RunLock:
 
     def acquire(self) -> None:
         out = self.path[: -len(".lock")]
-        if not os.path.isdir(os.path.dirname(out)):
-            raise FileNotFoundError(f"cannot create {out}: the folder {os.path.dirname(out)} does not exist")
+        _check_folder(out)
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -188,9 +187,7 @@ class OutputStore:
                 arr = self._reopen()
                 if arr is not None:
                     return arr
-            parent = os.path.dirname(self.partial)
-            if not os.path.isdir(parent):
-                raise FileNotFoundError(f"cannot create {self.path}: the folder {parent} does not exist")
+            _check_folder(self.path)
             meta = {**attrs, "job": self.job_id, "input": self.inputs, "complete": False, "axes": axes}
             self._create(shape, chunks, dtype, meta, ome)
             self.group = _zarr().open_group(self.partial, mode="r+")
@@ -290,3 +287,12 @@ def _swap_in(new: str, path: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.remove(old)
+
+
+def _check_folder(out: str) -> None:
+    """The folder ``out`` goes into must be one: a file in its place is named as a file."""
+    parent = os.path.dirname(os.path.abspath(out))
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise NotADirectoryError(f"cannot create {out}: {parent} is a file, not a folder")
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"cannot create {out}: the folder {parent} does not exist")
