@@ -128,6 +128,10 @@ def test_console_script_demo(tmp_path):
     # the device the demo was asked for ("auto"); the subprocess names it by its kind and name
     assert f"device {_auto_device().split(' (')[0]}" in res.stdout
     assert "isotropic mode on Z x4.46" in res.stdout
+    # the demo's own preset, said, and its picture, where it says it is
+    assert "preset fast (the demo's default" in res.stdout and "preset fast," in res.stdout
+    assert f"(source stretched along z, result): {tmp_path / 'nuclei_isotropic_xz.png'}" in res.stdout
+    assert Image.open(tmp_path / "nuclei_isotropic_xz.png").size[1] > 63
     out = read_image(tmp_path / "nuclei_isotropic.tif")
     assert out.data.shape == (63, 128, 128) and out.data.dtype == np.uint16 and out.axes == "ZYX"
     assert out.pixel_size["Z"] == pytest.approx(0.26, rel=1e-4) and out.pixel_size["X"] == pytest.approx(0.26)

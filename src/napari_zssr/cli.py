@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -14,40 +15,63 @@ import numpy as np
 
 from . import __version__
 
+LOG_EVERY_S = 10.0  # outside a terminal (a job's log, > log.txt): one plain line this often, not a bar's redraws
 
-def _progress_bar(quiet: bool):
-    """A callback with one tqdm bar per network being trained (several at once on a cluster) and one
-    for the planes or slabs applied; a network's bar closes when its training ends."""
-    from tqdm import tqdm
 
-    bars = {}
+class ProgressDisplay:
+    """The run's progress on stderr from its first second, as one line of words over the whole run
+    (stack.progress_words.Overall): on a terminal one bar that never starts over; elsewhere a plain line at
+    most every LOG_EVERY_S seconds, as a bar's carriage returns would fill a log with updates."""
 
-    def bar_for(key, total, desc, unit):
-        if key not in bars:
-            bars[key] = tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr, position=len(bars))
-        return bars[key]
+    def __init__(self, quiet: bool = False):
+        from .stack.progress_words import Overall
 
-    def callback(p):
-        if quiet:
+        self.quiet, self.overall, self.bar = quiet, Overall(), None
+        self.t0, self.last = time.perf_counter(), -float("inf")
+
+    def __call__(self, p: dict) -> None:
+        if self.quiet:
             return
-        net = f"network {p['unit']}/{p['units']} " if "units" in p else ""
-        stage = p.get("stage")
-        if stage == "train" and p.get("total"):
-            bar = bar_for((p.get("unit"), p.get("scale_step"), "train"), p["total"],
-                          f"{net}train {p.get('scale_step', 1)}/{p.get('scale_steps', 1)}", "step")
-            bar.update(p["step"] - bar.n)
-            if "loss" in p and "learning_rate" in p:
-                bar.set_postfix(loss=f"{p['loss']:.4f}", lr=f"{p['learning_rate']:.0e}")
-        elif stage == "infer" and p.get("todo"):
-            bar = bar_for("infer", p["todo"], "apply", p.get("unit_kind", "unit"))
-            bar.update(p["done"] - bar.n)
+        fraction, words = self.overall.update(p)
+        if sys.stderr.isatty():
+            self._draw(fraction, words)
+        else:
+            self._log(fraction, words)
 
-    def close():
-        for bar in bars.values():
-            bar.close()
-        bars.clear()
+    def _draw(self, fraction: float, words: str) -> None:
+        from tqdm import tqdm
 
-    return callback, close
+        if self.bar is None:  # the words last, so that a long stage name does not squeeze the bar
+            self.bar = tqdm(total=1000, desc=words, file=sys.stderr, leave=False,
+                            bar_format="{percentage:3.0f}%|{bar:20}| {elapsed}<{remaining} {desc}")
+        # drawn at every event: the engine calls at most twice a second (and at each stage's start), where
+        # tqdm's own throttle could skip the words of a short stage
+        self.bar.n = int(round(1000 * fraction))
+        self.bar.set_description_str(words, refresh=False)
+        self.bar.refresh()
+
+    def _log(self, fraction: float, words: str) -> None:
+        now = time.perf_counter()
+        if now - self.last < LOG_EVERY_S:
+            return
+        self.last = now
+        elapsed = now - self.t0
+        # time left from the share done: meaningless in the first few percent (the probes and the reading count
+        # as elapsed), so it is said only after that
+        left = f", about {_clock(elapsed * (1 - fraction) / fraction)} left" if 0.05 <= fraction < 1 else ""
+        print(f"napari-zssr: {100 * fraction:3.0f}% [{_clock(elapsed)} elapsed{left}] {words}", file=sys.stderr,
+              flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _clock(seconds: float) -> str:
+    """m:ss, or h:mm:ss from an hour."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 def _training(args):
@@ -76,7 +100,7 @@ def _sizes(img):
     spatial = [a for a in "ZYX" if a in img.axes]
     if img.pixel_size and all(a in img.pixel_size for a in spatial):
         return Sizes({a: float(img.pixel_size[a]) for a in spatial}, img.unit)
-    return Sizes.none("the file has none (give --scale with the z factor instead)")
+    return Sizes.none("the file has none (give them with --voxel-size Z Y X --unit um, or the z factor with --scale)")
 
 
 def upscale_file(args) -> dict:
@@ -97,11 +121,45 @@ def upscale_file(args) -> dict:
                 raise ValueError(f"--axes {args.axes} has {len(args.axes)} letters; {args.input} has {img.data.ndim} "
                                  f"axes (shape {img.data.shape}, read as {img.axes})")
             img.axes = args.axes.upper()
+        _give_sizes(args, img)
         return _upscale(args, img, to_zarr)
     finally:
         close = getattr(img, "close", None)  # a lazily read file is closed when the run is over
         if close is not None:
             close()
+
+
+def _give_sizes(args, img) -> None:
+    """--voxel-size (with --unit) given to the image, replacing the file's: the run, --isotropic and the
+    result's metadata then all see them."""
+    values, unit = getattr(args, "voxel_size", None), getattr(args, "unit", None)
+    if values is None:
+        if unit is not None:
+            raise ValueError(f"--unit {unit} names the unit of --voxel-size; give --voxel-size too")
+        return
+    sizes = given_sizes(values, unit, img.axes)
+    img.pixel_size, img.unit = dict(sizes.sizes), sizes.unit
+
+
+def given_sizes(values, unit, axes: str):
+    """stack.choices.Sizes from --voxel-size (one size per spatial axis of ``axes``, in its order) and --unit
+    (a length unit in any spelling io.units reads; micrometres when none is named)."""
+    import math
+
+    from .io.units import length_unit
+    from .stack.choices import Sizes
+
+    spatial = [a for a in axes if a in "ZYX"]
+    if len(values) != len(spatial):
+        raise ValueError(f"--voxel-size takes one size per spatial axis ({len(spatial)}: {' '.join(spatial)}); "
+                         f"got {len(values)}")
+    bad = [v for v in values if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise ValueError(f"--voxel-size: sizes are positive numbers, got {bad[0]:g}")
+    symbol = length_unit("um" if unit is None else unit)
+    if symbol is None:
+        raise ValueError(f"--unit {unit!r} is not a length unit: give e.g. um, nm, micrometer")
+    return Sizes(dict(zip(spatial, (float(v) for v in values))), symbol)
 
 
 def _write_result(args, img, result, factors, report):
@@ -133,22 +191,24 @@ def _factors(args, img, sizes) -> list:
 
 def _upscale(args, img, to_zarr: bool = False) -> dict:
     """Every file takes one path, upscale(): an RGB image (S) is trained jointly, channels (C) one by one."""
-    from .stack.choices import config_factory
     from .stack.upscale import run_upscale
 
-    plan, kwargs = _check_before_running(args, img, to_zarr)
+    checked = _check_before_running(args, img, to_zarr)
+    plan, kwargs = checked.plan, checked.kwargs
     if getattr(args, "dry_run", False):
-        return _dry_run(args, img, plan)
-    callback, close = _progress_bar(args.quiet)
+        return _dry_run(args, img, checked)
+    from .stack.choices import config_factory
+
+    display = ProgressDisplay(args.quiet)
     client, disconnect = _client(args)
     t = time.perf_counter()
     try:
         out, report = run_upscale(img.data, plan.scale, axes=img.axes, mode=getattr(args, "mode", "auto"),
-                                  config=config_factory(_training(args), client), callback=callback,
+                                  config=config_factory(_training(args), client), callback=display,
                                   planes=getattr(args, "planes", "shared"), client=client, source=args.input,
                                   **kwargs)
     finally:
-        close()
+        display.close()
         disconnect()
     if not to_zarr:
         _write_result(args, img, out, dict(zip(img.axes, plan.scale)), report)
@@ -159,13 +219,25 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
         saved = write_kernels(args.save_kernel, report.estimated_kernel, args.overwrite)
     return {"saved_kernels": saved, "input": args.input, "output": args.output, "in_shape": img.data.shape,
             "out_shape": out.shape, "seconds": time.perf_counter() - t, "report": report,
-            "applied": bool(getattr(args, "networks", None))}
+            "applied": bool(getattr(args, "networks", None)), "unit": img.unit}
 
 
-def _check_before_running(args, img, to_zarr: bool) -> tuple:
+@dataclasses.dataclass(frozen=True)
+class Checked:
+    """A run's settings once every check passed: the plan, upscale()'s keywords, and what --dry-run tells."""
+
+    plan: object
+    kwargs: dict
+    kernel: object  # stack.choices.KernelSettings
+    sizes: object   # stack.choices.Sizes
+    shape: tuple    # the result's
+    dtype: np.dtype
+
+
+def _check_before_running(args, img, to_zarr: bool) -> Checked:
     """Every setting and path checked before any probe or training (each check is the engine's own or the
     shared parser's, stack.choices): the plan, the sizes, the kernel, the output and the files saved beside
-    it. Returns the plan and upscale()'s keywords."""
+    it."""
     from .core.checks import check_output_size
     from .stack.blocks import result_shape, shape5_of
     from .stack.choices import config_factory, kernel_settings, result_dtype
@@ -192,7 +264,7 @@ def _check_before_running(args, img, to_zarr: bool) -> tuple:
         kwargs.update(out=args.output, dtype=dtype, channel_meta=_channels(img))
     if to_zarr or kwargs["save_networks"]:
         kwargs["overwrite"] = args.overwrite
-    return plan, kwargs
+    return Checked(plan, kwargs, kernel, sizes, tuple(shape), dtype)
 
 
 def _check_output(args, shape, dtype) -> str:
@@ -232,15 +304,67 @@ def plan_channels(plan, shape) -> int:
     return shape5_of(shape, plan.axes)[0]
 
 
-def _dry_run(args, img, plan) -> dict:
-    """What the run would do, after every check it would make; nothing is trained or written."""
-    from .stack.blocks import result_shape
+def _dry_run(args, img, checked: Checked) -> dict:
+    """What the run would do, after every check it would make: the plan, the preset (what "auto" means on this
+    machine, and why), the kernel, the output's size and about how long it would take. Nothing is trained or
+    written; the preset and precision probes time a few steps of a throwaway network, once per machine."""
+    from .core.device import resolve_device
+    from .core.precision import resolve_precision
+    from .stack.blocks import shape5_of
+    from .stack.timing import TimeEstimate, estimate_time
 
-    shape = result_shape(img.data.shape, plan)
-    choice = _kernel_choice(args)
+    plan, shape5 = checked.plan, shape5_of(img.data.shape, img.axes)
+    cfg, preset = _dry_run_config(args)
+    device = resolve_device(cfg.device)
+    cfg, _ = resolve_precision(cfg, device, shape5[0] if plan.joint else 1)
+    estimate = estimate_time(plan, shape5, cfg, device)
+    if getattr(args, "networks", None):  # applied, not trained
+        estimate = TimeEstimate(0.0, estimate.infer_s, 0)
+    nbytes = int(np.prod(checked.shape, dtype=np.float64)) * checked.dtype.itemsize
     return {"dry_run": True, "input": args.input, "output": args.output, "in_shape": img.data.shape,
-            "out_shape": shape, "plan": plan.describe(), "preset": args.preset,
-            "kernel": "default" if choice is None else choice}
+            "out_shape": checked.shape, "plan": plan.describe(), "preset": preset, "precision": cfg.precision,
+            "kernel": _kernel_words(checked, shape5[2]), "dtype": checked.dtype, "bytes": nbytes,
+            "estimate": estimate}
+
+
+def _dry_run_config(args) -> tuple:
+    """(the config the run would train with, its preset in words)."""
+    if getattr(args, "networks", None):
+        from .stack import networks as nets
+
+        cfg = nets.config_of(nets.load_networks(args.networks), args.device)
+        return cfg, f"{cfg.preset_name} (the saved networks' own settings)"
+    from .stack.choices import config_factory
+
+    cfg = config_factory(_training(args), None)()
+    if not cfg.chosen_because:
+        return cfg, cfg.preset_name
+    where = " on this machine; a cluster's workers decide on their own devices" if _cluster(args) else ""
+    return cfg, f"{cfg.preset_name} (auto{where}: {cfg.chosen_because})"
+
+
+def _cluster(args) -> bool:
+    return bool(getattr(args, "scheduler", None) or getattr(args, "workers", None))
+
+
+def _kernel_words(checked: Checked, n_planes: int) -> str:
+    """Each stage's kernel as the run will take it (stack.kernel_choice), in words."""
+    from .stack.kernel_choice import stage_kernels
+
+    kw, plan = checked.kernel.kwargs, checked.plan
+    vs = checked.sizes.per_axis(plan.axes) if checked.sizes.known else None
+    lateral, axial, _ = stage_kernels(kw.get("kernel"), plan, vs, kw.get("psf_voxel_size"), n_planes)
+    parts = []
+    for what, k in (("2-D", lateral), ("axial", axial)):
+        if k is None:
+            continue
+        if k.pending:
+            name = "read from the data when the run starts" + ("" if k.asked else " (the cubic where it cannot be)")
+        else:
+            name = k.name
+        parts.append(f"{what} {name}")
+    note = f"; {checked.kernel.note}" if checked.kernel.note else ""
+    return "; ".join(parts) + note
 
 
 def _client(args):
@@ -259,29 +383,99 @@ def _summary(res) -> str:
     from .stack.report_text import summary
 
     if res.get("dry_run"):
-        return (f"{res['input']} {tuple(res['in_shape'])} -> {res['output']} {tuple(res['out_shape'])}\n"
-                f"  {res['plan']}; preset {res['preset']}, kernel {res['kernel']}\n"
-                f"  dry run: every input, setting and path was checked; nothing was trained or written")
+        return _dry_run_text(res)
     return summary(res["report"], source=res["input"], target=res["output"], in_shape=res["in_shape"],
                    out_shape=res["out_shape"], seconds=res["seconds"], saved_kernels=res.get("saved_kernels", ()),
-                   applied=res.get("applied", False))
+                   applied=res.get("applied", False), unit=res.get("unit"))
+
+
+def _dry_run_text(res) -> str:
+    from .io import is_zarr_path
+
+    return "\n".join([
+        f"{res['input']} {tuple(res['in_shape'])} -> {res['output']} {tuple(res['out_shape'])}",
+        f"  plan: {res['plan']}",
+        f"  preset: {res['preset']}; precision {res['precision']}",
+        f"  kernel: {res['kernel']}",
+        f"  output: {tuple(res['out_shape'])} {res['dtype']}, {res['bytes']} bytes ({_bytes(res['bytes'])}"
+        f"{', before compression' if is_zarr_path(res['output']) else ''})",
+        f"  time: {res['estimate'].words()}",
+        "  dry run: every input, setting and path was checked; nothing was trained or written"])
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+DEMO_PRESET = "fast"  # the demo's default: about 15 s on two CPU cores, where "paper" takes minutes
 
 
 def demo(args) -> dict:
+    """The bundled anisotropic stack made isotropic, and a picture of its middle XZ plane beside the result."""
     from .io import sample_path
 
     src = sample_path("nuclei_aniso")
     out_dir = args.out or tempfile.mkdtemp(prefix="napari-zssr-demo-")
     os.makedirs(out_dir, exist_ok=True)
     out = os.path.join(out_dir, "nuclei_isotropic.tif")
-    ns = argparse.Namespace(input=src, output=out, scale=None, isotropic=True, axes=None, mode="auto",
-                            planes="shared", axial_sigma=None, psf_voxel_size=None, preset=args.preset, kernel=None,
-                            gradual_steps=None, no_back_projection=False, noise_std=None, seed=0, device=args.device,
-                            precision=args.precision,
-                            overwrite=True, dtype="same", quiet=args.quiet, max_iters=args.max_iters)
-    print(f"napari-zssr {__version__} demo: making the bundled anisotropic stack {os.path.basename(src)} "
-          "isotropic (z step 1.16 um -> 0.26 um)")
-    return upscale_file(ns)
+    ns = argparse.Namespace(input=src, output=out, scale=None, isotropic=True, preset=args.preset, kernel=None,
+                            device=args.device, precision=args.precision, overwrite=True, dtype="same",
+                            quiet=args.quiet, max_iters=args.max_iters)
+    why = ("the demo's default, for about a minute or less on two CPU cores; --preset auto for what this machine "
+           "would use" if args.preset == DEMO_PRESET else "as asked")
+    print(f"napari-zssr {__version__} demo: making the bundled anisotropic stack {os.path.basename(src)} (15 x 128 "
+          f"x 128) isotropic (z step 1.16 um -> 0.26 um), preset {args.preset} ({why})", flush=True)
+    res = upscale_file(ns)
+    res["picture"] = _demo_picture(src, out)
+    res["open"] = [src, out] if args.open else None
+    return res
+
+
+def _demo_picture(src: str, out: str) -> str:
+    """The middle XZ plane of the source (stretched along z) and of the result, side by side, beside it."""
+    from .io import read_image
+    from .io.preview_png import write_xz_comparison
+
+    with read_image(src) as source, read_image(out) as result:
+        z_factor = source.pixel_size["Z"] / result.pixel_size["Z"]
+        return write_xz_comparison(source.data, result.data, z_factor, os.path.splitext(out)[0] + "_xz.png")
+
+
+def open_in_napari(paths, viewer=None):
+    """Open ``paths`` (through this plugin's reader, so that voxel sizes become scales and the layers overlay)
+    in ``viewer`` or a new one, showing the XZ plane through the middle; None where napari is not installed."""
+    try:
+        import napari
+    except ImportError:
+        return None
+    viewer = viewer if viewer is not None else napari.Viewer(title="napari-zssr demo")
+    for path in paths:
+        viewer.open(path, plugin="napari-zssr")
+    viewer.dims.order = (1, 0, 2)  # y on the slider: z down, x across, as in the picture
+    y = viewer.dims.range[1]
+    viewer.dims.set_point(1, (y.start + y.stop) / 2)
+    return viewer
+
+
+def _open(paths) -> None:
+    """--open: the demo's source and result in napari, or one line saying why not."""
+    try:
+        viewer = open_in_napari(paths)
+    except Exception as exc:  # noqa: BLE001 - no display, a broken Qt: the result is written all the same
+        print(f"napari-zssr: --open: napari could not open a window ({_one_line(exc)}); the files are written",
+              file=sys.stderr)
+        return
+    if viewer is None:
+        print("napari-zssr: --open: napari is not installed (pip install \"napari-zssr[napari]\"); skipped",
+              file=sys.stderr)
+        return
+    import napari
+
+    napari.run()
 
 
 def _noise_std(text: str):
@@ -314,24 +508,35 @@ def build_parser() -> argparse.ArgumentParser:
     _paper_options(up)
     _run_options(up)
     _common_options(up)
-    dm = sub.add_parser("demo", help="run ZSSR on the bundled sample and print a report")
-    dm.add_argument("--out", help="folder for the result (default: a new temporary folder)")
-    _common_options(dm)
+    dm = sub.add_parser("demo", help="make the bundled anisotropic stack isotropic, print a report and write a "
+                                      "picture of its middle XZ plane (source and result side by side)")
+    dm.add_argument("--out", help="folder for the result and its picture (default: a new temporary folder)")
+    dm.add_argument("--open", action="store_true", help="then open the source and the result in napari (when "
+                                                        "napari is installed)")
+    _common_options(dm, preset=DEMO_PRESET)
     return ap
 
 
-def _common_options(p) -> None:
+PRESET_HELP = ("settings (default: %(default)s): auto = paper on a CUDA GPU and on a CPU fast enough for a paper run "
+               "in about two minutes (measured once per machine), fast otherwise; paper = the reference settings; "
+               "gradual = paper + 6 gradual steps; real = noisy real images (noisy sons, no ensemble, no "
+               "back-projection); fast = a narrower network on small crops, for CPUs")
+
+
+def _common_options(p, preset: str = "auto") -> None:
     # the vocabularies are the engine's own, so the command offers exactly what the engine accepts
     from .core.config import PRECISIONS
     from .stack.choices import PRESET_CHOICES
 
-    p.add_argument("--preset", default="auto", choices=PRESET_CHOICES,
-                   help="settings: auto = paper on a CUDA GPU, fast otherwise")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--preset", default=preset, choices=PRESET_CHOICES, help=PRESET_HELP)
+    p.add_argument("--device", default="auto", help="auto (a CUDA GPU where there is one, else the CPU), cpu, cuda, "
+                                                    "cuda:N or mps")
     p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="the network's precision: auto = the fastest a short probe finds correct on the device")
-    p.add_argument("--max-iters", type=int, default=None, help="cap on training steps per scale step")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--max-iters", type=int, default=None, metavar="N",
+                   help="cap on training steps per scale step (the preset's own by default)")
+    p.add_argument("--quiet", action="store_true", help="no progress (on a terminal a bar; in a log a line every "
+                                                        f"{LOG_EVERY_S:g} s)")
     p.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
 
 
@@ -339,15 +544,23 @@ def _upscale_options(up) -> None:
     """What to enlarge, by how much, in which mode."""
     from .stack.plan import MODES, PLANES
 
-    up.add_argument("input")
-    up.add_argument("output")
+    up.add_argument("input", help="the image or stack: PNG, TIFF (ImageJ, OME), zarr / OME-Zarr")
+    up.add_argument("output", help="the result: .tif, .png (one 2-D image), .zarr or .ome.zarr (written as units "
+                                   "finish; a rerun resumes it)")
     up.add_argument("--scale", nargs="+", type=float, metavar="S",
                     help="2-D: factor(s) along y and x (--scale 2, --scale 2 1.5); stacks: one per axis or per "
                          "spatial axis (--scale 4 1 1 for z x4)")
     up.add_argument("--isotropic", action="store_true",
-                    help="take the z factor from the file's voxel sizes (z step / pixel size)")
+                    help="take the z factor from the voxel sizes (the file's, or --voxel-size): z step / pixel size")
+    up.add_argument("--voxel-size", type=float, nargs="+", metavar="S",
+                    help="the voxel size per spatial axis (Z Y X for a stack, Y X for a 2-D image) in --unit, for a "
+                         "file without sizes or with wrong ones; e.g. --voxel-size 2 0.5 0.5 --unit um --isotropic")
+    up.add_argument("--unit", help="the unit of --voxel-size: um (default), nm, micrometer, ...")
     up.add_argument("--axes", help="axes of the input if the file does not say, e.g. ZYX, CZYX, TZYX")
-    up.add_argument("--mode", default="auto", choices=["auto", *MODES])
+    up.add_argument("--mode", default="auto", choices=["auto", *MODES],
+                    help="auto (default) follows the factors: planes when only y/x are enlarged (each 2-D plane), "
+                         "isotropic when only z is (trained on the lateral planes, applied to XZ and YZ), both when "
+                         "both are (planes, then isotropic)")
     up.add_argument("--planes", default="shared", choices=PLANES,
                     help="planes mode: one network per channel (shared) or one per plane")
 
@@ -370,7 +583,8 @@ def _paper_options(up) -> None:
     up.add_argument("--no-back-projection", action="store_true", help="switch back-projection off")
     up.add_argument("--noise-std", type=_noise_std, help="noise added to the LR sons (normalised units), e.g. "
                                                           "0.0125, or 'estimate' (read from the data)")
-    up.add_argument("--seed", type=int, default=0)
+    up.add_argument("--seed", type=int, default=0, help="random seed of the training (default 0); the same seed, "
+                                                       "settings, device and thread count give the same result")
 
 
 def _run_options(up) -> None:
@@ -384,8 +598,9 @@ def _run_options(up) -> None:
                                                           "tcp://10.0.0.5:8786 (workers must see the output path)")
     up.add_argument("--workers", type=_positive_int, metavar="N",
                     help="run on a local dask cluster of N worker processes")
-    up.add_argument("--dry-run", action="store_true", help="check the input, every setting and the output, say "
-                                                           "what would be done; train and write nothing")
+    up.add_argument("--dry-run", action="store_true", help="check the input, every setting and the output; print "
+                                                           "the plan, preset, kernel, output size and about how long "
+                                                           "the run would take; train and write nothing")
     up.add_argument("--save-networks", metavar="FILE", help="stacks: save the trained networks (one per channel) "
                                                             "to apply them to other files of the acquisition")
     up.add_argument("--networks", metavar="FILE", help="stacks: apply networks saved by --save-networks instead "
@@ -425,6 +640,10 @@ def main(argv=None) -> int:
             return 1
     print_warnings(caught)
     print(_summary(res))
+    if res.get("picture"):
+        print(f"  picture of the middle XZ plane (source stretched along z, result): {res['picture']}")
+    if res.get("open"):
+        _open(res["open"])
     return 0
 
 

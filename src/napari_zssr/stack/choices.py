@@ -313,25 +313,28 @@ def config_factory(training: Training, client=None):
         over["noise_std"] = training.noise_std
     steps = training.max_steps
 
-    def make(name):
-        cfg = ZSSRConfig.preset(name, **over)
+    def make(name, why=""):
+        cfg = ZSSRConfig.preset(name, chosen_because=why, **over)
         return cfg if steps is None else cfg.with_max_iters(int(steps))
 
     make("fast" if preset == "auto" else preset)
-    return lambda: make(_auto_preset(training.device, client) if preset == "auto" else preset)
+    return lambda: make(*auto_choice(training.device, client)) if preset == "auto" else make(preset)
 
 
-def _auto_preset(device: str, client) -> str:
+def auto_choice(device: str, client=None) -> tuple:
+    """(preset, why in words) that "auto" means: on this machine's ``device``, decided once per machine
+    (core.precision, kept in the user's cache folder, so a dry run and the run after it agree), or on the
+    cluster's workers' devices."""
     import torch
 
     from ..core.device import resolve_device
-    from ..core.precision import auto_preset_name
+    from ..core.precision import auto_preset
 
     if client is not None:  # the workers' devices count, not this machine's
         from .runners import worker_device
 
-        return auto_preset_name(torch.device(worker_device(client, device)))
-    return auto_preset_name(resolve_device(device))
+        return auto_preset(torch.device(worker_device(client, device)))
+    return auto_preset(resolve_device(device))
 
 
 def result_dtype(choice: str, source_dtype) -> np.dtype:

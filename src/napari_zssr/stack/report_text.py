@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def findings(report, saved_kernels=(), applied: bool = False) -> list:
-    """What the run found, one phrase each: the internal gain, the axial check, the estimates and the notes."""
-    return [gain_text(report, applied), *axial_check_text(report), *estimate_texts(report, saved_kernels),
+def findings(report, saved_kernels=(), applied: bool = False, unit=None) -> list:
+    """What the run found, one phrase each: the internal gain, the axial check, the estimates and the notes;
+    ``unit``: the voxel sizes' unit ("um"), which physical widths are then given in."""
+    return [gain_text(report, applied), *axial_check_text(report), *estimate_texts(report, saved_kernels, unit),
             *[f"note: {n}" for n in all_notes(report)]]
 
 
@@ -40,7 +41,7 @@ def axial_check_text(report) -> list:
     return [f"axial spectrum against lateral: {values} dB ({verdict}; the bar is +{AXIAL_EXCESS_DB:g} dB)"]
 
 
-def estimate_texts(report, saved=()) -> list:
+def estimate_texts(report, saved=(), unit=None) -> list:
     """What the kernel estimate found, per stage and channel, and where it was saved."""
     lines = []
     for lateral in (False, True):
@@ -50,16 +51,17 @@ def estimate_texts(report, saved=()) -> list:
         for c, (sigma, fwhm) in enumerate(zip(sigmas, fwhms)):
             what = "2-D kernel" if np.ndim(sigma) or lateral else "axial profile"
             phys = physical[c] if c < len(physical) else None
-            lines.append(_estimate_text(what, c, sigma, fwhm, phys, kernels[c] if c < len(kernels) else None))
+            lines.append(_estimate_text(what, c, sigma, fwhm, phys, kernels[c] if c < len(kernels) else None, unit))
     return lines + [f"estimated kernel saved to {p}" for p in saved]
 
 
-def _estimate_text(what: str, c: int, sigma, fwhm, phys, kernel) -> str:
+def _estimate_text(what: str, c: int, sigma, fwhm, phys, kernel, unit=None) -> str:
     if isinstance(kernel, str):
         return f"estimated {what}, channel {c}: bicubic kept (a note says why; nothing to save)"
     if not np.all(np.isfinite(sigma)):
         return f"{what}, channel {c}: not estimated (the default was used)"
-    where = f" ({_pair(phys)} in the voxel sizes' unit)" if phys is not None else ""
+    in_unit = unit or "in the voxel sizes' unit"  # sizes without a named unit
+    where = f" ({_pair(phys)} {in_unit})" if phys is not None else ""
     axes = " (y x)" if np.ndim(sigma) else ""
     return (f"estimated {what}, channel {c}: sigma {_pair(sigma)} px, FWHM {_pair(fwhm)} px{axes}{where} on the "
             "output grid")
@@ -81,8 +83,9 @@ def probe_text(report) -> str:
     return " (probe: " + ", ".join(f"{p} {1000 * t:.0f} ms/step" for p, t in times.items()) + ")"
 
 
-def summary(report, *, source, target, in_shape, out_shape, seconds, saved_kernels=(), applied=False) -> str:
-    """The CLI's report of a finished run: one line per fact."""
+def summary(report, *, source, target, in_shape, out_shape, seconds, saved_kernels=(), applied=False,
+            unit=None) -> str:
+    """The CLI's report of a finished run: one line per fact; ``unit``: the voxel sizes' (the file's)."""
     units = report.units
     train_s = sum(u.train_seconds for u in units)
     infer_s = sum(u.infer_seconds for u in units)
@@ -93,7 +96,7 @@ def summary(report, *, source, target, in_shape, out_shape, seconds, saved_kerne
         + probe_text(report),
         f"  device {report.device}; {seconds:.1f} s (training {train_s:.1f} s, inference {infer_s:.1f} s); "
         f"steps {steps}",
-    ] + [f"  {line}" for line in findings(report, saved_kernels, applied)])
+    ] + [f"  {line}" for line in findings(report, saved_kernels, applied, unit)])
 
 
 def status(report, *, applied=False, store=None, extra=()) -> str:
