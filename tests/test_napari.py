@@ -744,6 +744,7 @@ def test_make_isotropic_on_a_fresh_stack_changes_z_only_and_says_what_it_set(vie
     assert widget.mode.value == "both" and "lateral factors kept at 2; mode both" in widget.status.value
     widget.layer.value = viewer.add_image(np.zeros((8, 10), np.float32), name="plane")
     assert widget.factors.value == "2, 2"  # a 2-D image still starts at x2
+    assert widget.mode.value == "auto"  # the stack's mode ("both") cannot fit a 2-D image
 
 
 def test_fixing_the_axes_or_the_sizes_updates_what_the_panel_says(make_napari_viewer):

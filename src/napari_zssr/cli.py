@@ -529,8 +529,8 @@ def _common_options(p, preset: str = "auto") -> None:
     from .stack.choices import PRESET_CHOICES
 
     p.add_argument("--preset", default=preset, choices=PRESET_CHOICES, help=PRESET_HELP)
-    p.add_argument("--device", default="auto", help="auto (a CUDA GPU where there is one, else the CPU), cpu, cuda, "
-                                                    "cuda:N or mps")
+    p.add_argument("--device", default="auto", help="auto (a CUDA GPU where there is one, else Apple's MPS, else "
+                                                    "the CPU), cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="the network's precision: auto = the fastest a short probe finds correct on the device")
     p.add_argument("--max-iters", type=int, default=None, metavar="N",

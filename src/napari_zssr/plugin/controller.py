@@ -266,7 +266,7 @@ class RunController:
             self._temp_stores[id(added)] = run.temp_folder
         extra = [note for note in (run.kernel_note if not run.preview else "",
                                    f"WARNING: {run.net_note}" if run.net_note else "") if note]
-        text = report_text.status(report, applied=run.applying, store=store, extra=extra)
+        text = report_text.status(report, applied=run.applying, store=store, extra=extra, unit=run.kwargs.get("unit"))
         if run.preview:
             text = f"preview {text}; {_estimate(run, report, math.prod(out.shape))}"
         self._view.show_status(text, 100)

@@ -154,6 +154,8 @@ class ZSSRWidget(Container):
         self._defaults = ""  # a new layer: its own factors, whatever the last one's were
         self.axes.value = axes
         self.factors.value = self._defaults = default_factors(axes)
+        if "Z" not in axes and self.mode.value in ("isotropic", "both"):  # the last stack's mode cannot fit
+            self.mode.value = "auto"
         self._show_notes(replace=True)
 
     def _follow(self, layer) -> None:

@@ -99,10 +99,12 @@ def summary(report, *, source, target, in_shape, out_shape, seconds, saved_kerne
     ] + [f"  {line}" for line in findings(report, saved_kernels, applied, unit)])
 
 
-def status(report, *, applied=False, store=None, extra=()) -> str:
-    """The widget's final words on a run: one line, the same facts as the CLI's summary."""
+def status(report, *, applied=False, store=None, extra=(), unit=None) -> str:
+    """The widget's final words on a run: one line, the same facts as the CLI's summary (``unit``: the
+    voxel sizes' unit, which physical widths are given in)."""
     device = f" on {report.device}" if report.device else ""
-    parts = [f"done in {report.seconds:.1f} s{device} in {report.precision}", *findings(report, applied=applied)]
+    parts = [f"done in {report.seconds:.1f} s{device} in {report.precision}",
+             *findings(report, applied=applied, unit=unit)]
     if store:
         parts.append(f"kept on disk in {store}")
     parts += list(extra)
