@@ -234,12 +234,12 @@ def _no_probe(fn):
     def probe_ran(*args, **kwargs):
         raise AssertionError("a probe ran before the settings were checked")
 
-    saved = precision.auto_preset_name, precision.probe
-    precision.auto_preset_name = precision.probe = probe_ran
+    saved = precision.auto_preset, precision.probe
+    precision.auto_preset = precision.probe = probe_ran
     try:
         return fn()
     finally:
-        precision.auto_preset_name, precision.probe = saved
+        precision.auto_preset, precision.probe = saved
 
 
 def _zarr_with_a_cut_chunk(tmp):

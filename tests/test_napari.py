@@ -819,7 +819,7 @@ def test_one_bar_over_the_whole_run_with_its_stage_in_words(qtbot, make_napari_v
 def test_the_time_of_a_run_is_shown_beside_run_before_it_starts(qtbot, make_napari_viewer):
     import torch
 
-    from napari_zssr.core.precision import auto_preset_name
+    from napari_zssr.core.precision import auto_preset
     from napari_zssr.plugin.time_estimate import estimate_words
     from napari_zssr.stack.choices import Training, config_factory
     from napari_zssr.stack.plan import make_plan
@@ -839,4 +839,4 @@ def test_the_time_of_a_run_is_shown_beside_run_before_it_starts(qtbot, make_napa
     widget.preset.value = "auto"  # resolved as the run resolves it (a probe, once per machine)
     qtbot.waitUntil(lambda: bool(widget.estimate.shown_for) and widget.estimate.shown_for[-1].preset == "auto",
                     timeout=60_000)
-    assert widget.time_estimate.value.endswith(f"preset {auto_preset_name(torch.device('cpu'))}")
+    assert widget.time_estimate.value.endswith(f"preset {auto_preset(torch.device('cpu'))[0]}")

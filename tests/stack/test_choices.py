@@ -175,8 +175,8 @@ def test_training_choices_become_a_config_and_bad_ones_are_refused_before_any_pr
     def probe_ran(*args, **kwargs):
         raise AssertionError("a probe ran while the settings were only checked")
 
-    saved = precision.auto_preset_name, precision.probe
-    precision.auto_preset_name = precision.probe = probe_ran
+    saved = precision.auto_preset, precision.probe
+    precision.auto_preset = precision.probe = probe_ran
     try:
         make = config_factory(Training(preset="auto", max_steps=7, gradual_steps=2, back_projection=False,
                                        noise_std=0.0125))
@@ -187,7 +187,7 @@ def test_training_choices_become_a_config_and_bad_ones_are_refused_before_any_pr
         with pytest.raises(ValueError, match="unknown preset 'quick'; choose one of auto, paper"):
             config_factory(Training(preset="quick"))
     finally:
-        precision.auto_preset_name, precision.probe = saved
+        precision.auto_preset, precision.probe = saved
     cfg = make()  # "auto" is resolved only now, when the run makes its config
     assert cfg.preset_name in ("fast", "paper") and cfg.max_iters == 7
     assert (cfg.gradual_steps, cfg.back_projection_iters, cfg.noise_std) == (2, 0, 0.0125)

@@ -96,11 +96,11 @@ def test_default_config_is_reported(structured_image):
     with pytest.raises(Cancelled):  # at the first report that carries the run's settings
         zssr(structured_image, 2, callback=lambda p: seen.append(p) or "preset" not in p)
     from napari_zssr.core.device import describe_device, resolve_device
-    from napari_zssr.core.precision import auto_preset_name
+    from napari_zssr.core.precision import auto_preset
 
     dev = resolve_device("auto")  # config=None asks for the auto preset on the auto device
-    assert seen[-1]["preset"] == auto_preset_name(dev) and seen[-1]["device"] == describe_device(dev)
-    assert seen[-1]["total"] == ZSSRConfig.preset(auto_preset_name(dev)).max_iters
+    assert seen[-1]["preset"] == auto_preset(dev)[0] and seen[-1]["device"] == describe_device(dev)
+    assert seen[-1]["total"] == ZSSRConfig.preset(auto_preset(dev)[0]).max_iters
 
 
 def test_small_images_are_valid_and_constant_image_warns(tiny_config):

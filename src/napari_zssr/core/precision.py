@@ -224,10 +224,6 @@ PAPER_BUDGET_S = 120.0   # "paper" is the default where its training takes about
 PRESET_MARGIN = 1.5      # a kept default changes only when a new measurement lands this far past the line
 
 
-def auto_preset_name(dev) -> str:
-    return auto_preset(dev)[0]
-
-
 def auto_preset(dev) -> tuple:
     """(preset, why in words) that config=None means: "paper" on a CUDA GPU, and on a CPU whose training
     step of the paper's network, at the precision "auto" picks there, makes a paper run take about two

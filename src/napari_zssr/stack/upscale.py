@@ -126,7 +126,7 @@ def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
 def _execute(spec, client, callback, held, t0) -> tuple:
     """Run a resolved specification: (result, report)."""
     report = UpscaleReport(plan=spec.plan.describe(), preset=spec.job.cfg.preset_name,
-                           precision=spec.job.cfg.precision, precision_probe=spec.probe, kernel=_kernel_name(spec.job))
+                           precision=spec.precision.name, precision_probe=spec.probe, kernel=_kernel_name(spec.job))
     progress = Progress(callback, {"plan": report.plan, "preset": spec.job.cfg.preset_name})
     if spec.job.cfg.chosen_because:  # config=None: the device's default, and why
         report.notes.append(spec.job.cfg.chosen_because)
