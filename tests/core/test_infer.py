@@ -21,6 +21,29 @@ def test_tiled_forward_equals_untiled():
     torch.testing.assert_close(tiled, whole, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("batch_tiles", [1, 3, 64])
+def test_tiles_run_several_at_a_time_give_the_untiled_result(batch_tiles):
+    import torch
+
+    from napari_zssr.core.infer import tiles_per_call
+    from napari_zssr.core.network import ZSSRNet
+
+    net = ZSSRNet(1, width=8, depth=4)
+    net.reset(0.1, torch.Generator().manual_seed(1))
+    x = torch.randn(2, 1, 61, 77)
+    calls = []
+    net.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    with torch.no_grad():
+        whole = net(x)
+        calls.clear()
+        tiled = forward_tiled(net, x, tile_pixels=20 * 20, batch_tiles=batch_tiles)
+    torch.testing.assert_close(tiled, whole, rtol=1e-5, atol=1e-6)
+    # 4 x 5 tiles of 16 pixels and a halo of 4, of 9 shapes; the commonest (the inner 24 x 24) counts 6
+    assert max(calls) == 2 * min(batch_tiles, 6)
+    assert tiles_per_call(torch.device("cpu"), 1 << 20, 100) == 1
+    assert tiles_per_call(torch.device("cuda"), 1 << 20, 1 << 16) == 16
+
+
 def test_ensemble_transforms():
     assert len(transforms(True, True)) == 8
     non_square = transforms(False, True)

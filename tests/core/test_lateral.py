@@ -71,7 +71,8 @@ def test_the_same_seed_trains_the_same_network_and_another_seed_another(plane, t
 def test_gradual_steps_train_one_stage_per_step_and_report_each(plane, tiny_config):
     net, report, seen = _train(plane, tiny_config.replace(gradual_steps=2))
     assert report.schedule == [(2.0, 1.0), (2.0, 2.0)] and report.steps == [12, 12]
-    assert [p["scale_step"] for p in seen if p["stage"] == Stage.INFER] == [1, 2]
+    # the final pass's own progress (throttled to every 0.5 s, so present on a slow machine only) names no step
+    assert [p["scale_step"] for p in seen if p["stage"] == Stage.INFER and "scale_step" in p] == [1, 2]
     assert net.scale == (2.0, 2.0)  # the last step's network is the one handed back
 
 

@@ -56,19 +56,20 @@ def _tile_side(tile_pixels: int, halo: int) -> int:
     return max(16, int(tile_pixels**0.5) - 2 * halo)
 
 
-def forward_tiled(net, x, tile_pixels: int, check=None, precision=None):
+def forward_tiled(net, x, tile_pixels: int, check=None, precision=None, batch_tiles=None):
     """``net(x)`` computed in row/column tiles with a halo of the network's reach (identical result),
     the network under ``precision`` (a core.precision.Precision; None: float32) autocast, the result in float32.
 
     Out of memory (CUDA, MPS or the CPU allocator): the partial result is dropped, the cache
     emptied and the pass redone with tiles of half as many pixels, up to ``TILE_RETRIES`` times;
-    then the error propagates (the caller may fall back to the CPU).
+    then the error propagates (the caller may fall back to the CPU). Tiles of one shape run ``batch_tiles``
+    at a time (None: :func:`tiles_per_call` for the device).
     """
     precision = precision or Precision.of("float32", x.device)
     tile = int(tile_pixels)
     for attempt in range(TILE_RETRIES + 1):
         try:
-            return _forward_tiled(net, x, tile, check, precision)
+            return _forward_tiled(net, x, tile, check, precision, batch_tiles)
         except Exception as exc:  # only out-of-memory errors are retried
             H, W = x.shape[-2:]
             smaller = tile // 2
@@ -82,25 +83,53 @@ def forward_tiled(net, x, tile_pixels: int, check=None, precision=None):
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _forward_tiled(net, x, tile_pixels: int, check, precision):
+def tiles_per_call(device, tile_pixels: int, tile_area: int) -> int:
+    """Tiles run in one call of the network. On a GPU, as many as fill the tile budget (a call of one small
+    tile leaves most of the device idle); on the CPU one (its passes are compute-bound already and a batch
+    only multiplies the memory)."""
+    if getattr(device, "type", str(device)) != "cuda":
+        return 1
+    return max(1, int(tile_pixels) // max(1, tile_area))
+
+
+def _tiles(H: int, W: int, side: int, halo: int):
+    """(core box, box with halo) of every tile, in row-major order."""
+    for y0 in range(0, H, side):
+        for x0 in range(0, W, side):
+            y1, x1 = min(H, y0 + side), min(W, x0 + side)
+            yield (y0, y1, x0, x1), (max(0, y0 - halo), min(H, y1 + halo), max(0, x0 - halo), min(W, x1 + halo))
+
+
+def _forward_tiled(net, x, tile_pixels: int, check, precision, batch_tiles=None):
     H, W = x.shape[-2:]
     if H * W <= tile_pixels:
         with precision.autocast():
             return net(x).float()
     halo = net.reach
     side = _tile_side(tile_pixels, halo)
+    per = batch_tiles or tiles_per_call(x.device, tile_pixels, (side + 2 * halo) ** 2)
+    per = per if x.ndim == 4 else 1  # tiles stack along the batch axis
     out = torch.empty(x.shape[:-3] + (net.convs[-1].out_channels, H, W), device=x.device, dtype=torch.float32)
-    for y0 in range(0, H, side):
-        for x0 in range(0, W, side):
-            y1, x1 = min(H, y0 + side), min(W, x0 + side)
-            ya, xa = max(0, y0 - halo), max(0, x0 - halo)
-            yb, xb = min(H, y1 + halo), min(W, x1 + halo)
-            with precision.autocast():
-                t = net(x[..., ya:yb, xa:xb])
-            out[..., y0:y1, x0:x1] = t[..., y0 - ya : y0 - ya + (y1 - y0), x0 - xa : x0 - xa + (x1 - x0)]
+    groups = {}  # tiles of one shape run together
+    for core, box in _tiles(H, W, side, halo):
+        groups.setdefault((box[1] - box[0], box[3] - box[2]), []).append((core, box))
+    for members in groups.values():
+        for i in range(0, len(members), per):
+            _run_tiles(net, x, out, members[i : i + per], precision)
             if check is not None:
                 check()
     return out
+
+
+def _run_tiles(net, x, out, members, precision) -> None:
+    """One call of the network over tiles of one shape, stacked along the batch axis."""
+    n = x.shape[0]
+    parts = [x[..., ya:yb, xa:xb] for _, (ya, yb, xa, xb) in members]
+    with precision.autocast():
+        t = net(parts[0] if len(parts) == 1 else torch.cat(parts))
+    for k, ((y0, y1, x0, x1), (ya, _, xa, _)) in enumerate(members):
+        part = t if len(parts) == 1 else t[k * n : (k + 1) * n]
+        out[..., y0:y1, x0:x1] = part[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]
 
 
 def back_project(sr, lr, scale, kernel: Kernel, iters: int):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .graph import GraphStep, graph_wanted, make_optimizer
 from .network import ZSSRNet
 from .precision import Precision, l1_step
 from .progress import Progress, Stage
@@ -118,62 +119,110 @@ def train(net, sampler, pairs, cfg, test_image, progress: Progress, stage: int =
         return _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout, precision)
 
 
+class Schedule:
+    """One network's learning rate, reconstruction-error tests and stopping: the reference policy (or the
+    cosine one). Every network of a grouped run keeps its own, so it stops when it would alone."""
+
+    def __init__(self, cfg, stats: StageStats):
+        self.cfg, self.stats = cfg, stats
+        self.lr = cfg.learning_rate
+        self.steps_log, self.err_log = [], []
+        self.last_change = 0
+        self.done = False
+
+    def tested(self, step: int) -> bool:
+        return step % self.cfg.run_test_every == 0
+
+    def record(self, step: int, rec_error: float) -> None:
+        self.stats.rec_error = rec_error
+        self.steps_log.append(step)
+        self.err_log.append(rec_error)
+
+    def advance(self, step: int) -> bool:
+        """After step ``step`` (and its test, if any): update the rate; returns whether it changed."""
+        cfg = self.cfg
+        self.stats.steps = step
+        changed = False
+        if cfg.learning_rate_policy == "cosine":
+            self.lr = cfg.min_learning_rate + 0.5 * (cfg.learning_rate - cfg.min_learning_rate) * (
+                1 + math.cos(math.pi * step / cfg.max_iters))
+            changed = True
+        elif (step % cfg.learning_rate_policy_check_every == 0
+              and step - self.last_change > cfg.learning_rate_slope_range):
+            self.lr, changed = _policy(self.lr, self.steps_log, self.err_log, cfg)
+            if changed:
+                self.last_change = step
+        stalled = cfg.learning_rate_policy == "reference" and self.lr < cfg.min_learning_rate
+        self.done = step >= cfg.max_iters or (stalled and step >= cfg.min_iters)
+        return changed
+
+    def finish(self) -> bool:
+        """Close the stage; True when the final reconstruction error still has to be measured."""
+        self.stats.learning_rate = self.lr
+        return not self.steps_log or self.steps_log[-1] != self.stats.steps
+
+
+def set_rate(opt, lr: float) -> None:
+    for g in opt.param_groups:
+        if isinstance(g["lr"], torch.Tensor):  # a captured step reads the rate from its tensor
+            g["lr"].fill_(lr)
+        else:
+            g["lr"] = lr
+
+
 def _train(net, sampler, pairs, cfg, test_image, progress, stage, n_stages, layout, precision) -> StageStats:
     stats = StageStats(scale=tuple(pairs.scale))
-    lr = cfg.learning_rate
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = Schedule(cfg, stats)
+    dev = next(net.parameters()).device
+    # a captured step on CUDA where the probe finds it faster; never tried on the CPU
+    captured = graph_wanted(dev, precision, net.convs[0].in_channels, cfg.width, cfg.depth, cfg.crop_size,
+                            cfg.batch_size)
+    opt = make_optimizer(net.parameters(), sched.lr, captured)
     scaler = precision.scaler()
+    graph_step = GraphStep(net, opt, precision) if captured else None
     test_in, test_hr = pairs.test_pair(test_image, cfg.test_max_size)
     test_in = test_in.contiguous(memory_format=layout)
     stats.cubic_error = float(torch.mean((test_in - test_hr) ** 2))
 
     def rec_error():
-        with torch.no_grad():
-            net.eval()
-            with precision.autocast():
-                out = net(test_in)
-            net.train()
-            return float(torch.mean((out.float() - test_hr) ** 2))
+        return float(test_errors(net, test_in, test_hr, precision))
 
-    steps_log, err_log = [], []
-    last_change = 0
-    loss = None
     net.train()
     for step in range(1, cfg.max_iters + 1):
         net_in, target = pairs.make(sampler.sample(cfg.batch_size))
-        loss = l1_step(net, opt, scaler, net_in.contiguous(memory_format=layout), target, precision)
-        stats.steps = step
-        tested = step % cfg.run_test_every == 0
+        net_in = net_in.contiguous(memory_format=layout)
+        if graph_step is not None:
+            loss = graph_step(net_in, target)
+        else:
+            loss = l1_step(net, opt, scaler, net_in, target, precision)
+        tested = sched.tested(step)
         if tested:
-            stats.rec_error = rec_error()
-            steps_log.append(step)
-            err_log.append(stats.rec_error)
-        if cfg.learning_rate_policy == "cosine":
-            lr = cfg.min_learning_rate + 0.5 * (cfg.learning_rate - cfg.min_learning_rate) * (
-                1 + math.cos(math.pi * step / cfg.max_iters))
-            for g in opt.param_groups:
-                g["lr"] = lr
-        elif step % cfg.learning_rate_policy_check_every == 0 and step - last_change > cfg.learning_rate_slope_range:
-            lr, changed = _policy(lr, steps_log, err_log, cfg)
-            if changed:
-                last_change = step
-                for g in opt.param_groups:
-                    g["lr"] = lr
-        stalled = cfg.learning_rate_policy == "reference" and lr < cfg.min_learning_rate
-        done = step >= cfg.max_iters or (stalled and step >= cfg.min_iters)
-        if tested or done or progress.due():
+            sched.record(step, rec_error())
+        if sched.advance(step):
+            set_rate(opt, sched.lr)
+        if tested or sched.done or progress.due():
+            # the loss is read back only here (a test, the end, or once a second): no sync per step
             loss_v = float(loss.detach())
-            stats.history.append((step, loss_v, stats.rec_error, lr))
-            progress(force=tested or done, stage=Stage.TRAIN, scale_step=stage + 1, scale_steps=n_stages,
-                     step=step, total=cfg.max_iters, loss=loss_v, learning_rate=lr,
+            stats.history.append((step, loss_v, stats.rec_error, sched.lr))
+            progress(force=tested or sched.done, stage=Stage.TRAIN, scale_step=stage + 1, scale_steps=n_stages,
+                     step=step, total=cfg.max_iters, loss=loss_v, learning_rate=sched.lr,
                      rec_error=stats.rec_error)
-        if done:
+        if sched.done:
             break
-    stats.learning_rate = lr
-    if not steps_log or steps_log[-1] != stats.steps:
+    if sched.finish():
         stats.rec_error = rec_error()
     net.eval()
     return stats
+
+
+def test_errors(net, test_in, test_hr, precision):
+    """Mean squared error of ``net`` on the test pair, as a tensor: read back by the caller, when it needs it."""
+    with torch.no_grad():
+        net.eval()
+        with precision.autocast():
+            out = net(test_in)
+        net.train()
+        return torch.mean((out.float() - test_hr) ** 2)
 
 
 def _policy(lr, steps_log, err_log, cfg):
