@@ -22,10 +22,11 @@ _LAZY = {
     "QualityWarning": ".core.progress",
     "estimate_kernel": ".core.estimate",
     "estimate_noise": ".core.estimate",
+    "Optics": ".stack.optics",
 }
 
 __all__ = ["imresize", "zssr", "upscale", "run_zssr", "run_upscale", "ZSSRConfig", "Cancelled", "QualityWarning",
-           "gaussian_psf", "estimate_kernel", "estimate_noise", "__version__"]
+           "gaussian_psf", "estimate_kernel", "estimate_noise", "Optics", "__version__"]
 
 
 def __getattr__(name):

@@ -142,7 +142,8 @@ def estimate_lateral(planes, scale, noise=None, check=None) -> tuple:
     (core.estimate_lateral).
 
     Returns ``(kernel, info)``: ``info["chosen"]`` ("gaussian" or "cubic") and ``info["why_cubic"]``
-    (why bicubic was kept, in words; empty for a Gaussian); the Gaussian fit in
+    (why bicubic was kept, in words; empty for a Gaussian), ``info["fits_better"]`` (the Gaussian fits
+    clearly better than bicubic, whether or not the edges could check it); the Gaussian fit in
     either case: ``info["cov"]`` (output-grid pixels^2, (y, x)), ``info["sigma"]`` and
     ``info["fwhm"]`` per axis (y, x), ``info["angle"]`` of the major axis (radians from y); the
     misfits of the Gaussian, of bicubic and between the image's halves; ``info["cov_spectrum"]``, the
@@ -165,9 +166,9 @@ def estimate_lateral(planes, scale, noise=None, check=None) -> tuple:
             "angle": float(math.atan2(evecs[1, -1], evecs[0, -1]) % math.pi), "misfit": found["misfit"],
             "misfit_cubic": found["misfit_cubic"], "misfit_split": found["misfit_split"],
             "noise": found["noise"], "chosen": "cubic" if found["cubic"] else "gaussian",
-            "why_cubic": found["why_cubic"],
+            "why_cubic": found["why_cubic"], "fits_better": found["fits_better"],
             "cov_spectrum": found["cov_spectrum"].tolist(), "edge_bounds": found["edge_bounds"],
-            "read_scale": list(found["read_scale"])}
+            "read_scale": list(found["read_scale"]), "noise_bound": float(noise)}
     return ("cubic" if found["cubic"] else gaussian_2d(cov)), info
 
 

@@ -125,11 +125,12 @@ def _blur_sample(p: np.ndarray, cov, scale) -> list:
                                      mode="mirror") for i in (0, 1) for j in (0, 1)]
 
 
-def _downscale(planes, cov, scale):
+def downscale_gaussian(planes, cov, scale):
+    """``planes`` blurred by the Gaussian of ``cov`` and read every ``scale`` pixels, from every phase."""
     return [q for p in planes for q in _blur_sample(p, cov, scale)]
 
 
-def _bicubic(planes, scale):
+def downscale_bicubic(planes, scale):
     """``planes`` shrunk by MATLAB's antialiased bicubic, from every integer sampling phase below the
     factor (one phase for other factors)."""
     sy, sx = scale
@@ -165,18 +166,20 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
     Returns ``cov`` (capped by the edges), ``cov_spectrum`` (before the cap), ``edge_bounds`` (how
     many orientations bounded it), ``read_scale`` (the factors it was read at), the misfits of the
     Gaussian, of bicubic and between the halves, ``cubic`` (keep bicubic) and ``why_cubic`` (why,
-    in words; empty where the Gaussian is taken).
+    in words; empty where the Gaussian is taken), ``fits_better`` (the Gaussian fits clearly better than
+    bicubic, whatever the edges say).
     """
     planes = [np.asarray(p, dtype=np.float64) for p in planes]
     s = np.array([float(v) for v in scale])
     if s.shape != (2,) or np.any(s <= 1):
         raise ValueError(f"estimating a lateral kernel needs both factors > 1, got {tuple(float(v) for v in s)}")
-    read, tile = _read_at(planes, s)
-    fit = _SpectrumFit(planes, tile, noise, check)
-    c, misfit = _best_cov(lambda cov: fit.misfit(lambda ps: _downscale(ps, cov, read), tuple(np.round(cov, 9).ravel())))
+    read, tile = read_at(planes, s)
+    fit = SpectrumFit(planes, tile, noise, check)
+    c, misfit = _best_cov(lambda cov: fit.misfit(lambda ps: downscale_gaussian(ps, cov, read),
+                                                 tuple(np.round(cov, 9).ravel())))
     # K_ij (1 - 1 / (s_i s_j)) = c_ij (module docstring)
     noise_used = math.sqrt(fit.chosen.get(tuple(np.round(c, 9).ravel()), 0.0)) * noise
-    cubic = fit.misfit(lambda ps: _bicubic(ps, read), "cubic")
+    cubic = fit.misfit(lambda ps: downscale_bicubic(ps, read), "cubic")
     split = _split_misfit(planes, tile, fit.band)
     # on the input grid, K / (r_i r_j) at the factors r it was read at; on the output grid, times (s_i s_j)
     on_input = c / (1 - 1 / np.outer(read, read)) / np.outer(read, read)
@@ -186,10 +189,11 @@ def estimate_lateral_cov(planes, scale, noise: float = 0.0, check=None) -> dict:
     reason = _why_cubic(s, read, misfit, cubic, split, len(bounds), not np.allclose(capped, on_input))
     return {"cov": capped * np.outer(s, s), "cov_spectrum": on_input * np.outer(s, s), "edge_bounds": len(bounds),
             "misfit": misfit, "coarse_cov": c, "read_scale": tuple(float(v) for v in read), "noise": noise_used,
-            "misfit_cubic": cubic, "misfit_split": split, "cubic": bool(reason), "why_cubic": reason}
+            "misfit_cubic": cubic, "misfit_split": split, "cubic": bool(reason), "why_cubic": reason,
+            "fits_better": bool(math.isfinite(split) and cubic - misfit > 0.5 * split)}
 
 
-def _read_at(planes, s) -> tuple:
+def read_at(planes, s) -> tuple:
     """(factors the kernel is read at, tile side): the run's factors, or smaller ones for a small image."""
     read = s
     fits = _tiles_that_fit(planes, read)
@@ -206,7 +210,7 @@ def _read_at(planes, s) -> tuple:
     return read, fits[0]
 
 
-class _SpectrumFit:
+class SpectrumFit:
     """How far a downscaled copy's spectrum is from the image's, up to a blur's slope (log ratio's
     variance over the band where the image is above its noise floor), with the noise variance profiled
     out as a fraction of its bound; ``chosen`` keeps that fraction per candidate."""

@@ -10,6 +10,7 @@ import re
 import warnings
 
 from .image_data import ImageData, hex_colors
+from .ome_optics import ngff_optics
 from .units import length_unit
 
 
@@ -40,6 +41,7 @@ def read_zarr(path) -> ImageData:
         else:
             raise ValueError(f"{path} is a zarr group with no image (no OME multiscales, no array '0')")
         meta.update(_omero_channels(path, node))
+        meta.update(ngff_optics(path))
     else:
         arr = node
     check_chunks(path, arr)

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from .image_data import ImageData, hex_colors
+from .ome_optics import ome_optics
 from .tiff_checks import check_complete, error_kind, open_tiff, tiff_errors, tifffile_log
 from .units import length_unit, ome_symbol, to_unit
 
@@ -42,7 +43,7 @@ def _read_tiff(path, lazy: bool) -> ImageData:
         axes, shape = series.axes, tuple(series.shape)
         if root is not None:
             pixel_size, unit = _ome_sizes(root, path)
-            meta = {"ome": True, **_ome_channels(root)}
+            meta = {"ome": True, **_ome_channels(root), **ome_optics(root)}
         else:
             pixel_size, unit, meta = _imagej_sizes(tif, path)
     axes = normalise_axes(axes, shape, path)

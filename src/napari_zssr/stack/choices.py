@@ -7,13 +7,13 @@ is raised here, naming the setting, before any work starts. No napari, no Qt.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core.config import PRESETS
+from .optics import Optics  # noqa: F401 - the widget and the CLI take the optics' type from here
 
 # the widget's words for the kernel kinds; the CLI takes the kinds' own names, a file or a number
 KERNEL_LABELS = {"default": "default", "optics": "Gaussian from optics", "file": "file",
@@ -47,15 +47,6 @@ class Sizes:
     def kwargs(self, axes: str) -> dict:
         """upscale()'s ``voxel_size`` and ``unit``: every size of a run comes from here, in this one unit."""
         return {"voxel_size": self.per_axis(axes), "unit": self.unit} if self.known else {}
-
-
-@dataclass(frozen=True)
-class Optics:
-    """A widefield microscope: numerical aperture, emission wavelength (nm) and immersion refractive index."""
-
-    na: float
-    wavelength_nm: float
-    refractive_index: float
 
 
 @dataclass(frozen=True)
@@ -107,11 +98,13 @@ def kernel_kind(choice, path=None) -> tuple:
 
 
 def kernel_settings(choice, plan, n_planes: int, sizes: Sizes, *, path=None, optics: Optics | None = None,
-                    psf=None, psf_sizes: Sizes | None = None, psf_voxel_size=None) -> KernelSettings:
+                    psf=None, psf_sizes: Sizes | None = None, psf_voxel_size=None, metadata=None,
+                    channels: int = 1) -> KernelSettings:
     """upscale()'s kernel keywords for the user's kernel choice (see ``kernel_kind``) on ``plan``, checked as
     the run will check them (stack.spec.stage_kernels) so that a bad one is refused now.
 
-    ``sizes``: the image's voxel sizes; ``optics`` for "optics"; ``psf`` (an image of one bead, z first) and
+    ``sizes``: the image's voxel sizes; ``optics`` for "optics" (None: read from the file's ``metadata``, as
+    io.read_image gives it, for its ``channels``); ``psf`` (an image of one bead, z first) and
     its own ``psf_sizes`` (None or unknown: the image's are taken) for "psf"; ``psf_voxel_size`` for a PSF
     given as a kernel file.
     """
@@ -120,7 +113,7 @@ def kernel_settings(choice, plan, n_planes: int, sizes: Sizes, *, path=None, opt
     kind, value = kernel_kind(choice, path)
     note = ""
     if kind == "optics":
-        kwargs = _optics_kernel(optics, plan, sizes)
+        kwargs, note = _optics_kernel(optics, plan, sizes, metadata, channels)
     elif kind == "psf":
         kwargs, note = _psf_kernel(psf, psf_sizes or Sizes(), plan, sizes)
     else:
@@ -131,7 +124,8 @@ def kernel_settings(choice, plan, n_planes: int, sizes: Sizes, *, path=None, opt
                              f"with the kernel {'default' if kind == 'default' else choice!r}")
         kwargs["psf_voxel_size"] = tuple(float(v) for v in psf_voxel_size)
     vs = sizes.per_axis(plan.axes) if sizes.known else None
-    stage_kernels(kwargs.get("kernel"), plan, vs, kwargs.get("psf_voxel_size"), n_planes)
+    stage_kernels(kwargs.get("kernel"), plan, vs, kwargs.get("psf_voxel_size"), n_planes, unit=sizes.unit,
+                  channels=channels)
     return KernelSettings(kwargs, kind, note)
 
 
@@ -148,29 +142,29 @@ def _named_kernel(kind: str, value, plan) -> dict:
     return {"kernel": "estimate" if kind == "estimate" else value}
 
 
-def _optics_kernel(optics: Optics | None, plan, sizes: Sizes) -> dict:
-    """The widefield Gaussian for the plan's mode; the wavelength (nm) goes into the image's unit, so that
-    every size the run is given is in that one unit."""
+def _optics_kernel(optics: Optics | None, plan, sizes: Sizes, metadata=None, channels: int = 1) -> tuple:
+    """(upscale()'s kernel keywords, which values were used, in words) for the widefield Gaussian of the plan's
+    mode; the wavelength (nm) goes into the image's unit, so that every size the run is given is in that one
+    unit. planes mode, or one wavelength per channel: the optics themselves (each channel's Gaussian, checked
+    against the PSF the image shows); else the 3-D PSF array."""
     from ..io.units import to_unit
     from .optics import optics_kernel
 
+    if optics is None and metadata is not None:
+        optics = Optics.from_metadata(metadata)
     if optics is None:
         raise ValueError("a Gaussian from optics needs the numerical aperture, wavelength and refractive index")
     if not sizes.known:
         raise ValueError(f"a Gaussian from optics needs the image's voxel sizes: {sizes.reason or 'it has none'}")
-    for name, v, low in (("numerical aperture", optics.na, 0), ("wavelength", optics.wavelength_nm, 0),
-                         ("refractive index", optics.refractive_index, 1)):
-        if not (math.isfinite(v) and v > low):
-            raise ValueError(f"the {name} must be a number above {low}, got {v!r}")
-    if optics.na >= optics.refractive_index:
-        raise ValueError(f"the numerical aperture ({optics.na:g}) must be below the refractive index "
-                         f"({optics.refractive_index:g})")
+    waves = optics.check().wavelengths(channels)
+    used = "the optics: " + "; ".join(dict.fromkeys(optics.words(w) for w in waves))
+    if plan.mode == "planes" or len(set(waves)) > 1:
+        return {"kernel": optics}, used
     # sizes without a named unit are taken as micrometres, the microscopes' usual one
-    wavelength = optics.wavelength_nm / 1000.0 if sizes.unit is None else to_unit(optics.wavelength_nm, "nm",
-                                                                                   sizes.unit)
+    wavelength = waves[0] / 1000.0 if sizes.unit is None else to_unit(waves[0], "nm", sizes.unit)
     kw = optics_kernel(plan.axes, sizes.sizes, plan.scale, plan.mode, optics.na, wavelength,
                        optics.refractive_index)
-    return {k: v for k, v in kw.items() if k in ("kernel", "psf_voxel_size")}
+    return {k: v for k, v in kw.items() if k in ("kernel", "psf_voxel_size")}, used
 
 
 def psf_axes(ndim: int, mode: str) -> str:

@@ -11,10 +11,13 @@ import numpy as np
 from ..core.axial import AxialKernel
 from ..core.estimate import estimate_kernel, estimate_noise
 from ..core.estimate import estimate_lateral as estimate
+from ..core.estimate_lateral import gaussian_2d
+from ..core.estimate_psf import MIN_DARK_SHARE, dark_share, estimate_psf
 from ..core.progress import AXIAL_EXCESS_DB, KernelEstimate, QualityWarning, Stage
 from ..core.quality import SPECTRUM_SIDE, axial_excess_db, axial_excess_words, central
 from ..core.resize import Kernel
 from .inputs import one_plane, read_block
+from .kernel_choice import Source
 
 OVERSHARP_ADVICE = {  # by where the axial kernel came from (stack.kernel_choice.Source)
     "estimate": "the profile read from the data may be too wide here; give the PSF or a smaller sigma if you "
@@ -96,23 +99,55 @@ def estimate_lateral(lateral, plan, src, stats, vs, progress) -> tuple:
     per channel. A channel that cannot give one keeps bicubic."""
     kernels, found = [], []
     step = None if vs is None else [vs[plan.axes.index(a)] / plan.scale[plan.axes.index(a)] for a in "YX"]
+    optics = lateral.source is Source.OPTICS
     for c in [0] if plan.joint else range(len(stats)):
         if stats[c].constant and not plan.joint:  # nothing to read, and it was warned about already
-            kernels.append(lateral.kernel)
+            kernels.append(lateral.per_channel[c] if optics else lateral.kernel)
             found.append(_lateral_record(c, None))
             continue
         planes = [one_plane(read_block(src, stats, c, t, slice(z, z + 1), joint=plan.joint))
                   for t, z in stats[c].sample]
         planes = [p.mean(axis=0) if p.ndim == 3 else p for p in planes]
         progress(force=True, stage=Stage.ESTIMATE, channel=c)
-        kernel, record = read_lateral(planes, plan.lateral_scale, c, f"channel {c}", step,
-                                      check=lambda c=c: progress(stage=Stage.ESTIMATE, channel=c))
+        check = lambda c=c: progress(stage=Stage.ESTIMATE, channel=c)  # noqa: E731
+        if optics:
+            kernel, record = lateral.per_channel[c], compare_optics(planes, plan.lateral_scale, c,
+                                                                    lateral.per_channel[c], step, check)
+        else:
+            kernel, record = read_lateral(planes, plan.lateral_scale, c, f"channel {c}", step, check=check)
         kernels.append(kernel)
         found.append(record)
     if plan.joint:  # the colours share the one kernel
         kernels = kernels * len(stats)
         found = [dataclasses.replace(found[0], channel=c) for c in range(len(stats))]
-    return lateral.with_channels(kernels), found
+    return dataclasses.replace(lateral.with_channels(kernels), compare=False), found
+
+
+OPTICS_SHARE = 0.1  # the Gaussian approximation of a widefield PSF is good to about this share of its sigma
+
+
+def compare_optics(planes, scale, c: int, kernel, step=None, check=None) -> KernelEstimate:
+    """What the planes of channel ``c`` show against the optics' ``kernel`` (a round Gaussian): the PSF read
+    from them (core.estimate_psf) as a KernelEstimate, whose note says whether the two agree within their
+    uncertainty (the image's halves, and OPTICS_SHARE for the optics' model). The optics' kernel stays: the
+    benchmark (benchmarks/psf2d.py) shows no case where the image reads the PSF better than right optics."""
+    from ..core.kernels import psf_sigmas
+
+    optics = float(np.mean(psf_sigmas(np.asarray(kernel.array), (1.0, 1.0))))
+    noise = float(np.median([estimate_noise(p) for p in planes]))
+    _, record = psf_kernel(planes, scale, c, f"channel {c}", noise, step, check)
+    if record.kernel is None:
+        note = (f"channel {c}: the optics' PSF (sigma {optics:.3g} px) could not be checked against the image, "
+                f"because {record.note}")
+        return dataclasses.replace(record, note=note)
+    read, unc = record.sigma[0], record.uncertainty
+    apart = abs(read - optics) > 2 * unc + OPTICS_SHARE * optics
+    verdict = ("they disagree by more than their uncertainty: check the NA, wavelength and pixel size in the "
+               "metadata (or the system is aberrated); the optics' kernel was used" if apart else
+               "they agree within their uncertainty")
+    note = (f"channel {c}: the optics give a PSF of sigma {optics:.3g} px and the image reads {read:.3g} +- "
+            f"{unc:.2g} px on the output grid; {verdict}")
+    return dataclasses.replace(record, note=note)
 
 
 def read_lateral(planes, scale, c: int, what: str, step=None, check=None) -> tuple:
@@ -125,13 +160,46 @@ def read_lateral(planes, scale, c: int, what: str, step=None, check=None) -> tup
         warnings.warn(f"{what}: the kernel could not be estimated ({exc}); using the default (bicubic) kernel "
                       "instead", QualityWarning, stacklevel=4)
         return Kernel("cubic"), _lateral_record(c, None)
+    why = f"{what}: the kernel estimate kept bicubic, because {info['why_cubic']}"
+    if info["fits_better"]:
+        # a blur unlike bicubic: on fluorescence (emitters on a dark background) it is a PSF, round, and the
+        # 2-D Gaussian's extra freedom reads the scene's shapes (elongated cells, worms) as kernel
+        found = psf_kernel(planes, scale, c, what, info["noise_bound"], step, check)
+        if found[1].kernel is not None:
+            return found
+        if dark_share(planes) >= MIN_DARK_SHARE:  # fluorescence whose PSF cannot be read: nothing is guessed
+            why = (f"{what}: the kernel estimate kept bicubic, because the image looks like fluorescence and no "
+                   f"PSF could be read from it: {found[1].note}")
+            return Kernel("cubic"), _lateral_record(c, "cubic", why)
     if info["chosen"] == "cubic":
-        why = f"{what}: the kernel estimate kept bicubic, because {info['why_cubic']}"
         return Kernel("cubic"), _lateral_record(c, "cubic", why)
     sy, sx = info["sigma"]
     physical = None if step is None else [info["fwhm"][0] * step[0], info["fwhm"][1] * step[1]]
     record = KernelEstimate("planes", c, k.tolist(), info["sigma"], info["fwhm"], physical, info["cov"])
     return Kernel(k).named(f"estimate(sigma {sy:.3g} x {sx:.3g} px)"), record
+
+
+def psf_kernel(planes, scale, c: int, what: str, noise: float, step=None, check=None) -> tuple:
+    """(the isotropic Gaussian of the PSF read from ``planes`` (core.estimate_psf), its KernelEstimate with a
+    note on what was read); where none can be read, (bicubic, a record whose kernel is None and whose note
+    says why)."""
+    sy, sx = (float(v) for v in scale)
+    if sy != sx or sy <= 1:  # a round PSF on the input grid is round on the output grid only for equal factors
+        return Kernel("cubic"), _lateral_record(c, None, f"the PSF is read only where both lateral factors are equal "
+                                                         f"and above 1 (here {sy:g} x {sx:g})")
+    found = estimate_psf(list(planes), scale, noise, check)
+    if found["why_not"]:
+        return Kernel("cubic"), _lateral_record(c, None, found["why_not"])
+    sigma, fwhm, unc = found["sigma"], found["fwhm"], found["uncertainty"]
+    physical = None if step is None else [fwhm * step[0], fwhm * step[1]]
+    where = "" if physical is None else f" ({physical[0]:.3g} x {physical[1]:.3g} in the voxel sizes' unit)"
+    note = (f"{what}: the image looks like fluorescence and a Gaussian fits it clearly better than bicubic, so "
+            f"the PSF was read as a round Gaussian: sigma {sigma:.3g} +- {unc:.2g} px, FWHM {fwhm:.3g} px{where} "
+            f"on the output grid")
+    k = gaussian_2d(np.eye(2) * sigma ** 2)
+    record = KernelEstimate("planes", c, k.tolist(), [sigma, sigma], [fwhm, fwhm], physical,
+                            [[sigma ** 2, 0.0], [0.0, sigma ** 2]], note=note, uncertainty=unc)
+    return Kernel(k).named(f"PSF estimate(sigma {sigma:.3g} px)"), record
 
 
 def _lateral_record(c, found, note="") -> KernelEstimate:
