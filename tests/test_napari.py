@@ -840,3 +840,19 @@ def test_the_time_of_a_run_is_shown_beside_run_before_it_starts(qtbot, make_napa
     qtbot.waitUntil(lambda: bool(widget.estimate.shown_for) and widget.estimate.shown_for[-1].preset == "auto",
                     timeout=60_000)
     assert widget.time_estimate.value.endswith(f"preset {auto_preset(torch.device('cpu'))[0]}")
+
+
+def test_the_uncertainty_comes_as_a_hidden_layer_exactly_over_the_result(qtbot, viewer_with_stack):
+    viewer, src = viewer_with_stack
+    widget = _widget(viewer)
+    widget.factors.value = "2, 1, 1"
+    _tiny(widget)
+    widget.uncertainty.value = True
+    _run_and_wait(qtbot, widget)
+    assert len(viewer.layers) == 3, widget.status.value
+    result, unc = viewer.layers[1], viewer.layers[2]
+    assert unc.name == f"{result.name} uncertainty" and not unc.visible
+    assert unc.data.shape == result.data.shape and unc.data.dtype == np.float32
+    np.testing.assert_allclose(unc.scale, result.scale)
+    np.testing.assert_allclose(unc.translate, result.translate)
+    assert float(np.asarray(unc.data).max()) > 0

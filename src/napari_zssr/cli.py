@@ -174,6 +174,16 @@ def _write_result(args, img, result, factors, report):
                 provenance=provenance(report, factors=factors, source=args.input))
 
 
+def _write_uncertainty(args, img, report, factors) -> None:
+    from .io import ImageData, write_image
+    from .stack.report_text import provenance
+
+    sizes = {a: v / factors.get(a, 1.0) for a, v in img.pixel_size.items()}
+    write_image(args.uncertainty, ImageData(np.asarray(report.uncertainty, np.float32), img.axes, sizes, img.unit,
+                                            _channels(img)),
+                overwrite=args.overwrite, provenance=provenance(report, factors=factors, source=args.input))
+
+
 def _channels(img) -> dict:
     """The source's channel names and colours, carried to the result's metadata."""
     return {k: img.metadata[k] for k in ("channel_names", "channel_colors") if img.metadata.get(k)}
@@ -212,6 +222,8 @@ def _upscale(args, img, to_zarr: bool = False) -> dict:
         disconnect()
     if not to_zarr:
         _write_result(args, img, out, dict(zip(img.axes, plan.scale)), report)
+        if getattr(args, "uncertainty", None):
+            _write_uncertainty(args, img, report, dict(zip(img.axes, plan.scale)))
     saved = []
     if getattr(args, "save_kernel", None):
         from .io.kernels import write_kernels
@@ -250,13 +262,16 @@ def _check_before_running(args, img, to_zarr: bool) -> Checked:
     shape = result_shape(data.shape, plan)
     check_output_size(shape, "upscale")
     dtype = result_dtype(args.dtype, data.dtype)
-    kernel = kernel_settings(_kernel_choice(args), plan, shape5_of(data.shape, axes)[2], sizes,
-                             psf_voxel_size=getattr(args, "psf_voxel_size", None))
+    shape5 = shape5_of(data.shape, axes)
+    kernel = kernel_settings(_kernel_choice(args), plan, shape5[2], sizes,
+                             psf_voxel_size=getattr(args, "psf_voxel_size", None), metadata=img.metadata,
+                             channels=shape5[0])
     if _check_output(args, shape, dtype) == "png":
         from .io.images import check_png
 
         check_png(axes, dtype, shape)  # the writer's own rule, asked before the run instead of after it
     _check_saved_files(args, data, axes, plan, kernel.kind)
+    _check_uncertainty_file(args, to_zarr, shape)
     config_factory(_training(args))  # the training settings, refused now rather than after the input pass
     kwargs = {**kernel.kwargs, **sizes.kwargs(axes), "networks": getattr(args, "networks", None),
               "save_networks": getattr(args, "save_networks", None)}
@@ -264,7 +279,32 @@ def _check_before_running(args, img, to_zarr: bool) -> Checked:
         kwargs.update(out=args.output, dtype=dtype, channel_meta=_channels(img))
     if to_zarr or kwargs["save_networks"]:
         kwargs["overwrite"] = args.overwrite
+    if getattr(args, "uncertainty", None):
+        kwargs["return_uncertainty"] = True
     return Checked(plan, kwargs, kernel, sizes, tuple(shape), dtype)
+
+
+def _check_uncertainty_file(args, to_zarr: bool, shape) -> None:
+    """--uncertainty: a TIFF beside a TIFF or PNG result, the store's own array beside a zarr one."""
+    path = getattr(args, "uncertainty", None)
+    if path is None:
+        return
+    if to_zarr:
+        if path != IN_STORE:
+            raise ValueError("a zarr result keeps its uncertainty in its store ('uncertainty' array): give "
+                             "--uncertainty without a file")
+        return
+    if path == IN_STORE:
+        raise ValueError(f"--uncertainty needs a file for a {os.path.splitext(args.output)[1] or 'file'} result, "
+                         f"e.g. --uncertainty error.tif")
+    from .io.outputs import check_output
+
+    if os.path.abspath(path) in (os.path.abspath(args.output), os.path.abspath(args.input)):
+        raise ValueError(f"--uncertainty {path} is the input or the output; give another file")
+    if check_output(path, int(np.prod(shape, dtype=np.float64)) * 4) != "tiff":
+        raise ValueError(f"--uncertainty {path}: the uncertainty is float32, written as TIFF (.tif)")
+    if os.path.exists(path) and not args.overwrite:
+        raise FileExistsError(f"{path} exists; add --overwrite to replace it")
 
 
 def _check_output(args, shape, dtype) -> str:
@@ -323,7 +363,7 @@ def _dry_run(args, img, checked: Checked) -> dict:
     nbytes = int(np.prod(checked.shape, dtype=np.float64)) * checked.dtype.itemsize
     return {"dry_run": True, "input": args.input, "output": args.output, "in_shape": img.data.shape,
             "out_shape": checked.shape, "plan": plan.describe(), "preset": preset, "precision": cfg.precision,
-            "kernel": _kernel_words(checked, shape5[2]), "dtype": checked.dtype, "bytes": nbytes,
+            "kernel": _kernel_words(checked, shape5[2], shape5[0]), "dtype": checked.dtype, "bytes": nbytes,
             "estimate": estimate}
 
 
@@ -347,18 +387,19 @@ def _cluster(args) -> bool:
     return bool(getattr(args, "scheduler", None) or getattr(args, "workers", None))
 
 
-def _kernel_words(checked: Checked, n_planes: int) -> str:
+def _kernel_words(checked: Checked, n_planes: int, channels: int = 1) -> str:
     """Each stage's kernel as the run will take it (stack.kernel_choice), in words."""
     from .stack.kernel_choice import stage_kernels
 
     kw, plan = checked.kernel.kwargs, checked.plan
     vs = checked.sizes.per_axis(plan.axes) if checked.sizes.known else None
-    lateral, axial, _ = stage_kernels(kw.get("kernel"), plan, vs, kw.get("psf_voxel_size"), n_planes)
+    lateral, axial, _ = stage_kernels(kw.get("kernel"), plan, vs, kw.get("psf_voxel_size"), n_planes,
+                                      unit=checked.sizes.unit, channels=channels)
     parts = []
     for what, k in (("2-D", lateral), ("axial", axial)):
         if k is None:
             continue
-        if k.pending:
+        if k.pending and not k.per_channel:  # the optics' kernels are known, and only compared with the data
             name = "read from the data when the run starts" + ("" if k.asked else " (the cubic where it cannot be)")
         else:
             name = k.name
@@ -572,10 +613,11 @@ def _paper_options(up) -> None:
     up.add_argument("--psf-voxel-size", type=float, nargs="+", metavar="S",
                     help="voxel size (z y x) of a PSF given with --kernel")
     up.add_argument("--kernel", help="downscaling kernel: a name (cubic, linear, lanczos2, lanczos3, box), "
-                                     "a .npy, .tif or .mat file, or 'estimate' (read from the data: the 2-D kernel "
-                                     "of the planes, the axial profile in isotropic mode). Default: bicubic in 2-D "
-                                     "and planes mode; in isotropic mode the axial profile read from the data "
-                                     "(cubic where it cannot be read; --kernel cubic for the cubic always)")
+                                     "a .npy, .tif or .mat file, 'estimate' (read from the data: the 2-D kernel "
+                                     "of the planes, the axial profile in isotropic mode) or 'optics' (the Gaussian "
+                                     "PSF of the OME metadata's NA, emission wavelengths and immersion). Default: "
+                                     "bicubic in 2-D and planes mode; in isotropic mode the axial profile read from "
+                                     "the data (cubic where it cannot be read; --kernel cubic for the cubic always)")
     up.add_argument("--save-kernel", metavar="FILE", help="with --kernel estimate: save what was found (.npy or "
                                                           ".tif; FILE.cN.npy per channel for several) to pass on "
                                                           "with --kernel FILE")
@@ -605,9 +647,14 @@ def _run_options(up) -> None:
                                                             "to apply them to other files of the acquisition")
     up.add_argument("--networks", metavar="FILE", help="stacks: apply networks saved by --save-networks instead "
                                                        "of training (their settings are used)")
+    up.add_argument("--uncertainty", nargs="?", const=IN_STORE, metavar="FILE",
+                    help="also write, for every voxel, the expected absolute error of the result (float32 TIFF, "
+                         "the result's shape and units) to FILE; a zarr result keeps it in its store's "
+                         "'uncertainty' array (give --uncertainty without FILE)")
 
 
 INTERRUPTED = 130  # main()'s code for Ctrl-C (128 + SIGINT, what a shell shows)
+IN_STORE = "<store>"  # --uncertainty without FILE: in the zarr result's store
 
 
 def main(argv=None) -> int:

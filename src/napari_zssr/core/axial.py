@@ -118,6 +118,21 @@ def up_matrix(m: int, f: float, out_len: int | None = None) -> np.ndarray:
     return mat
 
 
+@lru_cache(maxsize=128)
+def linear_up_matrix(m: int, f: float, out_len: int | None = None) -> np.ndarray:
+    """(out_len, m): linear interpolation of point samples at i * f (the better baseline where z is aliased)."""
+    out_len = fine_length(m, f) if out_len is None else out_len
+    u = np.clip(np.arange(out_len) / f, 0, m - 1)
+    base = np.minimum(np.floor(u + 1e-9).astype(int), max(m - 2, 0))
+    w = u - base
+    mat = np.zeros((out_len, m))
+    rows = np.arange(out_len)
+    np.add.at(mat, (rows, base), 1 - w)
+    np.add.at(mat, (rows, np.minimum(base + 1, m - 1)), w)
+    mat.flags.writeable = False
+    return mat
+
+
 # Taps of an axial kernel where the stack's depth is not known: a Gaussian of sigma 512 fine-grid pixels,
 # far wider than any optical section; blurring a fine axis costs its length times the taps.
 MAX_AXIAL_TAPS = 4097

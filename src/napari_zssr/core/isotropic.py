@@ -16,6 +16,7 @@ from .infer import forward_tiled, median
 from .precision import Precision
 from .quality import holdout_split, record_held_out
 from .resize import apply_matrix
+from .sampling import DeviceLateralSampler, uses_device_sampling
 from .train import fresh_network, train_into
 
 
@@ -41,6 +42,14 @@ class LateralSampler:
             flips = [d for d in (-2, -1) if rng.random() < 0.5]
             out.append(torch.flip(t, dims=flips) if flips else t)
         return torch.stack(out)
+
+
+def lateral_sampler(planes, crop_size: int, seed: int):
+    """The sampler of the lateral crops, on the device where that pays (core.sampling)."""
+    planes = list(planes)
+    if uses_device_sampling(planes[0].device) and len({tuple(s.shape) for s in planes}) == 1:
+        return DeviceLateralSampler(planes, crop_size, seed)
+    return LateralSampler(planes, crop_size, np.random.default_rng(seed))
 
 
 class AxialPairs:
@@ -150,11 +159,12 @@ def train_isotropic(planes, f: float, kernel: AxialKernel, cfg, device, progress
     """Train one network on lateral planes (list of normalised (1, H, W) tensors) for an axial factor f."""
     net, clip, gen = fresh_network(planes, cfg, device, seed)
     planes, band = holdout_split(planes, cfg.crop_size, 1.0)  # no father comes from the band
-    sampler = LateralSampler(planes, cfg.crop_size, np.random.default_rng(seed))
+    sampler = lateral_sampler(planes, cfg.crop_size, seed)  # on the device where that pays
     if coarse_length(sampler.crop, f) < 2:
         raise ValueError(f"lateral planes of {sampler.crop} pixels are too small for a z factor of {f:g}")
     train_into(report, net, sampler, AxialPairs(f, kernel, cfg.noise_std, clip, gen), cfg,
                planes[len(planes) // 2][None], progress)
-    record_held_out(report, net, AxialPairs(f, kernel, 0.0, clip, gen), band, cfg.precision)
+    record_held_out(report, net, AxialPairs(f, kernel, 0.0, clip, gen), band, cfg.precision,
+                    whole=planes[len(planes) // 2][None])
     net.eval()
     return net

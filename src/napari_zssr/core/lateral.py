@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 import time
 
-import numpy as np
-
 from .config import schedule_for
 from .device import describe_device
 from .precision import Precision
@@ -64,20 +62,22 @@ def train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, repo
 def _train_zssr(sources, scale, kern: Kernel, cfg, dev, progress, seed: int, report: ZSSRReport):
     """One attempt of :func:`train_zssr` with the given config and device."""
     # these import torch at their top: here, so that importing this module does not
-    from .augment import FatherSampler
     from .network import TrainedNetwork
+    from .sampling import father_sampler
     from .train import SRPairs, fresh_network, train_into
 
     net, clip, gen = fresh_network(sources, cfg, dev, seed)
     sources, band = holdout_split(sources, cfg.crop_size, scale[1])  # no father comes from the band
-    sampler = FatherSampler(sources, cfg.crop_size, cfg, np.random.default_rng(seed))
     schedule = report.schedule
+    # on the device where that pays; gradual SR's pool grows with its outputs
+    sampler = father_sampler(sources, cfg.crop_size, cfg, seed, grows=len(schedule) > 1)
     test_image = sources[len(sources) // 2][None]
     for i, st in enumerate(schedule):
         stats = train_into(report, net, sampler, SRPairs(st, kern, cfg.noise_std, clip, gen), cfg, test_image,
                            progress, i, len(schedule))
         if i == len(schedule) - 1:
-            record_held_out(report, net, SRPairs(st, kern, 0.0, clip, gen), band, cfg.precision)
+            record_held_out(report, net, SRPairs(st, kern, 0.0, clip, gen), band, cfg.precision,
+                            whole=test_image)
         progress(force=True, stage=Stage.INFER, scale_step=i + 1, scale_steps=len(schedule), step=stats.steps,
                  total=stats.steps, rec_error=stats.rec_error, gain_db=report.gain_db)
         if i < len(schedule) - 1:

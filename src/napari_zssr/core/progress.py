@@ -72,6 +72,7 @@ class KernelEstimate:
     fwhm_physical: object = None
     cov: object = None
     note: str = ""
+    uncertainty: object = None  # the sigma's, in output-grid pixels, where the method gives one (the PSF estimate)
 
 
 class _Estimates:
@@ -121,9 +122,12 @@ class ZSSRReport(_Estimates):
     kernel_estimates: list = field(default_factory=list)
     estimate_seconds: float = 0.0
     precision_probe: dict = field(default_factory=dict)  # step seconds per precision, when "auto" measured them
+    error_model: object = None  # core.uncertainty.ErrorModel fitted after training, where a pair could be made
+    gain_linear_db: float = float("nan")  # isotropic mode: over linear interpolation, on held-out pixels
 
     def to_dict(self) -> dict:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("history", "kernel_estimates")}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__
+               if k not in ("history", "kernel_estimates", "error_model")}
         return {**out, **{k: getattr(self, k) for k in ESTIMATE_KEYS[:4] + ("estimated_cov",)}}
 
 
@@ -154,6 +158,8 @@ class UpscaleReport(_Estimates):
     reused: str = ""  # the store whose finished result was returned without training ("" when the run computed it)
     units: list = field(default_factory=list)  # one ZSSRReport per trained network
     networks: dict = field(default_factory=dict, repr=False)  # (kind, channel) -> TrainedNetwork (shared runs)
+    # return_uncertainty: the expected absolute error of every voxel of the result (core.uncertainty)
+    uncertainty: object = field(default=None, repr=False)
 
     def estimates(self) -> dict:
         """What kernel="estimate" found (empty when nothing was estimated), as plain lists for metadata."""
@@ -191,3 +197,9 @@ class UpscaleReport(_Estimates):
     def gain_db(self) -> float:
         gains = [u.gain_db for u in self.units if np.isfinite(u.gain_db)]
         return float(np.mean(gains)) if gains else float("nan")
+
+    @property
+    def gain_linear_db(self) -> float:
+        """Isotropic mode: the smallest gain of a network over linear interpolation on held-out pixels."""
+        gains = [u.gain_linear_db for u in self.units if np.isfinite(u.gain_linear_db)]
+        return float(np.min(gains)) if gains else float("nan")

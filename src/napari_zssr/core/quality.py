@@ -45,6 +45,33 @@ def detail(a) -> float:
     return float(abs(a[..., 1:] - a[..., :-1]).mean() + abs(a[..., 1:, :] - a[..., :-1, :]).mean())
 
 
+def gain_over_linear(net, pairs, band, precision) -> float:
+    """Isotropic mode: the PSNR gain (dB) of ``net`` over linear interpolation along z on the band made into a
+    pair as the fathers are; nan elsewhere. Where z is aliased (sampled without blur) linear beats cubic,
+    and a network that only beats cubic can still be worse than the best interpolation."""
+    import torch
+
+    from .axial import AxialKernel, coarse_length, down_matrix, fine_length, linear_up_matrix
+    from .resize import apply_matrix
+
+    kernel, f = getattr(pairs, "kernel", None), getattr(pairs, "f", None)
+    if band is None or not isinstance(kernel, AxialKernel) or coarse_length(band.shape[-2], f) < 2:
+        return float("nan")
+    h = band.shape[-2]
+    m = coarse_length(h, f)
+    son = apply_matrix(band, down_matrix(h, f, kernel), -2)
+    hf = fine_length(m, f)
+    test_in, hr = pairs.test_pair(band, max(band.shape[-2:]))
+    dev = next(net.parameters()).device
+    with torch.no_grad():
+        net.eval()
+        with Precision.of(precision, dev).autocast():
+            out = net(test_in).float()
+    linear = float(torch.mean((apply_matrix(son, linear_up_matrix(m, f, hf), -2) - band[..., :hf, :]) ** 2))
+    rec = float(torch.mean((out - hr) ** 2))
+    return 10.0 * math.log10(linear / rec) if rec > 0 and linear > 0 else float("nan")
+
+
 def held_out_gain(net, pairs, band, precision) -> float:
     """PSNR gain (dB) of ``net`` over cubic on the band made into a pair by ``pairs``; nan where the
     band is too small for the pair or either error is zero."""
@@ -66,13 +93,20 @@ def held_out_gain(net, pairs, band, precision) -> float:
     return 10.0 * math.log10(cubic / rec)
 
 
-def record_held_out(report, net, pairs, band, precision: str) -> None:
+def record_held_out(report, net, pairs, band, precision: str, whole=None) -> None:
     """Put the held-out gain in ``report`` in place of the training pair's, where there is a band to
-    measure it on; ``report.gain_held_out`` says which of the two the report holds."""
+    measure it on; ``report.gain_held_out`` says which of the two the report holds. The network's model
+    of its error (core.uncertainty) is fitted on the band and on ``whole`` (1, C, H, W), the middle image
+    it trained on: the band alone is one edge of the data, and a model fitted on one kind of content
+    (all background, all noise) would say nothing of the rest."""
+    from .uncertainty import calibrate
+
     held = held_out_gain(net, pairs, band, precision) if band is not None else float("nan")
     report.gain_held_out = bool(math.isfinite(held))
     if report.gain_held_out:
         report.gain_db = held
+    report.error_model = calibrate(net, pairs, [band, whole], precision, held_out=band is not None)
+    report.gain_linear_db = gain_over_linear(net, pairs, band, precision)
 
 
 def gain_words(held_out: bool) -> str:
@@ -80,6 +114,17 @@ def gain_words(held_out: bool) -> str:
     if held_out:
         return "on held-out pixels (a band of the data no training pair came from)"
     return "on the data's own LR->HR pairs (not held out: the data is narrower than twice the crop)"
+
+
+LINEAR_MARGIN_DB = 0.0  # isotropic mode: below this held-out gain over linear interpolation, a QualityWarning
+
+
+def warn_below_linear(gain_db: float, stacklevel: int) -> None:
+    """The QualityWarning of an isotropic run whose network did not beat linear interpolation along z on
+    held-out pixels, although it beat cubic: z is sampled with little blur (aliased)."""
+    warnings.warn(f"ZSSR did not beat linear interpolation along z on held-out pixels (gain {gain_db:.2f} dB), "
+                  f"although it beat cubic: z looks sampled with little blur, and the result may be worse than "
+                  f"linear interpolation; compare with it before measuring", QualityWarning, stacklevel=stacklevel + 1)
 
 
 def warn_no_gain(gain_db: float, held_out: bool, hint: str, stacklevel: int) -> None:

@@ -80,7 +80,7 @@ class RunController:
         self._cancel = False
         self._closing = False
         self._t0 = 0.0
-        self._temp_stores = {}  # id of a result layer -> the temporary folder of its store
+        self._temp_stores = {}  # id of a result (or uncertainty) layer -> the temporary folder of its store
         viewer.layers.events.removed.connect(self._remove_temp_store)
         # closing the viewer during a run stops the worker cleanly; the window is found through Qt (the
         # dock's top-level window) when a run starts, not through napari's internals
@@ -147,7 +147,9 @@ class RunController:
         A store in a folder the user chose is never removed."""
         from ..stack.placement import remove_temp_folder
 
-        remove_temp_folder(self._temp_stores.pop(id(event.value), None))
+        folder = self._temp_stores.pop(id(event.value), None)
+        if folder not in self._temp_stores.values():  # the result and its uncertainty share one store
+            remove_temp_folder(folder)
 
     def _watch_window(self) -> None:
         top = self._view.native.window()
@@ -262,8 +264,11 @@ class RunController:
             store = str(getattr(out.store, "root", out.store))
             out = da.from_zarr(out)
         added = add_result(self._viewer, run, out, report, store)
+        layers = [added]
+        if report.uncertainty is not None:
+            layers.append(add_uncertainty(self._viewer, added, report.uncertainty))
         if store and run.temp_folder is not None:
-            self._temp_stores[id(added)] = run.temp_folder
+            self._temp_stores.update({id(layer): run.temp_folder for layer in layers})
         extra = [note for note in (run.kernel_note if not run.preview else "",
                                    f"WARNING: {run.net_note}" if run.net_note else "") if note]
         text = report_text.status(report, applied=run.applying, store=store, extra=extra, unit=run.kwargs.get("unit"))
@@ -311,6 +316,27 @@ def add_result(viewer, run, out, report, store=None):
     if not layer.rgb:
         kwargs["contrast_limits"] = layer.contrast_limits
     return viewer.add_image(out, **kwargs)
+
+
+def add_uncertainty(viewer, result_layer, uncertainty):
+    """The expected absolute error of each voxel as a hidden layer exactly over the result: shown when the
+    user asks, it marks where the detail is a guess."""
+    data = uncertainty
+    if not isinstance(data, np.ndarray):  # kept in the result's store: read lazily
+        import dask.array as da
+
+        data = da.from_zarr(data)
+    if result_layer.rgb:  # one error per colour: shown as their mean, over the RGB result
+        data = data.mean(axis=-1)
+    meta = {"axes": result_layer.metadata.get("axes", "").replace("S", ""), "zssr_uncertainty_of": result_layer.name}
+    kwargs = {"name": f"{result_layer.name} uncertainty", "scale": result_layer.scale,
+              "translate": result_layer.translate, "colormap": "magma", "blending": "additive", "visible": False,
+              "metadata": meta}
+    for key in ("units", "axis_labels"):
+        value = getattr(result_layer, key, None)
+        if value is not None:
+            kwargs[key] = value
+    return viewer.add_image(data, **kwargs)
 
 
 def _estimate(run, report, preview_voxels: int) -> str:

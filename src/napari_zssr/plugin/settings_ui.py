@@ -74,7 +74,8 @@ def read_run(panel, preview: bool, position=None) -> Run:
     sizes, typed = image_sizes(panel, layer, axes)
     kernel = _kernel(panel, layer, plan, data.shape, sizes)
     source_dtype = "same" if layer.rgb else panel.dtype.value  # napari shows RGB as 8-bit or [0, 1] floats
-    kwargs = {**kernel.kwargs, **sizes.kwargs(axes), "dtype": result_dtype(source_dtype, layer.data.dtype)}
+    kwargs = {**kernel.kwargs, **sizes.kwargs(axes), "dtype": result_dtype(source_dtype, layer.data.dtype),
+              "return_uncertainty": bool(panel.uncertainty.value)}
     net_note, temp = "", None
     if not preview:
         store = _big_result_store(layer.name, data.shape, plan, panel.store_folder.value, panel.ram_fraction)
@@ -105,6 +106,27 @@ def _kernel(panel, layer, plan, shape, sizes):
     elif kind == "psf":
         extra["psf"], extra["psf_sizes"] = read_psf(panel.psf_layer.value, layer, plan.mode)
     return kernel_settings(label, plan, shape5_of(shape, plan.axes)[2], sizes, **extra)
+
+
+OPTICS_FIELDS = (("na", "numerical aperture"), ("wavelength", "emission wavelength"), ("ri", "refractive index"))
+
+
+def file_optics(layer) -> tuple:
+    """({panel field: value} of the optics the layer's file recorded (io.read_image's ``metadata["optics"]``),
+    [the fields' names it lacks]). A layer napari split from a channel axis takes its own channel's wavelength,
+    found by its name; a wavelength that is not the layer's own is never taken."""
+    found = (getattr(layer, "metadata", None) or {}).get("optics") or {}
+    if not found:
+        return {}, [name for _, name in OPTICS_FIELDS]
+    waves, names = list(found.get("emission_nm") or []), list(found.get("channel_names") or [])
+    wave = None
+    if getattr(layer, "name", None) in names and len(names) == len(waves):
+        wave = waves[names.index(layer.name)]
+    elif waves and len(set(waves)) == 1:
+        wave = waves[0]
+    values = {"na": found.get("na"), "wavelength": wave, "ri": found.get("refractive_index")}
+    return ({k: float(v) for k, v in values.items() if v is not None},
+            [name for key, name in OPTICS_FIELDS if values[key] is None])
 
 
 def training(panel):

@@ -49,6 +49,7 @@ class ZSSRWidget(Container):
         self._followed = None     # the layer whose scale and units changes refresh what the panel says
         self._notes = ""          # what the panel last said about the layer (guessed axes, missing sizes)
         self._defaults = ""       # the factors the layer's fields were filled with
+        self._optics_note = ""    # which optics the layer's file gave, and which it lacks
         self.layer.changed.connect(self._on_layer)
         self.axes.changed.connect(self._on_axes)
         for field in (self.layer, self.axes, self.factors, self.mode, self.preset, self.max_steps, self.device,
@@ -88,7 +89,7 @@ class ZSSRWidget(Container):
                                tooltip=KERNEL_TIP)
         self.na = FloatSpinBox(label="NA", min=0.05, max=1.7, step=0.05, value=1.0, visible=False)
         self.wavelength = FloatSpinBox(label="wavelength (nm)", min=200, max=2000, step=10, value=520, visible=False)
-        self.ri = FloatSpinBox(label="refractive index", min=1.0, max=2.0, step=0.01, value=1.33, visible=False)
+        self.ri = FloatSpinBox(label="refractive index", min=1.0, max=2.0, step=0.001, value=1.33, visible=False)
         self.kernel_file = FileEdit(label="kernel file", filter="*.npy *.tif *.tiff *.mat", visible=False)
         self.psf_layer = create_widget(
             annotation=Image, label="PSF layer",
@@ -116,8 +117,12 @@ class ZSSRWidget(Container):
         self.apply_nets = FileEdit(label="apply networks", mode="r", filter="*.pt", nullable=True,
                                    tooltip="apply networks saved by an earlier run instead of training (their "
                                            "settings and kernel are used)")
+        self.uncertainty = CheckBox(text="uncertainty layer", value=False,
+                                    tooltip="also add, hidden, the expected absolute error of each voxel of the "
+                                            "result: where its detail is supported by the data, and where it is a "
+                                            "guess")
         return [self.preset, self.max_steps, self.seed, self.device, self.precision, self.dtype, self.store_folder,
-                self.save_nets, self.apply_nets]
+                self.save_nets, self.apply_nets, self.uncertainty]
 
     def _advanced_fields(self) -> list:
         # the paper's other run-time choices, in the same words as the API and the CLI
@@ -156,7 +161,24 @@ class ZSSRWidget(Container):
         self.factors.value = self._defaults = default_factors(axes)
         if "Z" not in axes and self.mode.value in ("isotropic", "both"):  # the last stack's mode cannot fit
             self.mode.value = "auto"
+        self._fill_optics(layer)
         self._show_notes(replace=True)
+
+    def _fill_optics(self, layer) -> None:
+        """The optics fields take what the layer's file recorded; the status asks for what it lacks when the
+        Gaussian from optics is chosen."""
+        from .settings_ui import file_optics
+
+        values, missing = file_optics(layer)
+        for key, value in values.items():
+            field = getattr(self, key)
+            field.value = min(max(value, field.min), field.max)
+        given = ", ".join(f"{name} {values[key]:g}" for key, name in
+                          (("na", "NA"), ("wavelength", "wavelength"), ("ri", "refractive index")) if key in values)
+        lacks = f"type the {' and '.join(missing)}, which the file lacks" if missing else ""
+        self._optics_note = "; ".join(x for x in (f"optics from the file: {given}" if given else "", lacks) if x)
+        if self.kernel.value == KERNEL_LABELS["optics"] and not self.running:
+            self.status.value = self._optics_note
 
     def _follow(self, layer) -> None:
         """Say again what the layer lacks when its scale or units change (the user fixed them in napari)."""
@@ -203,6 +225,8 @@ class ZSSRWidget(Container):
     def _on_kernel(self, value) -> None:
         for w in (self.na, self.wavelength, self.ri):
             w.visible = value == KERNEL_LABELS["optics"]
+        if value == KERNEL_LABELS["optics"] and self._optics_note and not self.running:
+            self.status.value = self._optics_note
         self.kernel_file.visible = value == KERNEL_LABELS["file"]
         self.psf_layer.visible = value == KERNEL_LABELS["psf"]
 

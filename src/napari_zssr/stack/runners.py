@@ -34,15 +34,20 @@ class Target:
     span: object = 1.0
     dtype: object = np.float32
     done: object = None     # (flags array, index): set to the written block's checksum once it is written
+    also: object = None     # the Target of the uncertainty, for units that return (result, uncertainty)
 
-    def write(self, block: np.ndarray) -> None:
+    def write(self, block) -> None:
+        also = ()
+        if isinstance(block, tuple):  # the uncertainty first: the done flag then covers both
+            also = (self.also.write(block[1]),)
+            block = block[0]
         try:
-            self._write(block)
+            return self._write(block, also)
         except OSError as exc:
             store = getattr(self.blocks.array, "store", None)
             raise fs_error(exc, getattr(store, "root", store) or "the output") from exc
 
-    def _write(self, block: np.ndarray) -> None:
+    def _write(self, block: np.ndarray, also=()) -> np.ndarray:
         block = block if block.ndim >= 3 else block[None]
         identity = np.all(np.asarray(self.lo) == 0) and np.all(np.asarray(self.span) == 1)
         vals = block if identity else block * np.asarray(self.span, np.float32) + np.asarray(self.lo, np.float32)
@@ -51,7 +56,8 @@ class Target:
         self.blocks.write(*self.where, vals)
         if self.done is not None:  # the checksum of what was written, so a resume can tell a damaged chunk
             flags, idx = self.done
-            flags[idx] = unit_checksum(vals)
+            flags[idx] = unit_checksum(vals, *also)
+        return vals
 
 
 def run_unit(fn, args, target, progress, writes_here: bool):

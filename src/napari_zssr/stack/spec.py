@@ -5,6 +5,7 @@ and the stages read one object instead of loose keyword arguments."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -19,7 +20,7 @@ from ..core.progress import QualityWarning, Stage
 from . import networks as nets
 from .blocks import Blocks, as_array, check_dtype, out_shape
 from .inputs import ChannelStats, channel_stats, scan_input, source_of
-from .kernel_choice import saved_kernels, stage_kernels
+from .kernel_choice import saved_kernels, stage_kernels, with_optics
 from .plan import Plan, make_plan
 from .runners import worker_device, worker_precision
 from .store import check_not_input
@@ -68,7 +69,7 @@ class RunSpec:
 def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None,
                 planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False,
                 ome=None, unit=None, client=None, networks=None, save_networks=None, channel_meta=None,
-                source=None, progress=None) -> RunSpec:
+                source=None, progress=None, uncertainty=False, optics=None) -> RunSpec:
     """Check and resolve ``run_upscale``'s arguments; the probes (preset, precision) come last, once
     everything else, the whole input included, is known good. ``progress`` hears what is being done
     (``doing``: checking, reading, probing) before any training starts."""
@@ -80,7 +81,11 @@ def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     vs = voxel_sizes(voxel_size, len(arr.shape))
     if out is not None:
         check_not_input(out, source if source is not None else source_of(arr))
-    lateral, axial, fine_step = stage_kernels(kernel, plan, vs, psf_voxel_size, src.shape5[2])
+    if uncertainty:
+        _check_uncertainty(networks, src.shape5)
+    kernel = with_optics(kernel, optics)
+    lateral, axial, fine_step = stage_kernels(kernel, plan, vs, psf_voxel_size, src.shape5[2], unit=unit,
+                                              channels=src.shape5[0])
     # every plane is read once before any probe or training: a file that cannot be decoded fails now,
     # not hours in, and a store is resumed only for the very input it was begun with
     say(force=True, stage=Stage.START, doing="reading")
@@ -92,9 +97,24 @@ def resolve_run(data, scale, *, axes=None, mode="auto", channel_axis=None, kerne
     saved, config = _networks(plan, src, networks, save_networks, overwrite, config)
     cfg, probe, device = _device_config(config, client, plan, src)
     job, digest = _job(plan, cfg, lateral, axial, saved, networks, kernel, vs, unit)
+    job = dataclasses.replace(job, uncertainty=bool(uncertainty))
     output = _output(out, plan, out_dtype, ome, overwrite, unit, channel_meta)
     return RunSpec(plan, src, final5, job, device, probe, inputs, _intensities(stats, saved), vs, fine_step, saved,
                    digest, output, save_networks)
+
+
+def _check_uncertainty(networks, shape5) -> None:
+    """What a model of the error needs, refused before any work: networks trained in this run, and planes
+    big enough to fit it on."""
+    from ..core.uncertainty import BLOCK, MIN_BLOCKS
+
+    if networks is not None:
+        raise ValueError("return_uncertainty needs networks trained in this run: a networks file holds no model of "
+                         "their error (it is fitted on held-out pixels after training)")
+    Y, X = shape5[3:]
+    if min(Y, X) < 2 * BLOCK or Y * X < MIN_BLOCKS * BLOCK * BLOCK:
+        raise ValueError(f"return_uncertainty needs planes of at least {2 * BLOCK} x {2 * BLOCK} and "
+                         f"{MIN_BLOCKS * BLOCK * BLOCK} pixels to fit a model of the error on; these are {Y} x {X}")
 
 
 def _intensities(stats, saved) -> tuple:

@@ -24,7 +24,8 @@ def _range(stats, c, joint: bool, denorm: bool):
     return stats[c].lo, stats[c].span
 
 
-def planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, progress, denorm: bool, given=None):
+def planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, progress, denorm: bool, given=None,
+                 unc=None):
     cfg, plan = job.cfg, job.plan
     _, T, Z = src.shape5[:3]
     joint = plan.joint
@@ -32,7 +33,7 @@ def planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, p
     def region(c, t, z):
         return slice(None) if joint else c, t, slice(z, z + 1), slice(None), slice(None)
 
-    todo = _todo(grid, channels, flags, dest, region, report)
+    todo = _todo(grid, channels, flags, dest, region, report, unc)
     shared = plan.planes == "shared"
     order = {key: i for i, key in enumerate(todo)}
     trains = _train_channels(runner, job, src, stats, todo, progress, given, "lateral", train_lateral, 0) \
@@ -50,7 +51,7 @@ def planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, p
             model = runner.model(trains[c, i])
         lo, span = _range(stats, c, joint, denorm)
         target = Target(dest, region(c, t, z), lo, span, dest.array.dtype if denorm else np.float32,
-                        None if flags is None else (flags, (c, t, z)))
+                        None if flags is None else (flags, (c, t, z)), _error_target(unc, region(c, t, z), span))
         return runner.submit(apply_plane, job.for_channel(c), model, plane, target=target)
 
     seconds = _stream(runner, todo, unit, progress, "plane")
@@ -60,7 +61,9 @@ def planes_stage(runner, job, grid, src, stats, dest, flags, channels, report, p
 
 
 def isotropic_stage(runner, job, grid, src, stats, dest, flags, channels, report, progress, out_stats=None,
-                     given=None):
+                     given=None, unc=None, prior=None):
+    """``unc``: where the uncertainty goes (job.uncertainty); ``prior``: the error the input already carries
+    (both mode: the planes stage's uncertainty, normalised)."""
     cfg = job.cfg
     out_stats = stats if out_stats is None else out_stats
     Y = src.shape5[3]
@@ -68,7 +71,7 @@ def isotropic_stage(runner, job, grid, src, stats, dest, flags, channels, report
     def region(c, t, k):
         return c, t, slice(None), slice(*grid.rows_of(k)), slice(None)
 
-    todo = _todo(grid, channels, flags, dest, region, report)
+    todo = _todo(grid, channels, flags, dest, region, report, unc)
     trains = _train_channels(runner, job, src, stats, todo, progress, given, "axial", train_axial, 1_000_000)
 
     def unit(c, t, k):
@@ -77,23 +80,30 @@ def isotropic_stage(runner, job, grid, src, stats, dest, flags, channels, report
         slab = read_block(src, stats, c, t, slice(None), slice(lo_row, hi_row))
         st = out_stats[c]
         target = Target(dest, region(c, t, k), st.lo, st.span, dest.array.dtype,
-                        None if flags is None else (flags, (c, t, k)))
+                        None if flags is None else (flags, (c, t, k)), _error_target(unc, region(c, t, k), st.span))
+        carried = None if prior is None else prior.read(c, t, slice(None), slice(a, b))
         return runner.submit(apply_slab, job.for_channel(c), runner.model(trains[c]), slab, a - lo_row, b - a,
-                             target=target)
+                             carried, target=target)
 
     seconds = _stream(runner, todo, unit, progress, "slab")
     _collect_reports(runner, trains, report, seconds, lambda k: k[0], "axial")
 
 
-def _todo(grid, channels, flags, dest, region, report) -> list:
-    """The units still to do: those not flagged done, and those flagged whose region no longer reads back
-    as it was written (a damaged or lost chunk): they are computed again, and the report says so."""
+def _error_target(unc, where, span):
+    """The uncertainty's Target: an absolute error scales with the intensity's span and has no offset."""
+    return None if unc is None else Target(unc, where, 0.0, span, np.float32)
+
+
+def _todo(grid, channels, flags, dest, region, report, unc=None) -> list:
+    """The units still to do: those not flagged done, and those flagged whose region (and uncertainty, ``unc``)
+    no longer reads back as it was written (a damaged or lost chunk): they are computed again, and the
+    report says so."""
     if flags is None:
         return list(grid.keys(channels))
     todo, damaged = [], 0
     for key in grid.keys(channels):
         mark = _mark(flags, key)
-        if mark and _checksum_of(dest, region(*key)) == mark:
+        if mark and _checksum_of(dest, region(*key), unc) == mark:
             continue
         todo.append(key)
         damaged += bool(mark)
@@ -112,9 +122,9 @@ def _mark(flags, key) -> int:
         return 0
 
 
-def _checksum_of(dest, where):
+def _checksum_of(dest, where, unc=None):
     try:
-        return unit_checksum(dest.read(*where))
+        return unit_checksum(dest.read(*where), *(() if unc is None else (unc.read(*where),)))
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception:  # noqa: BLE001 - decoders raise many kinds for a damaged chunk
@@ -125,6 +135,10 @@ def _train_channels(runner, job, src, stats, todo, progress, given, kind, train_
     """One network per channel that still has units to do: trained on its sampled planes, or loaded."""
     trains = {}
     channels = sorted({key[0] for key in todo})
+    if given is None and _together(runner, job, kind, channels):
+        trains = _train_together(runner, job, src, stats, channels, progress, unit_base)
+        if trains:
+            return trains
     for i, c in enumerate(channels):  # counted as they train: an RGB image's one network is "1/1"
         progress.base.update(unit=i + 1, units=len(channels))
         if given is not None:
@@ -134,6 +148,54 @@ def _train_channels(runner, job, src, stats, todo, progress, given, kind, train_
                   for t, z in stats[c].sample]
         trains[c] = runner.submit(train_fn, job.for_channel(c), planes, seed_for(job.cfg.seed, unit_base + c))
     return trains
+
+
+def _together(runner, job, kind: str, channels) -> bool:
+    """Whether the channels' axial networks train at once as one grouped network: in this process (the
+    dask runner keeps one unit per channel), with two channels or more, where grouping pays on the device
+    (core.grouped.grouping_pays: measured, CUDA only so far)."""
+    from .runners import InProcess
+
+    if kind != "axial" or len(channels) < 2 or not isinstance(runner, InProcess):
+        return False
+    from ..core.grouped import grouping_pays
+
+    return grouping_pays(job.device(), job.cfg.width)
+
+
+def _train_together(runner, job, src, stats, channels, progress, unit_base) -> dict:
+    """The channels' axial networks trained as one group, each as its own unit would train it (its planes,
+    kernel, seed and stopping); handles as the runner's. Empty (the caller trains them one by one, with the
+    out-of-memory retries of a unit) when the group does not fit on the device."""
+    import torch
+
+    from ..core.device import free_memory, is_out_of_memory
+    from ..core.isotropic_group import train_isotropic_group
+    from ..core.lateral import start_report
+    from ..core.network import TrainedNetwork
+
+    dev, f = job.device(), job.plan.z_factor
+    cfg = job.cfg.replace(scale_factors=None, gradual_steps=1)
+    progress.base.update(unit=len(channels), units=len(channels))
+    planes_of, kernels, reports = [], [], []
+    for c in channels:
+        planes = [one_plane(read_block(src, stats, c, t, slice(z, z + 1), joint=job.plan.joint))
+                  for t, z in stats[c].sample]
+        planes_of.append([torch.as_tensor(np.asarray(p, np.float32)[None], device=dev) for p in planes])
+        kernels.append(job.for_channel(c).ax_kernel)
+        reports.append(start_report(cfg, dev, (f, 1.0), kernels[-1].name, progress, job.plan.describe()))
+    seeds = [seed_for(job.cfg.seed, unit_base + c) for c in channels]
+    try:
+        nets = train_isotropic_group(planes_of, f, kernels, job.cfg, dev, progress, seeds, reports)
+    except Exception as exc:  # only out-of-memory errors fall back
+        if not is_out_of_memory(exc):
+            raise
+        free_memory(dev)
+        return {}
+    models = [TrainedNetwork("axial", net, (f, 1.0)) for net in nets]
+    for model, rep in zip(models, reports):  # as stack.units.train_axial hands it on: with its error model
+        model.error_model = getattr(rep, "error_model", None)
+    return {c: runner.given(((model, rep), rep.train_seconds)) for c, model, rep in zip(channels, models, reports)}
 
 
 def _stream(runner, todo, unit, progress, what: str) -> dict:

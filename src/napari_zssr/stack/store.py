@@ -59,9 +59,13 @@ def check_not_input(out, source) -> None:
                          f"path (the input is never overwritten)")
 
 
-def unit_checksum(block: np.ndarray) -> int:
-    """What a done flag holds for a unit whose written block is ``block``: never 0, which means 'not done'."""
-    return zlib.crc32(np.ascontiguousarray(block).tobytes()) + 1
+def unit_checksum(block: np.ndarray, *more) -> int:
+    """What a done flag holds for a unit whose written block is ``block`` (and its uncertainty's, ``more``):
+    never 0, which means 'not done'."""
+    crc = 0
+    for b in (block, *more):
+        crc = zlib.crc32(np.ascontiguousarray(b).tobytes(), crc)
+    return crc + 1
 
 
 def input_changes(was: dict, now: dict) -> str:
@@ -249,12 +253,21 @@ class OutputStore:
             self.group.create_array(name, shape=tuple(shape), chunks=tuple(chunks), dtype=np.float32, fill_value=0)
         return _complete_chunks(self.group[name])
 
+    def extra(self, name: str, shape, chunks):
+        """A float32 array kept beside the result (the uncertainty: one of ``KEPT``)."""
+        return self.scratch(name, shape, chunks)
+
+    def kept(self, name: str):
+        """The finished store's ``name`` array (one of ``KEPT``), read-only, or None where it has none."""
+        path = os.path.join(self.path, name)
+        return _zarr().open_array(path, mode="r") if os.path.isdir(path) else None
+
     def finish(self, attrs: dict):
         """Drop the bookkeeping, mark complete and move ``<path>.partial`` to ``<path>``."""
         zarr = _zarr()
         try:
             for name in list(self.group.array_keys()):
-                if not name.isdigit():  # the result's levels are 0, 1, ...; the rest is bookkeeping
+                if not name.isdigit() and name not in KEPT:  # the result's levels are 0, 1, ...
                     shutil.rmtree(os.path.join(self.partial, name), ignore_errors=True)
             meta = dict(self.group.attrs[ATTR])
             meta.update(attrs, complete=True)
@@ -266,6 +279,9 @@ class OutputStore:
         except OSError as exc:
             raise fs_error(exc, self.path) from exc
         return zarr.open_array(os.path.join(self.path, "0"), mode="r")
+
+
+KEPT = ("uncertainty",)  # arrays that stay beside the result's levels when the store is finished
 
 
 def _complete_chunks(array):

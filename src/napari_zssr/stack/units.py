@@ -18,6 +18,7 @@ from ..core.device import resolve_device
 from ..core.lateral import predict, start_report, train_zssr
 from ..core.progress import Stage
 from ..core.retries import on_cpu_after_oom, train_with_retries
+from ..core.uncertainty import of_planes, of_slab
 from .plan import Plan
 
 
@@ -29,6 +30,7 @@ class Job:
     cfg: ZSSRConfig
     lateral: object = None   # stack.kernel_choice.StageKernel of the planes stage (planes and both modes)
     axial: object = None     # the isotropic stage's (isotropic and both modes)
+    uncertainty: bool = False  # apply units also return the expected absolute error (core.uncertainty)
 
     @property
     def lat_kernel(self):
@@ -117,7 +119,8 @@ def train_lateral(job: Job, planes, seed: int, progress):
     report = start_report(job.cfg, dev, scale, job.lat_kernel.name, progress, job.plan.describe())
     # a plane is (Y, X), or (C, Y, X) for the colours of an RGB image trained together
     sources = [torch.as_tensor(_chw(p), device=dev) for p in planes]
-    return train_zssr(sources, scale, job.lat_kernel, job.cfg, dev, progress, seed, report), report
+    return _with_error_model(train_zssr(sources, scale, job.lat_kernel, job.cfg, dev, progress, seed, report),
+                             report), report
 
 
 def train_axial(job: Job, planes, seed: int, progress):
@@ -136,7 +139,14 @@ def train_axial(job: Job, planes, seed: int, progress):
     net = train_with_retries(
         lambda c, d: train_isotropic([p.to(d) for p in lateral], f, job.ax_kernel, c, d, progress, seed, report),
         job.cfg, dev, report)
-    return TrainedNetwork("axial", net, (f, 1.0)), report
+    return _with_error_model(TrainedNetwork("axial", net, (f, 1.0)), report), report
+
+
+def _with_error_model(model, report):
+    """The network with the model of its error fitted after training: it travels with it to the workers
+    that apply it."""
+    model.error_model = report.error_model
+    return model
 
 
 def apply_plane(job: Job, model, plane: np.ndarray, progress=None) -> np.ndarray:
@@ -147,12 +157,35 @@ def apply_plane(job: Job, model, plane: np.ndarray, progress=None) -> np.ndarray
     dev = job.device()
     x = torch.as_tensor(_chw(plane), device=dev)
     sr = predict(model, x, job.lat_kernel, job.cfg, dev, progress).to("cpu", torch.float32).numpy()
+    if job.uncertainty:
+        u = of_planes(_error_model(model), _chw(plane), job.plan.lateral_scale, sr.shape[-2:])
+        return _plane_layout(sr, plane), _plane_layout(u, plane)
+    return _plane_layout(sr, plane)
+
+
+def _plane_layout(sr, plane):
     return sr[:, None] if np.ndim(plane) == 3 else sr  # (C, Z=1, Y', X') or (Z=1, Y', X')
 
 
-def apply_slab(job: Job, model, slab: np.ndarray, row0: int, rows: int, progress=None) -> np.ndarray:
+def _error_model(model):
+    found = getattr(model, "error_model", None)
+    if found is None:
+        raise ValueError("the uncertainty could not be calibrated: the planes are too small to make an LR-HR pair "
+                         "of them at the network's scale with enough pixels to fit a model of the error on")
+    return found
+
+
+def apply_slab(job: Job, model, slab: np.ndarray, row0: int, rows: int, prior=None, progress=None):
     """Isotropic mode: (Z', rows, X) for the rows ``row0:row0 + rows`` of a normalised slab (Z, Y, X), by an
-    axial TrainedNetwork."""
+    axial TrainedNetwork; with ``job.uncertainty`` also its expected absolute error (core.uncertainty.of_slab,
+    ``prior`` the error the slab's rows already carry)."""
+    sr = _restored_slab(job, model, slab, row0, rows, progress)
+    if job.uncertainty:
+        return sr, of_slab(_error_model(model), slab, job.plan.z_factor, row0, rows, prior)
+    return sr
+
+
+def _restored_slab(job: Job, model, slab: np.ndarray, row0: int, rows: int, progress):
     # these import torch at their top: here, so that importing this module does not
     from ..core.infer import default_tile_pixels
     from ..core.isotropic import restore_slab

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import __version__
 from ..core.progress import Progress, Stage, UpscaleReport
-from ..core.quality import warn_no_gain
+from ..core.quality import LINEAR_MARGIN_DB, warn_below_linear, warn_no_gain
 from ..io.ngff_write import add_pyramid, ome_metadata
 from . import networks as nets
 from .blocks import Blocks, out_shape, shape_for
@@ -40,7 +40,7 @@ from .units import unit_grid
 
 def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
             planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False, ome=None,
-            unit=None, client=None, networks=None, save_networks=None):
+            unit=None, client=None, networks=None, save_networks=None, return_uncertainty=False, optics=None):
     """Enlarge a stack with ZSSR, one network per channel.
 
     Parameters
@@ -62,7 +62,8 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
         note says so); "cubic": the cubic stretched to f, always. "estimate": read from the data,
         per channel (reported), with a QualityWarning where it cannot be: planes mode the 2-D
         kernel from the channel's planes, isotropic mode the axial profile, both mode each for
-        its stage.
+        its stage. "optics": the Gaussian PSF of the microscope given by ``optics``, per channel at its
+        emission wavelength (needs ``voxel_size``); ``kernel=Optics(...)`` does the same.
     planes : "shared" or "independent"
         planes mode: one network per channel trained on many planes, or one per plane.
     dtype : numpy dtype, optional
@@ -89,6 +90,15 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
         Apply networks saved by an earlier run instead of training (same axes, factors, mode and
         channels; another file or time point of the same acquisition): their config and intensity
         ranges are used, only ``config.device`` is taken from ``config``.
+    optics : Optics, dict or a file's metadata, optional
+        With ``kernel="optics"``: the numerical aperture, emission wavelength(s) in nm and immersion
+        refractive index (``napari_zssr.Optics``; a dict ``na``, ``wavelength_nm``,
+        ``refractive_index``; or ``read_image(path).metadata``, whose OME holds them).
+    return_uncertainty : bool
+        Also return, for every voxel of the result, the expected absolute error there (float32, the
+        result's shape and intensity units): a model of the error fitted after training on pixels of
+        the data the network never trained on (core.uncertainty). Kept beside the result in ``out``
+        (its ``uncertainty`` array).
 
     ``data`` may be a numpy, dask or zarr array: dask and zarr arrays are read plane by plane or
     slab by slab, never whole.
@@ -98,27 +108,33 @@ def upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=No
     numpy.ndarray or zarr.Array
         The enlarged stack in the input's axis order (TCZYX order for OME-Zarr) and intensity
         units; the zarr array when ``out`` is given (``dask.array.from_zarr`` makes it lazy).
+        With ``return_uncertainty``, ``(result, uncertainty)``.
     """
-    return run_upscale(data, scale, axes=axes, mode=mode, channel_axis=channel_axis, kernel=kernel, config=config,
-                       callback=callback, planes=planes, dtype=dtype, voxel_size=voxel_size,
-                       psf_voxel_size=psf_voxel_size, out=out, overwrite=overwrite, ome=ome, unit=unit,
-                       client=client, networks=networks, save_networks=save_networks)[0]
+    result, report = run_upscale(data, scale, axes=axes, mode=mode, channel_axis=channel_axis, kernel=kernel,
+                                 config=config, callback=callback, planes=planes, dtype=dtype, voxel_size=voxel_size,
+                                 psf_voxel_size=psf_voxel_size, out=out, overwrite=overwrite, ome=ome, unit=unit,
+                                 client=client, networks=networks, save_networks=save_networks,
+                                 return_uncertainty=return_uncertainty, optics=optics)
+    return (result, report.uncertainty) if return_uncertainty else result
 
 
 def run_upscale(data, scale, *, axes=None, mode="auto", channel_axis=None, kernel=None, config=None, callback=None,
                 planes="shared", dtype=None, voxel_size=None, psf_voxel_size=None, out=None, overwrite=False,
-                ome=None, unit=None, client=None, networks=None, save_networks=None, channel_meta=None, source=None):
+                ome=None, unit=None, client=None, networks=None, save_networks=None, channel_meta=None, source=None,
+                return_uncertainty=False, optics=None):
     """As :func:`upscale`, returning ``(result, UpscaleReport)``; ``config`` may also be a function that makes
     the ZSSRConfig (called once the input is checked, so that a probe it runs comes after every check
     of the input); ``channel_meta`` may hold the source's
     ``channel_names`` and ``channel_colors`` for an OME-Zarr result's omero block; ``source`` is the path
-    the data was read from (an ``out`` that is it, or inside it, is refused)."""
+    the data was read from (an ``out`` that is it, or inside it, is refused). With ``return_uncertainty`` the
+    report's ``uncertainty`` holds the uncertainty."""
     t0 = time.perf_counter()
     early = Progress(callback, {})
     spec = resolve_run(data, scale, axes=axes, mode=mode, channel_axis=channel_axis, kernel=kernel, config=config,
                        planes=planes, dtype=dtype, voxel_size=voxel_size, psf_voxel_size=psf_voxel_size, out=out,
                        overwrite=overwrite, ome=ome, unit=unit, client=client, networks=networks,
-                       save_networks=save_networks, channel_meta=channel_meta, source=source, progress=early)
+                       save_networks=save_networks, channel_meta=channel_meta, source=source, progress=early,
+                       uncertainty=return_uncertainty, optics=optics)
     with contextlib.ExitStack() as held:  # the output's lock, released however the run ends
         return _execute(spec, client, callback, held, t0)
 
@@ -133,17 +149,24 @@ def _execute(spec, client, callback, held, t0) -> tuple:
     job, stats, given = _prepare(spec, report, progress)
     grids = _grids(spec, job.cfg)
     store, dest = _open_output(spec, job, report, grids, held)
+    unc = _open_uncertainty(spec, store, grids)
     if store is not None and store.reused is not None:
+        report.uncertainty = _kept_uncertainty(store) if spec.job.uncertainty else None
         report.seconds = time.perf_counter() - t0
         progress(force=True, stage=Stage.DONE, seconds=report.seconds, skipped=True)
         return store.reused, report
-    job = _run_stages(spec, job, stats, given, grids, store, dest, report, progress, client)
+    job = _run_stages(spec, job, stats, given, grids, store, dest, report, progress, client, unc)
     report.seconds = time.perf_counter() - t0
     _warn_if_no_gain(report, job)
     if spec.save_networks is not None:
         nets.save_networks(spec.save_networks, report.networks, job, report.kernel, stats, spec.output.overwrite,
                            spec.voxel_size, spec.output.unit)
     result = _finish(store, dest, spec.output, report)
+    if unc is not None:
+        report.uncertainty = store.kept("uncertainty") if store is not None else unc.array
+        if store is None:
+            _check_result(report.uncertainty, "uncertainty")
+        report.notes.append(_uncertainty_note(report))
     progress(force=True, stage=Stage.DONE, seconds=report.seconds, gain_db=report.gain_db)
     return result, report
 
@@ -230,7 +253,36 @@ def _open_output(spec, job, report, grids, held) -> tuple:
     return store, Blocks(array, out.axes)
 
 
-def _run_stages(spec, job, stats, given, grids, store, dest, report, progress, client):
+def _open_uncertainty(spec, store, grids):
+    """Blocks of the uncertainty (return_uncertainty), shaped as the result: in memory, or kept in the store."""
+    if not spec.job.uncertainty or (store is not None and store.reused is not None):
+        return None
+    out = spec.output
+    shape = shape_for(out.axes, spec.final5)
+    if store is None:
+        return Blocks(np.zeros(shape, np.float32), out.axes)
+    return Blocks(store.extra("uncertainty", shape, shape_for(out.axes, grids["final"].chunks(spec.final5))),
+                  out.axes)
+
+
+def _kept_uncertainty(store):
+    found = store.kept("uncertainty")
+    if found is None:
+        raise FileNotFoundError(f"{store.path} holds the finished result of this run but not its uncertainty array "
+                                f"(damaged); pass overwrite=True (--overwrite) to compute both again")
+    return found
+
+
+def _uncertainty_note(report) -> str:
+    models = [u.error_model for u in report.units if u.error_model is not None]
+    if not models:
+        return "uncertainty: zero everywhere: no channel was trained (constant channels come back interpolated)"
+    where = "on held-out pixels and a plane it trained on" if all(m.held_out for m in models) else \
+        "on a plane it trained on (none held out: the data is narrower than twice the crop)"
+    return f"uncertainty: the expected absolute error of each voxel, from a model of the error fitted {where}"
+
+
+def _run_stages(spec, job, stats, given, grids, store, dest, report, progress, client, unc=None):
     """The stages of the plan's mode, on this process or a cluster; the job as the last stage used it."""
     plan, src = spec.plan, spec.src
     runner = OnDask(client, progress) if client is not None else InProcess(progress)
@@ -243,12 +295,12 @@ def _run_stages(spec, job, stats, given, grids, store, dest, report, progress, c
                              run_steps=2 if plan.mode == "both" else 1)
         if plan.mode == "planes":
             planes_stage(runner, job, grids["planes"], src, stats, dest, _flags(store, "done_planes", grids["planes"]),
-                         live, report, progress, denorm=True, given=given)
+                         live, report, progress, denorm=True, given=given, unc=unc)
         elif plan.mode == "isotropic":
             isotropic_stage(runner, job, grids["isotropic"], src, stats, dest,
-                            _flags(store, "done_z", grids["isotropic"]), live, report, progress, given=given)
+                            _flags(store, "done_z", grids["isotropic"]), live, report, progress, given=given, unc=unc)
         else:
-            job = _both(spec, job, stats, given, grids, store, dest, report, progress, runner, live)
+            job = _both(spec, job, stats, given, grids, store, dest, report, progress, runner, live, unc)
     except BaseException:
         runner.cancel()
         raise
@@ -261,24 +313,35 @@ def _run_stages(spec, job, stats, given, grids, store, dest, report, progress, c
     return job
 
 
-def _both(spec, job, stats, given, grids, store, dest, report, progress, runner, live):
-    """Planes first (normalised float32, kept in the store to resume), then the isotropic pass over them."""
+def _both(spec, job, stats, given, grids, store, dest, report, progress, runner, live, unc=None):
+    """Planes first (normalised float32, kept in the store to resume), then the isotropic pass over them; the
+    planes' uncertainty, where asked, is carried into the isotropic stage's."""
     mid5 = grids["mid5"]
-    mid = Blocks(store.scratch("planes", mid5, grids["planes"].chunks(mid5)) if store is not None
-                 else np.empty(mid5, np.float32), "CTZYX")
+    mid = _scratch(store, "planes", mid5, grids)
+    mid_unc = _scratch(store, "planes_uncertainty", mid5, grids) if unc is not None else None
     planes_stage(runner, job, grids["planes"], spec.src, stats, mid, _flags(store, "done_planes", grids["planes"]),
-                 live, report, progress, denorm=False, given=given)
+                 live, report, progress, denorm=False, given=given, unc=mid_unc)
     if job.axial.pending:  # the axial profile on the isotropic stage's own grid: the planes' result
         job = _read_axial(spec, job, mid, report, progress)
     unit_stats = [ChannelStats(0.0, 1.0, st.constant, st.sample) for st in stats]
     progress.base.update(run_stage="isotropic", run_step=2, run_steps=2)
     isotropic_stage(runner, job, grids["isotropic"], mid, unit_stats, dest, _flags(store, "done_z", grids["isotropic"]),
-                    live, report, progress, out_stats=stats, given=given)
+                    live, report, progress, out_stats=stats, given=given, unc=unc, prior=mid_unc)
     return job
 
 
+def _scratch(store, name, mid5, grids) -> Blocks:
+    """Both mode's intermediate (C, T, Z, Y, X) float32 array: in the store, to resume, or in memory."""
+    return Blocks(store.scratch(name, mid5, grids["planes"].chunks(mid5)) if store is not None
+                  else np.zeros(mid5, np.float32), "CTZYX")
+
+
 def _warn_if_no_gain(report, job) -> None:
-    if not (report.units and np.isfinite(report.gain_db) and not report.gain_db > 0):
+    if not (report.units and np.isfinite(report.gain_db)):
+        return
+    if report.gain_db > 0:  # it beat cubic; where z is aliased, linear is the better interpolation to beat
+        if report.gain_linear_db < LINEAR_MARGIN_DB:  # nan (no band, planes mode) compares False
+            warn_below_linear(report.gain_linear_db, stacklevel=5)
         return
 
     hint = {Source.CUBIC: "try kernel='estimate', or give the kernel or the PSF if you know it",
@@ -298,11 +361,11 @@ def _finish(store, dest, output, report):
                          "steps": [u.steps for u in report.units]})
 
 
-def _check_result(result: np.ndarray) -> None:
-    """The last guard: a result with NaN or inf is never handed back as if it were one."""
+def _check_result(result: np.ndarray, what: str = "result") -> None:
+    """The last guard: a result (or its uncertainty) with NaN or inf is never handed back as if it were one."""
     if np.issubdtype(result.dtype, np.floating) and not np.all(np.isfinite(result)):
         bad = int(np.count_nonzero(~np.isfinite(result)))
-        raise ValueError(f"the result holds {bad} NaN or inf value(s), so none is returned; the networks, kernel or "
+        raise ValueError(f"the {what} holds {bad} NaN or inf value(s), so none is returned; the networks, kernel or "
                          f"intensity range applied were not finite")
 
 
@@ -323,8 +386,10 @@ def job_id(job, arr, out_dtype, out_axes, networks_digest: str = "") -> str:
     never resumed with another)."""
     h = hashlib.sha256()
     stages = [k for k in (job.lateral, job.axial) if k is not None]
+    # a store with the uncertainty is another job's than one without (a finished one could not hand it back)
+    digest = networks_digest + ("|uncertainty" if job.uncertainty else "")
     h.update(repr((job.plan, job.cfg.to_dict(), [(k.stage, k.name) for k in stages], arr.shape,
-                   str(np.dtype(arr.dtype)), str(out_dtype), out_axes, networks_digest)).encode())
+                   str(np.dtype(arr.dtype)), str(out_dtype), out_axes, digest)).encode())
     for k in [a for stage in stages for a in stage.arrays()]:
         if k is not None:
             h.update(np.ascontiguousarray(k).tobytes())
