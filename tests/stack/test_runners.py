@@ -389,3 +389,18 @@ def test_inference_progress_names_its_units(stack, tiny_config, scale, kind):
             callback=lambda p: seen.append(p) if p.get("stage") == "infer" and "todo" in p else None)
     assert seen and {p["unit_kind"] for p in seen} == {kind}
     assert seen[-1]["done"] == seen[-1]["todo"]
+
+
+def test_distributed_units_return_the_uncertainty_in_memory_and_into_a_store(stack4d, tiny_config, cluster,
+                                                                              tmp_path):
+    """The apply units return (result, uncertainty) on a worker: gathered here for an array in memory, written
+    there into a store; both as the in-process run gives them."""
+    scale = (1, 2, 1, 1)
+    ref, ref_u = upscale(stack4d, scale, axes="CZYX", config=tiny_config, return_uncertainty=True)
+    res, res_u = upscale(stack4d, scale, axes="CZYX", config=tiny_config, client=cluster, return_uncertainty=True)
+    close(res, ref)
+    close(res_u, ref_u)
+    out, out_u = upscale(stack4d, scale, axes="CZYX", config=tiny_config, client=cluster, out=str(tmp_path / "u.zarr"),
+                         return_uncertainty=True)
+    close(out_u[:], ref_u)
+    assert out_u.shape == out.shape and ref_u.max() > 0
