@@ -163,24 +163,25 @@ def given_sizes(values, unit, axes: str):
 
 def _write_result(args, img, result, factors, report):
     from .core.checks import cast_result
-    from .io import ImageData, write_image
     from .stack.choices import result_dtype
-    from .stack.report_text import provenance
 
-    sizes = {a: v / factors.get(a, 1.0) for a, v in img.pixel_size.items()}
-    data = cast_result(result, result_dtype(args.dtype, img.data.dtype))
-    write_image(args.output, ImageData(data, img.axes, sizes, img.unit, _channels(img)), overwrite=args.overwrite,
-                provenance=provenance(report, factors=factors, source=args.input))
+    _write_beside(args.output, cast_result(result, result_dtype(args.dtype, img.data.dtype)), args, img, factors,
+                  report)
 
 
 def _write_uncertainty(args, img, report, factors) -> None:
+    _write_beside(args.uncertainty, np.asarray(report.uncertainty, np.float32), args, img, factors, report)
+
+
+def _write_beside(path, data, args, img, factors, report) -> None:
+    """``data`` on the result's grid written to ``path``: the source's axes and channels, its voxel sizes
+    divided by the factors, the run's provenance."""
     from .io import ImageData, write_image
     from .stack.report_text import provenance
 
     sizes = {a: v / factors.get(a, 1.0) for a, v in img.pixel_size.items()}
-    write_image(args.uncertainty, ImageData(np.asarray(report.uncertainty, np.float32), img.axes, sizes, img.unit,
-                                            _channels(img)),
-                overwrite=args.overwrite, provenance=provenance(report, factors=factors, source=args.input))
+    write_image(path, ImageData(data, img.axes, sizes, img.unit, _channels(img)), overwrite=args.overwrite,
+                provenance=provenance(report, factors=factors, source=args.input))
 
 
 def _channels(img) -> dict:

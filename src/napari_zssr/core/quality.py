@@ -45,52 +45,53 @@ def detail(a) -> float:
     return float(abs(a[..., 1:] - a[..., :-1]).mean() + abs(a[..., 1:, :] - a[..., :-1, :]).mean())
 
 
-def gain_over_linear(net, pairs, band, precision) -> float:
-    """Isotropic mode: the PSNR gain (dB) of ``net`` over linear interpolation along z on the band made into a
-    pair as the fathers are; nan elsewhere. Where z is aliased (sampled without blur) linear beats cubic,
-    and a network that only beats cubic can still be worse than the best interpolation."""
+def band_pass(net, pairs, band, precision):
+    """(network input, truth, network output) of the band made into a pair by ``pairs``, the one forward
+    pass the held-out figures share; None where there is no band or it is too small for the pair."""
     import torch
 
-    from .axial import AxialKernel, coarse_length, down_matrix, fine_length, linear_up_matrix
-    from .resize import apply_matrix
-
-    kernel, f = getattr(pairs, "kernel", None), getattr(pairs, "f", None)
-    if band is None or not isinstance(kernel, AxialKernel) or coarse_length(band.shape[-2], f) < 2:
-        return float("nan")
-    h = band.shape[-2]
-    m = coarse_length(h, f)
-    son = apply_matrix(band, down_matrix(h, f, kernel), -2)
-    hf = fine_length(m, f)
-    test_in, hr = pairs.test_pair(band, max(band.shape[-2:]))
-    dev = next(net.parameters()).device
-    with torch.no_grad():
-        net.eval()
-        with Precision.of(precision, dev).autocast():
-            out = net(test_in).float()
-    linear = float(torch.mean((apply_matrix(son, linear_up_matrix(m, f, hf), -2) - band[..., :hf, :]) ** 2))
-    rec = float(torch.mean((out - hr) ** 2))
-    return 10.0 * math.log10(linear / rec) if rec > 0 and linear > 0 else float("nan")
-
-
-def held_out_gain(net, pairs, band, precision) -> float:
-    """PSNR gain (dB) of ``net`` over cubic on the band made into a pair by ``pairs``; nan where the
-    band is too small for the pair or either error is zero."""
-    import torch
-
+    if band is None:
+        return None
     try:
         test_in, hr = pairs.test_pair(band, max(band.shape[-2:]))
     except ValueError:
-        return float("nan")
+        return None
     dev = next(net.parameters()).device
     with torch.no_grad():
         net.eval()
         with Precision.of(precision, dev).autocast():
             out = net(test_in)
-    cubic = float(torch.mean((test_in - hr) ** 2))
-    rec = float(torch.mean((out.float() - hr) ** 2))
-    if not (rec > 0 and cubic > 0):
+    return test_in, hr, out.float()
+
+
+def _gain_db(baseline, passed) -> float:
+    """PSNR gain (dB) of the network's output over ``baseline`` against the truth; nan where either error is 0."""
+    import torch
+
+    _, hr, out = passed
+    base, rec = float(torch.mean((baseline - hr) ** 2)), float(torch.mean((out - hr) ** 2))
+    return 10.0 * math.log10(base / rec) if rec > 0 and base > 0 else float("nan")
+
+
+def held_out_gain(passed) -> float:
+    """PSNR gain (dB) of the network over cubic on the band's pair (``band_pass``); nan without one."""
+    return float("nan") if passed is None else _gain_db(passed[0], passed)
+
+
+def gain_over_linear(pairs, band, passed) -> float:
+    """Isotropic mode: the PSNR gain (dB) of the network over linear interpolation along z on the band's pair
+    (``band_pass``); nan elsewhere. Where z is aliased (sampled without blur) linear beats cubic, and a
+    network that only beats cubic can still be worse than the best interpolation."""
+    from .axial import AxialKernel, coarse_length, down_matrix, fine_length, linear_up_matrix
+    from .resize import apply_matrix
+
+    kernel, f = getattr(pairs, "kernel", None), getattr(pairs, "f", None)
+    if passed is None or not isinstance(kernel, AxialKernel):
         return float("nan")
-    return 10.0 * math.log10(cubic / rec)
+    h = band.shape[-2]  # the pair is made of the whole band: its son, interpolated linearly instead
+    m = coarse_length(h, f)
+    son = apply_matrix(band, down_matrix(h, f, kernel), -2)
+    return _gain_db(apply_matrix(son, linear_up_matrix(m, f, fine_length(m, f)), -2), passed)
 
 
 def record_held_out(report, net, pairs, band, precision: str, whole=None) -> None:
@@ -101,12 +102,13 @@ def record_held_out(report, net, pairs, band, precision: str, whole=None) -> Non
     (all background, all noise) would say nothing of the rest."""
     from .uncertainty import calibrate
 
-    held = held_out_gain(net, pairs, band, precision) if band is not None else float("nan")
+    passed = band_pass(net, pairs, band, precision)
+    held = held_out_gain(passed)
     report.gain_held_out = bool(math.isfinite(held))
     if report.gain_held_out:
         report.gain_db = held
     report.error_model = calibrate(net, pairs, [band, whole], precision, held_out=band is not None)
-    report.gain_linear_db = gain_over_linear(net, pairs, band, precision)
+    report.gain_linear_db = gain_over_linear(pairs, band, passed)
 
 
 def gain_words(held_out: bool) -> str:
